@@ -1,0 +1,195 @@
+"""The command line: reindex, delete, search, stats, related, eval, serve, bench.
+
+Every command takes the group-level ``--index`` (or ``NEWS_SEARCH_INDEX``)
+and turns library errors into clear messages with a non-zero exit status.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+import search
+from search.settings import SETTINGS_BY_NAME
+
+
+class Context:
+    def __init__(self, index: str) -> None:
+        self.settings = search.load_settings(overrides={"INDEX": index})
+        self._engine: search.SearchEngine | None = None
+
+    @property
+    def engine(self) -> search.SearchEngine:
+        if self._engine is None:
+            self._engine = search.open_engine(self.settings)
+        return self._engine
+
+
+def _fail(exc: Exception) -> click.ClickException:
+    return click.ClickException(str(exc))
+
+
+LIBRARY_ERRORS = (
+    search.NoIndexError,
+    search.IndexMismatchError,
+    search.IndexBusyError,
+    search.QueryError,
+    FileNotFoundError,
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--index",
+    envvar=SETTINGS_BY_NAME["INDEX"].envvar,
+    default=SETTINGS_BY_NAME["INDEX"].default,
+    show_default=True,
+    help=SETTINGS_BY_NAME["INDEX"].help + f" [env: {SETTINGS_BY_NAME['INDEX'].envvar}]",
+)
+@click.pass_context
+def cli(ctx: click.Context, index: str) -> None:
+    """Site search for Chinese news: reindex articles, search them, serve them."""
+    ctx.obj = Context(index)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--full", is_flag=True, help="Build a new generation and switch to it when complete.")
+@click.option("--workers", type=int, default=None, help="Analysis/writer processes (default: one per core).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_obj
+def reindex(obj: Context, paths: tuple[str, ...], full: bool, workers: int | None, as_json: bool) -> None:
+    """Index articles from files or directories (JSONL, .txt pages, HTML).
+
+    Example: python cli.py reindex sample/ --full
+    """
+    engine = obj.engine
+    started = time.monotonic()
+    show = sys.stderr.isatty() and not as_json
+
+    def progress(done: int) -> None:
+        if show:
+            rate = done / max(time.monotonic() - started, 1e-6)
+            click.echo(f"\r  {done:,} articles read ({rate:,.0f}/s)", nl=False, err=True)
+
+    try:
+        report = search.reindex(
+            engine.store,
+            paths,
+            full=full,
+            workers=workers if workers is not None else int(obj.settings["WORKERS"]),
+            writer_mb=int(obj.settings["WRITER_MB"]),
+            progress=progress,
+        )
+    except LIBRARY_ERRORS as exc:
+        raise _fail(exc) from None
+    if show:
+        click.echo(err=True)
+    data = report.to_json()
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=1))
+    else:
+        for line in report.errors[:50]:
+            click.echo(f"error: {line}", err=True)
+        if len(report.errors) > 50:
+            click.echo(f"error: … and {len(report.errors) - 50} more", err=True)
+        for line in report.warnings[:20]:
+            click.echo(f"warning: {line}", err=True)
+        click.echo(
+            f"{report.mode} reindex: {report.indexed} indexed, {report.updated} updated, "
+            f"{report.skipped} skipped, {report.failed} failed; {report.doc_count} articles in "
+            f"{report.generation} ({report.seconds:.1f} s, {data['articles_per_second'] or 0:,.0f} articles/s)"
+        )
+    if not report.ok:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("ids", nargs=-1, required=True)
+@click.pass_obj
+def delete(obj: Context, ids: tuple[str, ...]) -> None:
+    """Delete articles by id.
+
+    Example: python cli.py delete 1001 1002
+    """
+    try:
+        count = search.delete(obj.engine.store, ids)
+    except LIBRARY_ERRORS as exc:
+        raise _fail(exc) from None
+    click.echo(f"deleted {count} of {len(ids)} articles")
+    if count < len(ids):
+        sys.exit(1)
+
+
+@cli.command(name="search")
+@click.argument("query")
+@click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True, help="Hits to show.")
+@click.option("--page", type=click.IntRange(1), default=1, show_default=True, help="Result page.")
+@click.option("--sort", type=click.Choice(["relevance", "date"]), default="relevance", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--explain", is_flag=True, help="Show the parts of each score.")
+@click.pass_obj
+def search_cmd(obj: Context, query: str, limit: int, page: int, sort: str, as_json: bool, explain: bool) -> None:
+    """Search the index.
+
+    Example: python cli.py search '疫情防控 after:2020-01-01' --json
+    """
+    try:
+        res = obj.engine.search(query, page=page, size=limit, sort=sort, explain=explain)
+    except LIBRARY_ERRORS as exc:
+        raise _fail(exc) from None
+    if as_json:
+        data = res.to_json()
+        click.echo(json.dumps(data, ensure_ascii=False, indent=1))
+        return
+    from search.snippets import plain
+
+    if res.rewritten:
+        click.echo(f"showing results for {res.rewritten} ({res.rewrite_reason})")
+    click.echo(f"{res.total} results ({res.took_ms:.1f} ms)")
+    for i, hit in enumerate(res.hits, start=(page - 1) * limit + 1):
+        click.echo(f"{i:>3}. {hit.title}  [{hit.id}] {hit.source} {(hit.published or '')[:10]}  score {hit.score:.3f}")
+        click.echo(f"     {plain(hit.snippet)}")
+        if hit.duplicates:
+            click.echo("     also reported by: " + "、".join(d["source"] or d["id"] for d in hit.duplicates))
+        if hit.explain:
+            click.echo(f"     explain: {json.dumps(hit.explain, ensure_ascii=False)}")
+    if res.suggestion:
+        click.echo(f"did you mean: {res.suggestion}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def stats(obj: Context, as_json: bool) -> None:
+    """Show the index: generation, document count, build time, analyzer.
+
+    Example: python cli.py stats --json
+    """
+    store = obj.engine.store
+    try:
+        meta: dict[str, Any] = dict(store.meta())
+        meta["generation"] = store.current()
+        meta["path"] = str(Path(store.root).resolve())
+        meta["analyzer_in_use"] = store.analyzer.fingerprint
+        meta["size_bytes"] = sum(p.stat().st_size for p in store.generation_dir().iterdir() if p.is_file())
+    except LIBRARY_ERRORS as exc:
+        raise _fail(exc) from None
+    if as_json:
+        click.echo(json.dumps(meta, ensure_ascii=False, indent=1))
+    else:
+        for key, value in meta.items():
+            click.echo(f"{key:16} {value}")
+
+
+def main() -> None:
+    cli(prog_name="news-search")
+
+
+if __name__ == "__main__":
+    main()

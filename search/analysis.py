@@ -1,0 +1,331 @@
+"""Chinese analysis: normalization, segmentation, word and bigram tokens.
+
+Parts, in pipeline order:
+
+* ``normalize`` — NFKC (full-width → half-width), lowercase, traditional →
+  simplified, control characters → spaces; returns the offsets that map each
+  normalized character back into the original text, so highlights land on
+  what the reader sees.
+* ``Segmenter`` — the one wrapper around jieba's global state: rjieba (Rust,
+  same dictionary and algorithm, fast) or jieba 0.42.1 (the reference), with
+  the newsroom user dictionary added to either.
+* ``Analyzer`` — turns text into tokens for the three token streams the index
+  keeps: ``words`` (jieba words with sequential positions; latin words and
+  numbers such as ``covid-19``, ``c919``, ``5g``, ``2020年`` survive whole;
+  long words also yield the dictionary words inside them at their position)
+  and ``bigrams`` (overlapping CJK character bigrams, so any substring of two
+  or more characters is findable whatever jieba did; a one-character query is
+  a prefix of bigrams). ``fingerprint`` names the analysis
+  so an index built with another one is refused with a clear message.
+* ``WhooshTokenizer`` — the same analysis as a Whoosh tokenizer, for code that
+  wants Whoosh's analyzer protocol (query parsing, ``highlights``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import NamedTuple
+
+from whoosh.analysis import Token, Tokenizer
+
+# Bump when the token streams change in any way; part of the fingerprint.
+ANALYZER_VERSION = "5"
+
+
+# --- normalization ---------------------------------------------------------
+
+
+def _load_t2s() -> dict[str, str]:
+    """Traditional → simplified character table from OpenCC's dictionary."""
+    import opencc  # opencc-python-reimplemented ships OpenCC's data files
+
+    table: dict[str, str] = {}
+    path = Path(opencc.__file__).parent / "dictionary" / "TSCharacters.txt"
+    for line in path.read_text(encoding="utf-8").splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and len(parts[0]) == 1 and len(parts[1]) == 1:
+            table[parts[0]] = parts[1]
+    return table
+
+
+class _NormTable(dict):
+    """``str.translate`` table computed lazily, one code point at a time."""
+
+    def __init__(self, t2s: dict[str, str]) -> None:
+        super().__init__()
+        self.t2s = t2s
+        self.wide: set[int] = set()  # code points whose mapping is not one character
+
+    def __missing__(self, code: int) -> int | str:
+        ch = chr(code)
+        if ch in "\n\t":
+            out = " "
+        elif unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp"):
+            out = " "
+        else:
+            out = unicodedata.normalize("NFKC", ch).lower()
+            out = "".join(self.t2s.get(c, c) for c in out) or " "
+        value: int | str = code if out == ch else out
+        if len(out) != 1:
+            self.wide.add(code)
+        self[code] = value
+        return value
+
+
+class Normalizer:
+    """Index- and query-time normalization with offsets into the original."""
+
+    def __init__(self, t2s: dict[str, str] | None = None) -> None:
+        self.t2s = _load_t2s() if t2s is None else t2s
+        self.table = _NormTable(self.t2s)
+
+    def __call__(self, text: str) -> tuple[str, list[int] | None]:
+        """Return (normalized text, offsets); offsets None means one-to-one."""
+        norm = text.translate(self.table)
+        if len(norm) == len(text) and not (self.table.wide and any(ord(c) in self.table.wide for c in text)):
+            return norm, None
+        offsets: list[int] = []
+        pieces: list[str] = []
+        for i, ch in enumerate(text):
+            mapped = ch.translate(self.table)
+            pieces.append(mapped)
+            offsets.extend([i] * len(mapped))
+        return "".join(pieces), offsets
+
+    def text(self, text: str) -> str:
+        return text.translate(self.table)
+
+
+# --- segmentation ----------------------------------------------------------
+
+
+class Segmenter:
+    """jieba behind one door: ``cut(text)`` → words, user dictionary applied."""
+
+    def __init__(self, engine: str = "rjieba", user_words: Iterable[tuple[str, int | None]] = ()) -> None:
+        if engine not in ("rjieba", "jieba"):
+            raise ValueError(f"unknown segmenter {engine!r} (expected rjieba or jieba)")
+        self.engine = engine
+        self.user_words = list(user_words)
+
+    @cached_property
+    def _impl(self) -> tuple[Callable[[str], list[str]], Callable[[str], bool]]:
+        if self.engine == "rjieba":
+            import rjieba
+
+            fast = rjieba.Jieba()
+            for word, freq in self.user_words:
+                fast.add_word(word, freq, None)
+            return fast.cut, fast.has_word
+        import logging
+
+        import jieba
+
+        jieba.setLogLevel(logging.WARNING)
+        ref = jieba.Tokenizer()
+        ref.check_initialized()
+        for word, freq in self.user_words:
+            ref.add_word(word, freq)
+        return (lambda text: ref.lcut(text, HMM=True)), (lambda word: bool(ref.FREQ.get(word)))
+
+    def cut(self, text: str) -> list[str]:
+        return self._impl[0](text)
+
+    def has_word(self, word: str) -> bool:
+        return self._impl[1](word)
+
+    def __getstate__(self) -> dict:
+        return {"engine": self.engine, "user_words": self.user_words}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+
+
+# --- tokens ----------------------------------------------------------------
+
+
+class Tok(NamedTuple):
+    text: str
+    pos: int
+    start: int  # offsets into the *original* text
+    end: int
+
+
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_RUNS = re.compile(rf"([{_CJK}]+)|([a-z0-9]+(?:[-_.+&'][a-z0-9]+)*)")
+_UNIT_AFTER_NUMBER = set("年月日号岁届期度")
+_SPLIT_LATIN = re.compile(r"[-_.+&']")
+
+
+def _read_lines(name: str, extra: Iterable[str | Path] = ()) -> list[str]:
+    lines = resources.files("search.data").joinpath(name).read_text(encoding="utf-8").splitlines()
+    for path in extra:
+        lines += Path(path).read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def load_user_words(extra: Iterable[str | Path] = ()) -> list[tuple[str, int | None]]:
+    """Read the newsroom dictionary (``word [freq] [tag]`` lines)."""
+    words = []
+    for line in _read_lines("userdict.txt", extra):
+        parts = line.split()
+        freq = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+        words.append((parts[0], freq))
+    return words
+
+
+class Analyzer:
+    """Text → tokens, identical at index and query time."""
+
+    def __init__(self, engine: str = "rjieba", userdict: Iterable[str | Path] = ()) -> None:
+        self.userdict_files = [str(p) for p in userdict]
+        user_words = load_user_words(self.userdict_files)
+        self.normalizer = Normalizer()
+        self.segmenter = Segmenter(engine, [(self.normalizer.text(w), f) for w, f in user_words])
+        self.stopwords = frozenset(_read_lines("stopwords.txt"))
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """A short hash naming this analysis: version, dictionaries, stop list, tables."""
+        h = hashlib.sha256(f"analyzer-{ANALYZER_VERSION}".encode())
+        for word, freq in self.segmenter.user_words:
+            h.update(f"u:{word}:{freq}\n".encode())
+        for word in sorted(self.stopwords):
+            h.update(f"s:{word}\n".encode())
+        for trad, simp in sorted(self.normalizer.t2s.items()):
+            h.update(f"t:{trad}{simp}".encode())
+        return h.hexdigest()[:16]
+
+    # The three token streams. ``index=True`` adds the parts of compound
+    # latin tokens at the same position (covid-19 → covid-19, covid, 19) so
+    # that a query for a part finds the whole; queries keep compounds whole.
+
+    def words(self, text: str, index: bool = True, norm: tuple[str, list[int] | None] | None = None) -> list[Tok]:
+        """Return jieba word tokens with sequential positions."""
+        normed, offsets = norm or self.normalizer(text)
+        out: list[Tok] = []
+        pos = 0
+        cut = self.segmenter.cut
+        skip_unit = -1
+        for match in _RUNS.finditer(normed):
+            start = match.start()
+            if match.group(1) is not None:
+                run = match.group(1)
+                if start == skip_unit:  # unit already taken by a number: 2020年
+                    run, start = run[1:], start + 1
+                for word in cut(run) if run else ():
+                    end = start + len(word)
+                    out.append(Tok(word, pos, start, end))
+                    if index and len(word) > 2:
+                        out.extend(self._subwords(word, pos, start))
+                    pos += 1
+                    start = end
+            else:
+                word = match.group(2)
+                end = match.end()
+                if word.isdigit() and end < len(normed) and normed[end] in _UNIT_AFTER_NUMBER:
+                    out.append(Tok(word + normed[end], pos, start, end + 1))
+                    skip_unit = end
+                    if index:
+                        out.append(Tok(word, pos, start, end))
+                else:
+                    out.append(Tok(word, pos, start, end))
+                    if index and _SPLIT_LATIN.search(word):
+                        for part in _SPLIT_LATIN.split(word):
+                            if part:
+                                out.append(Tok(part, pos, start, end))
+                pos += 1
+        return _map_offsets(out, offsets)
+
+    def _subwords(self, word: str, pos: int, start: int) -> Iterator[Tok]:
+        """Dictionary words inside a long word, at its position (疫情防控 → 疫情, 防控)."""
+        has_word = self.segmenter.has_word
+        for n in (2, 3):
+            for i in range(len(word) - n + 1):
+                sub = word[i : i + n]
+                if sub != word and has_word(sub):
+                    yield Tok(sub, pos, start + i, start + i + n)
+
+    def bigrams(self, text: str, norm: tuple[str, list[int] | None] | None = None) -> list[Tok]:
+        """Return CJK character bigrams (a lone character stands alone) and latin words."""
+        normed, offsets = norm or self.normalizer(text)
+        out: list[Tok] = []
+        pos = 0
+        for match in _RUNS.finditer(normed):
+            start = match.start()
+            run = match.group(1)
+            if run is None:
+                out.append(Tok(match.group(2), pos, start, match.end()))
+                pos += 2
+                continue
+            if len(run) == 1:
+                out.append(Tok(run, pos, start, start + 1))
+                pos += 1
+            else:
+                for i in range(len(run) - 1):
+                    out.append(Tok(run[i : i + 2], pos, start + i, start + i + 2))
+                    pos += 1
+            pos += 1  # a gap: a bigram phrase never spans punctuation
+        return _map_offsets(out, offsets)
+
+    def is_stopword(self, word: str) -> bool:
+        return word in self.stopwords
+
+
+def _map_offsets(tokens: list[Tok], offsets: list[int] | None) -> list[Tok]:
+    if offsets is None:
+        return tokens
+    last = len(offsets) - 1
+    return [t._replace(start=offsets[t.start], end=offsets[min(t.end, last + 1) - 1] + 1) for t in tokens]
+
+
+class WhooshTokenizer(Tokenizer):
+    """Whoosh's tokenizer protocol over ``Analyzer.words`` or ``Analyzer.bigrams``."""
+
+    def __init__(self, analyzer: Analyzer, stream: str = "words") -> None:
+        self.analyzer = analyzer
+        self.stream = stream
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, WhooshTokenizer) and other.stream == self.stream
+
+    def __hash__(self) -> int:
+        return hash(("WhooshTokenizer", self.stream))
+
+    def __call__(  # type: ignore[override]
+        self,
+        value: str,
+        positions: bool = False,
+        chars: bool = False,
+        keeporiginal: bool = False,
+        removestops: bool = True,
+        start_pos: int = 0,
+        start_char: int = 0,
+        tokenize: bool = True,
+        mode: str = "",
+        **kwargs: object,
+    ) -> Iterator[Token]:
+        if self.stream == "bigrams":
+            toks = self.analyzer.bigrams(value)
+        else:
+            toks = self.analyzer.words(value, index=mode != "query")
+        for tok in toks:
+            # A fresh Token each time: callers may keep them.
+            t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+            t.text = tok.text
+            t.boost = 1.0
+            t.stopped = False
+            if keeporiginal:
+                t.original = value[tok.start : tok.end]
+            if positions:
+                t.pos = start_pos + tok.pos
+            if chars:
+                t.startchar = start_char + tok.start
+                t.endchar = start_char + tok.end
+            yield t

@@ -1,0 +1,244 @@
+"""Index storage: generations, the CURRENT pointer, metadata and locks.
+
+An index root holds whole Whoosh indexes called generations::
+
+    indexes/default/
+        CURRENT                 name of the generation readers use
+        gen-20261129T0501-3f2a/ a complete Whoosh index + meta.json
+        tmp-20261129T0600-77bc/ a full rebuild in progress (never read)
+        write.lock              held by the one writer at a time
+
+A full rebuild writes a ``tmp-`` directory, renames it to ``gen-`` and then
+atomically replaces ``CURRENT``: readers see the old generation or the new
+one, never a half-built index. Incremental updates write in place through
+Whoosh's own commit, which swaps the table of contents last.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from whoosh import index as whoosh_index
+from whoosh.searching import Searcher
+
+from .analysis import Analyzer
+from .schema import bind_schema, build_schema
+
+CURRENT = "CURRENT"
+META = "meta.json"
+LOCK = "write.lock"
+SCHEMA_VERSION = 3
+
+
+class IndexError_(Exception):
+    """Base class of index errors (named so it does not shadow ``IndexError``)."""
+
+
+class NoIndexError(IndexError_):
+    """The directory holds no built index."""
+
+
+class IndexMismatchError(IndexError_):
+    """The index was built with another analysis than the one in use."""
+
+
+class IndexBusyError(IndexError_):
+    """Another process is writing the index."""
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON so that readers see the old file or the new one, never a part."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, ensure_ascii=False, indent=1)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    with contextlib.suppress(OSError):  # make the rename itself durable
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+class IndexStore:
+    """One index root: its generations, its metadata and its write lock."""
+
+    def __init__(self, root: str | Path, analyzer: Analyzer) -> None:
+        self.root = Path(root)
+        self.analyzer = analyzer
+        # Whoosh searchers share file handles: one per thread, never shared.
+        self._local = threading.local()
+
+    # --- generations --------------------------------------------------------
+
+    def current(self) -> str | None:
+        """Return the name of the generation readers use, or None."""
+        try:
+            name = (self.root / CURRENT).read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+        return name if name and (self.root / name).is_dir() else None
+
+    def exists(self) -> bool:
+        return self.current() is not None
+
+    def generation_dir(self, name: str | None = None) -> Path:
+        name = name or self.current()
+        if name is None:
+            raise NoIndexError(f"no index in {self.root} (build one with: news-search reindex PATH --full)")
+        return self.root / name
+
+    def new_generation(self) -> Path:
+        """Create an empty Whoosh index in a fresh ``tmp-`` directory."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+        path = self.root / f"tmp-{stamp}-{uuid.uuid4().hex[:6]}"
+        path.mkdir()
+        whoosh_index.create_in(str(path), build_schema())
+        return path
+
+    def publish(self, tmp: Path) -> str:
+        """Make a finished ``tmp-`` generation the current one, atomically."""
+        name = "gen-" + tmp.name[len("tmp-") :]
+        os.rename(tmp, self.root / name)
+        write_text_atomic(self.root / CURRENT, name + "\n")
+        return name
+
+    def cleanup(self, keep: int = 1) -> list[str]:
+        """Remove stale ``tmp-`` builds and all but ``keep`` older generations.
+
+        Call only while holding the write lock. Readers that still have an old
+        generation open keep reading it: open files outlive their directory.
+        """
+        current = self.current()
+        removed = []
+        gens = sorted((p for p in self.root.glob("gen-*") if p.is_dir() and p.name != current), reverse=True)
+        for path in list(self.root.glob("tmp-*")) + gens[keep:]:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path.name)
+        for path in self.root.glob(f".{CURRENT}.*.tmp"):
+            path.unlink(missing_ok=True)
+        return removed
+
+    # --- metadata ------------------------------------------------------------
+
+    def meta(self, name: str | None = None) -> dict[str, Any]:
+        """Return the metadata of a generation (the current one by default)."""
+        path = self.generation_dir(name) / META
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise NoIndexError(f"{path.parent} has no {META}: not built by this program") from None
+
+    def write_meta(self, gen_dir: Path, **values: Any) -> dict[str, Any]:
+        try:
+            meta = json.loads((gen_dir / META).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            meta = {}
+        meta.update(values)
+        meta.update(
+            schema_version=SCHEMA_VERSION,
+            fingerprint=self.analyzer.fingerprint,
+            segmenter=self.analyzer.segmenter.engine,
+            userdict=self.analyzer.userdict_files,
+        )
+        write_json_atomic(gen_dir / META, meta)
+        return meta
+
+    def check_compatible(self, meta: dict[str, Any]) -> None:
+        if meta.get("schema_version") != SCHEMA_VERSION:
+            raise IndexMismatchError(
+                f"index in {self.root} has schema version {meta.get('schema_version')}, this program "
+                f"needs {SCHEMA_VERSION}: rebuild it with reindex --full"
+            )
+        if meta.get("fingerprint") != self.analyzer.fingerprint:
+            raise IndexMismatchError(
+                f"index in {self.root} was built with analyzer {meta.get('fingerprint')} but the analyzer in use "
+                f"is {self.analyzer.fingerprint} (a different user dictionary, stop list or version): "
+                "rebuild it with reindex --full or use the dictionary it was built with"
+            )
+
+    # --- reading -------------------------------------------------------------
+
+    def open(self, name: str | None = None, check: bool = True) -> Any:
+        """Open a generation as a Whoosh index, with our analyzer bound."""
+        gen_dir = self.generation_dir(name)
+        if check:
+            self.check_compatible(self.meta(gen_dir.name))
+        ix = whoosh_index.open_dir(str(gen_dir))
+        bind_schema(ix.schema, self.analyzer)
+        return ix
+
+    def searcher(self) -> Searcher:
+        """Return a shared searcher on the current generation, refreshed when it changes.
+
+        A full rebuild switches generations; an incremental update commits in
+        place. Both are picked up here on the next call, without a restart.
+        """
+        name = self.current()
+        if name is None:
+            raise NoIndexError(f"no index in {self.root} (build one with: news-search reindex PATH --full)")
+        held: tuple[str, Searcher] | None = getattr(self._local, "searcher", None)
+        if held is not None and held[0] == name and held[1].up_to_date():
+            return held[1]
+        # Not Searcher.refresh(): it reuses segment readers whose deletions are stale.
+        if held is not None:
+            held[1].close()
+        searcher = self.open(name).searcher()
+        self._local.searcher = (name, searcher)
+        return searcher
+
+    def close(self) -> None:
+        held = getattr(self._local, "searcher", None)
+        if held is not None:
+            held[1].close()
+            self._local.searcher = None
+
+    # --- writing -------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def write_lock(self) -> Iterator[None]:
+        """Hold the one writer lock of this root, or raise ``IndexBusyError``."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        handle = open(self.root / LOCK, "a+")
+        try:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise IndexBusyError(
+                    f"index {self.root} is being written by another process; try again when it has finished"
+                ) from None
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"pid {os.getpid()} since {_now()}\n")
+            handle.flush()
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                fcntl.flock(handle, fcntl.LOCK_UN)
+            handle.close()

@@ -1,0 +1,434 @@
+"""Indexing: articles → documents → a generation, full or incremental.
+
+``document(article, schema)`` is the one place that decides what an article
+contributes to each field (the derived lead for articles without 核心提示,
+the meta field of source/authors/channel/tags, the near-duplicate signature).
+``reindex`` streams articles from the readers, analyses them in worker
+processes when there are many, and writes them with one Whoosh writer:
+
+* full: into a fresh ``tmp-`` generation, published atomically when complete;
+* incremental: in place, replacing articles with the same id.
+
+A bad record is reported and skipped; everything else is indexed. Duplicate
+ids within one run: the last one wins, and each superseded copy is reported.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import re
+import shutil
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import timezone
+from pathlib import Path
+from typing import Any
+
+from whoosh import index as whoosh_index
+from whoosh.codec.whoosh3 import W3Codec
+from whoosh.writing import SegmentWriter
+
+from .analysis import Analyzer
+from .articles import Article, ArticleError, author_names
+from .dedup import simhash
+from .index import IndexStore
+from .readers import read_articles
+from .schema import NewsText, Postings, bind_schema, build_schema
+
+ProgressHook = Callable[[int], None]
+
+_SENTENCE_END = re.compile(r"(?<=[。！？!?；;])")
+DERIVED_LEAD_CHARS = 120
+
+
+def derive_lead(article: Article) -> str:
+    """Return the 核心提示, or the opening sentences of the body (inverted pyramid)."""
+    if article.lead:
+        return article.lead
+    first = article.body.split("\n", 1)[0] if article.body else ""
+    lead = ""
+    for sentence in _SENTENCE_END.split(first):
+        if lead and len(lead) + len(sentence) > DERIVED_LEAD_CHARS:
+            break
+        lead += sentence
+    return lead[: DERIVED_LEAD_CHARS * 2]
+
+
+@dataclass
+class ReindexReport:
+    """What a reindex did; ``failed`` records were reported and skipped."""
+
+    mode: str
+    indexed: int = 0
+    updated: int = 0
+    skipped: int = 0
+    failed: int = 0
+    deleted: int = 0
+    seconds: float = 0.0
+    generation: str = ""
+    doc_count: int = 0
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "indexed": self.indexed,
+            "updated": self.updated,
+            "skipped": self.skipped,
+            "failed": self.failed,
+            "deleted": self.deleted,
+            "seconds": round(self.seconds, 3),
+            "articles_per_second": round((self.indexed + self.updated) / self.seconds, 1) if self.seconds else None,
+            "generation": self.generation,
+            "doc_count": self.doc_count,
+            "errors": self.errors,
+            "warnings": self.warnings,
+        }
+
+
+class Documents:
+    """Articles → keyword arguments for ``writer.add_document`` (picklable for workers)."""
+
+    def __init__(self, analyzer: Analyzer) -> None:
+        self.analyzer = analyzer
+        self.schema = build_schema()
+        bind_schema(self.schema, analyzer)
+
+    def __call__(self, article: Article) -> dict[str, Any]:
+        a = self.analyzer
+        schema = self.schema
+        lead = derive_lead(article)
+        names = author_names(article.authors)
+        meta_text = " ".join([article.source, article.channel, *names, *article.tags])
+
+        def text_postings(name: str, text: str) -> Postings:
+            fld: NewsText = schema[name]
+            return fld.postings(fld.tokens(text)) if text else Postings()
+
+        norm_title = a.normalizer(article.title)
+        norm_lead = a.normalizer(lead)
+        norm_body = a.normalizer(article.body)
+        # Bigrams of the 核心提示 count with the body's; a derived lead is the body's own opening.
+        lead_body = f"{article.lead}\n{article.body}" if article.lead else article.body
+        norm_lead_body = a.normalizer(lead_body) if article.lead else norm_body
+        published = article.published.astimezone(timezone.utc).replace(tzinfo=None) if article.published else None
+        doc: dict[str, Any] = {
+            "id": article.id,
+            "url": article.url,
+            "title": schema["title"].postings(a.words(article.title, norm=norm_title)),
+            "lead": schema["lead"].postings(a.words(lead, norm=norm_lead)),
+            "body": schema["body"].postings(a.words(article.body, norm=norm_body)),
+            "meta": text_postings("meta", meta_text),
+            "title_bg": schema["title_bg"].postings(a.bigrams(article.title, norm=norm_title)),
+            "body_bg": schema["body_bg"].postings(a.bigrams(lead_body, norm=norm_lead_body)),
+            "_stored_title": article.title,
+            "_stored_lead": article.lead,
+            "_stored_body": article.body,
+            "source": article.source,
+            "channel": article.channel,
+            "views": article.views,
+            "pages": [[p.title, len(p.text)] for p in article.pages] if len(article.pages) > 1 else None,
+            "extra": {"derived_lead": lead} if not article.lead and lead else None,
+            "simhash": simhash(norm_title[0] + "\n" + norm_body[0]),
+        }
+        if names:
+            doc["authors"] = ",".join(n.lower() for n in names)
+        if article.tags:
+            doc["tags"] = ",".join(t.replace(",", " ") for t in article.tags)
+        if published is not None:
+            doc["published"] = published
+            doc["year"] = article.published.year  # type: ignore[union-attr]
+        doc["_stored_authors"] = article.authors
+        doc["_stored_tags"] = article.tags
+        # Stored originals stay even when empty: without them Whoosh would store the postings.
+        return {k: v for k, v in doc.items() if v is not None and (v != "" or k.startswith("_stored_"))}
+
+
+# --- segment writers --------------------------------------------------------
+#
+# Whoosh's writer spends its time per posting and per term, in Python, so the
+# writer is the bottleneck, not jieba. A full rebuild therefore runs one
+# Whoosh ``SegmentWriter`` per worker process, each analysing and writing its
+# share of the articles into a segment of its own (the scheme of Whoosh's
+# ``MpWriter(multisegment=True)``, with our analysis inside the worker and
+# per-article error isolation). The parent reads the files, deals out
+# batches, and commits the finished segments together in one table of
+# contents: nothing is visible until every segment is complete.
+
+BATCH = 64
+
+
+def codec() -> W3Codec:
+    """The postings codec: uncompressed blocks write and read faster in Python."""
+    return W3Codec(compression=0)
+
+
+def _fill_segment(
+    writer: SegmentWriter, documents: Documents, batches: Iterable[list[tuple[int, Article]]]
+) -> tuple[list[tuple[int, int]], list[tuple[int, str]]]:
+    """Add articles to ``writer``; return (seq, local docnum) pairs and (seq, error) pairs."""
+    added: list[tuple[int, int]] = []
+    failed: list[tuple[int, str]] = []
+    for batch in batches:
+        for seq, article in batch:
+            try:
+                doc = documents(article)
+            except Exception as exc:  # one broken article never stops a reindex
+                failed.append(
+                    (
+                        seq,
+                        f"{article.origin or article.id}: cannot analyse article {article.id!r}: {type(exc).__name__}: {exc}",
+                    )
+                )
+                continue
+            added.append((seq, writer.docnum - writer.docbase))
+            writer.add_document(**doc)
+    return added, failed
+
+
+def _segment_worker(gen_dir: str, documents: Documents, writer_mb: int, jobs: Any, results: Any) -> None:
+    try:
+        ix = whoosh_index.open_dir(gen_dir)
+        bind_schema(ix.schema, documents.analyzer)
+        writer = SegmentWriter(ix, _lk=False, limitmb=writer_mb, codec=codec())
+        added, failed = _fill_segment(writer, documents, iter(jobs.get, None))
+        segment = writer._finalize_segment() if added else None
+        if segment is None:
+            writer._close_segment()
+        results.put(("ok", segment, added, failed))
+    except BaseException as exc:  # report, so the parent fails the build cleanly
+        results.put(("error", f"{type(exc).__name__}: {exc}", [], []))
+
+
+def _plan(
+    articles: Iterator[Article], report: ReindexReport, existing: Callable[[str], bool]
+) -> Iterator[tuple[int, Article]]:
+    """Number the articles and count them as new or updated (duplicates counted once)."""
+    seen: set[str] = set()
+    for seq, article in enumerate(articles):
+        if article.id in seen:
+            pass
+        elif existing(article.id):
+            report.updated += 1
+        else:
+            report.indexed += 1
+        seen.add(article.id)
+        yield seq, article
+
+
+def _write_segments(
+    ix: Any,
+    main: SegmentWriter,
+    numbered: Iterator[tuple[int, Article]],
+    documents: Documents,
+    workers: int,
+    writer_mb: int,
+    progress: ProgressHook | None,
+    on_article: Callable[[Article], None],
+) -> tuple[list[Any], dict[int, int], list[tuple[int, str]]]:
+    """Write all articles; return (new segments, seq → global docnum, failures)."""
+
+    def counted() -> Iterator[list[tuple[int, Article]]]:
+        done = 0
+        batch: list[tuple[int, Article]] = []
+        for item in numbered:
+            on_article(item[1])
+            batch.append(item)
+            done += 1
+            if len(batch) >= BATCH:
+                yield batch
+                batch = []
+                if progress:
+                    progress(done)
+        if batch:
+            yield batch
+        if progress:
+            progress(done)
+
+    if workers <= 1:
+        added, failed = _fill_segment(main, documents, counted())
+        return [], {seq: main.docbase + local for seq, local in added}, failed
+
+    ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    jobs = ctx.Queue(workers * 4)
+    results = ctx.Queue()
+    procs = [
+        ctx.Process(target=_segment_worker, args=(ix.storage.folder, documents, writer_mb, jobs, results), daemon=True)
+        for _ in range(workers)
+    ]
+    for proc in procs:
+        proc.start()
+    try:
+        for batch in counted():
+            jobs.put(batch)
+        for _ in procs:
+            jobs.put(None)
+        outcomes = [results.get() for _ in procs]
+    finally:
+        for proc in procs:
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.kill()
+    problems = [o[1] for o in outcomes if o[0] == "error"]
+    if problems:
+        raise RuntimeError("an index writer process failed: " + "; ".join(problems))
+    segments, docnums, failed = [], {}, []
+    base = main.docbase
+    for _, segment, added, seg_failed in outcomes:
+        failed.extend(seg_failed)
+        if segment is None:
+            continue
+        docnums.update((seq, base + local) for seq, local in added)
+        base += segment.doc_count_all()
+        segments.append(segment)
+    return segments, docnums, failed
+
+
+# --- the reindex pipeline --------------------------------------------------
+
+
+def reindex(
+    store: IndexStore,
+    paths: Iterable[str | Path],
+    full: bool = False,
+    workers: int = 0,
+    writer_mb: int = 256,
+    progress: ProgressHook | None = None,
+    crash_hook: Callable[[str], None] | None = None,
+) -> ReindexReport:
+    """Index every article under ``paths``; see the module docstring for the modes.
+
+    ``crash_hook`` is called at named points ("written", "committed") so tests
+    can simulate a crash mid-build.
+    """
+    paths = [str(p) for p in paths]
+    report = ReindexReport(mode="full" if full or not store.exists() else "incremental")
+    started = time.perf_counter()
+    workers = workers or (os.cpu_count() or 1)
+
+    def on_error(error: ArticleError) -> None:
+        report.failed += 1
+        report.errors.append(str(error))
+
+    articles = read_articles(paths, on_error)
+    with store.write_lock():
+        if report.mode == "full":
+            store.cleanup()
+            gen_dir = store.new_generation()
+        else:
+            gen_dir = store.generation_dir()
+            store.check_compatible(store.meta())
+        try:
+            ix = store.open(gen_dir.name, check=False)
+            main = SegmentWriter(ix, limitmb=writer_mb, codec=codec())
+        except BaseException:
+            if report.mode == "full":
+                shutil.rmtree(gen_dir, ignore_errors=True)
+            raise
+        reader = main.reader() if report.mode == "incremental" else None
+        existing: Callable[[str], bool] = (
+            (lambda _id: reader.doc_frequency("id", _id) > 0) if reader is not None else (lambda _id: False)
+        )
+        last_seq: dict[str, tuple[int, str]] = {}
+        seq_counter = iter(range(1 << 62))
+
+        def on_article(article: Article) -> None:
+            # Replace what the index holds under this id; remember in-run duplicates.
+            seq = next(seq_counter)
+            if article.id in last_seq:
+                report.skipped += 1
+                report.warnings.append(
+                    f"duplicate id {article.id!r}: {article.origin} replaces {last_seq[article.id][1]}"
+                )
+            elif reader is not None:
+                main.delete_by_term("id", article.id)
+            last_seq[article.id] = (seq, article.origin)
+
+        try:
+            segments, docnums, failed = _write_segments(
+                ix,
+                main,
+                _plan(articles, report, existing),
+                Documents(store.analyzer),
+                workers if report.mode == "full" else 1,
+                writer_mb,
+                progress,
+                on_article,
+            )
+            for _seq, message in failed:
+                report.failed += 1
+                report.errors.append(message)
+            if crash_hook:
+                crash_hook("written")
+            finalsegments = main._merge_segments(None, False, False)
+            if main._added:
+                finalsegments.append(main._finalize_segment())
+            else:
+                main._close_segment()
+            main._commit_toc(finalsegments + segments)
+            main._finish()
+        except BaseException:
+            main.cancel()
+            if report.mode == "full":
+                shutil.rmtree(gen_dir, ignore_errors=True)
+            raise
+        finally:
+            if reader is not None:
+                reader.close()
+        keep = {seq for seq, _ in last_seq.values()}
+        superseded = [docnum for seq, docnum in docnums.items() if seq not in keep]
+        if superseded:
+            fixer = ix.writer()
+            for docnum in superseded:
+                fixer.delete_document(docnum)
+            fixer.commit(merge=False)
+        if crash_hook:
+            crash_hook("committed")
+        with ix.reader() as r:
+            report.doc_count = r.doc_count()
+        previous = store.meta(gen_dir.name) if report.mode == "incremental" else {}
+        sources = sorted(set(previous.get("sources", [])) | {str(Path(p).resolve()) for p in paths})
+        store.write_meta(
+            gen_dir,
+            doc_count=report.doc_count,
+            built_at=previous.get("built_at") or _iso_now(),
+            updated_at=_iso_now(),
+            sources=sources,
+        )
+        report.generation = store.publish(gen_dir) if report.mode == "full" else gen_dir.name
+        if report.mode == "full":
+            store.cleanup()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def delete(store: IndexStore, ids: Iterable[str]) -> int:
+    """Delete articles by id from the current generation; return how many went."""
+    with store.write_lock():
+        ix = store.open()
+        writer = ix.writer()
+        count = 0
+        try:
+            for article_id in ids:
+                count += writer.delete_by_term("id", article_id)
+            writer.commit()
+        except BaseException:
+            writer.cancel()
+            raise
+        gen_dir = store.generation_dir()
+        with ix.reader() as r:
+            store.write_meta(gen_dir, doc_count=r.doc_count(), updated_at=_iso_now())
+    return count
+
+
+def _iso_now() -> str:
+    from datetime import datetime
+
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,216 @@
+"""Readers: files and directories in, articles out.
+
+``read_articles(paths)`` walks directories recursively and picks a reader by
+file type: JSON Lines (``.jsonl``, ``.jsonl.gz``, canonical), JSON arrays
+(``.json``), the plain-text page a DedeCMS site exports (``.txt``) and crawled
+HTML pages (``.html``, ``.htm``, ``.shtml``). Encodings are detected (UTF-8
+with or without BOM, GBK/GB18030, then charset-normalizer's best guess), so
+text is never silently garbled. A broken record raises or is reported as an
+``ArticleError`` naming file and line, and reading goes on with the next one.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+from .articles import Article, ArticleError, article_from_mapping, clean_text, find_date, make_article
+
+ErrorHandler = Callable[[ArticleError], None]
+
+JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson")
+TEXT_SUFFIXES = (".txt",)
+HTML_SUFFIXES = (".html", ".htm", ".shtml")
+JSON_SUFFIXES = (".json",)
+
+
+def decode_bytes(data: bytes, where: str, declared: str | None = None) -> str:
+    """Decode article bytes: BOM, declared charset, UTF-8, GB18030, then detection."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8", errors="strict")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")
+    candidates = ["utf-8", "gb18030"]
+    if declared:
+        declared = declared.lower().strip()
+        if declared in {"gb2312", "gbk", "gb18030", "x-gbk"}:
+            declared = "gb18030"  # superset: never fails where gb2312 would
+        candidates.insert(0, declared)
+    for encoding in candidates:
+        try:
+            return data.decode(encoding)
+        except (UnicodeDecodeError, LookupError):
+            continue
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    if best is None or best.encoding is None:
+        raise ArticleError(where, "undecodable bytes (not UTF-8, GBK/GB18030 or a detectable charset)")
+    return str(best)
+
+
+def _report(error: ArticleError, on_error: ErrorHandler | None) -> None:
+    if on_error is None:
+        raise error
+    on_error(error)
+
+
+def read_jsonl(path: Path, on_error: ErrorHandler | None = None) -> Iterator[Article]:
+    """Yield articles from a JSON Lines file (optionally gzip-compressed)."""
+    opener = gzip.open if path.name.endswith(".gz") else open
+    lineno = 0
+    try:
+        with opener(path, "rb") as handle:
+            for lineno, raw in enumerate(handle, start=1):
+                where = f"{path}:{lineno}"
+                if not raw.strip():
+                    continue
+                try:
+                    text = decode_bytes(raw, where)
+                    try:
+                        data = json.loads(text)
+                    except json.JSONDecodeError as exc:
+                        raise ArticleError(where, f"invalid JSON: {exc.msg} at column {exc.colno}") from None
+                    except RecursionError:
+                        raise ArticleError(where, "invalid JSON: nested too deeply") from None
+                    yield article_from_mapping(data, where)
+                except ArticleError as error:
+                    _report(error, on_error)
+    except (OSError, EOFError, zlib.error) as exc:
+        # A truncated or corrupt gzip stream ends the file; what was read stands.
+        _report(ArticleError(f"{path}:{lineno + 1}", f"cannot read further: {exc}"), on_error)
+
+
+def read_json(path: Path, on_error: ErrorHandler | None = None) -> Iterator[Article]:
+    """Yield articles from a JSON file holding one object or an array of them."""
+    try:
+        data = json.loads(decode_bytes(path.read_bytes(), str(path)))
+    except ArticleError as error:
+        _report(error, on_error)
+        return
+    except (json.JSONDecodeError, RecursionError) as exc:
+        _report(ArticleError(str(path), f"invalid JSON: {exc}"), on_error)
+        return
+    records = data if isinstance(data, list) else [data]
+    for i, record in enumerate(records, start=1):
+        try:
+            yield article_from_mapping(record, f"{path}#{i}")
+        except ArticleError as error:
+            _report(error, on_error)
+
+
+_CHROME_HEADINGS = ("相关内容", "相关阅读", "相关新闻", "热门资讯", "热点资讯", "推荐阅读", "热门推荐")
+_LEAD_HEADING = re.compile(r"^核心提示[:：]?\s*(.*)$")
+
+
+def parse_text_page(text: str, where: str, article_id: str) -> Article:
+    """Parse the plain-text article page a news site exports (see README)."""
+    lines = [clean_text(line) for line in text.splitlines()]
+    lines = [line for line in lines if line]
+    if not lines:
+        raise ArticleError(where, "empty page")
+    title = lines[0]
+    i = 1
+    source = published = ""
+    views = 0
+    # Source, time and view count come in this order, each optional.
+    if i < len(lines) and not find_date(lines[i]) and len(lines[i]) <= 40:
+        source = lines[i]
+        i += 1
+    if i < len(lines) and (date := find_date(lines[i])) and len(lines[i]) <= 40:
+        published = date
+        i += 1
+    if i < len(lines) and re.fullmatch(r"\d{1,12}", lines[i]):
+        views = int(lines[i])
+        i += 1
+    lead = ""
+    if i < len(lines) and (m := _LEAD_HEADING.match(lines[i])):
+        lead = m.group(1)
+        i += 1
+        if not lead and i < len(lines):
+            lead = lines[i]
+            i += 1
+    body_lines: list[str] = []
+    for line in lines[i:]:
+        if line in _CHROME_HEADINGS:
+            break
+        body_lines.append(line)
+    return make_article(
+        where,
+        id=article_id,
+        title=title,
+        source=source,
+        published=published or None,
+        views=views,
+        lead=lead,
+        body="\n".join(body_lines),
+    )
+
+
+def read_text_page(path: Path, on_error: ErrorHandler | None = None) -> Iterator[Article]:
+    """Yield the one article of a plain-text page; its id is the file name."""
+    where = str(path)
+    try:
+        yield parse_text_page(decode_bytes(path.read_bytes(), where), where, path.stem)
+    except ArticleError as error:
+        _report(error, on_error)
+
+
+def read_html_page(path: Path, on_error: ErrorHandler | None = None) -> Iterator[Article]:
+    """Yield the one article of a crawled HTML page; its id is the file name."""
+    from .htmlpage import parse_html_page
+
+    where = str(path)
+    try:
+        raw = path.read_bytes()
+        head = raw[:4096].decode("ascii", errors="ignore")
+        match = re.search(r"charset\s*=\s*[\"']?([\w-]+)", head, re.I)
+        text = decode_bytes(raw, where, match.group(1) if match else None)
+        yield parse_html_page(text, where, path.stem)
+    except ArticleError as error:
+        _report(error, on_error)
+
+
+READERS: tuple[tuple[tuple[str, ...], Callable[[Path, ErrorHandler | None], Iterator[Article]]], ...] = (
+    (JSONL_SUFFIXES, read_jsonl),
+    (JSON_SUFFIXES, read_json),
+    (TEXT_SUFFIXES, read_text_page),
+    (HTML_SUFFIXES, read_html_page),
+)
+
+
+def reader_for(path: Path) -> Callable[[Path, ErrorHandler | None], Iterator[Article]] | None:
+    """Return the reader for ``path`` by its suffix, or None for other files."""
+    name = path.name.lower()
+    for suffixes, reader in READERS:
+        if name.endswith(suffixes):
+            return reader
+    return None
+
+
+def iter_files(paths: Iterable[str | Path]) -> Iterator[Path]:
+    """Yield article files under ``paths`` (directories walked recursively, sorted)."""
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for child in sorted(p for p in path.rglob("*") if p.is_file()):
+                if reader_for(child) and not any(part.startswith(".") for part in child.relative_to(path).parts):
+                    yield child
+        elif path.exists():
+            yield path
+        else:
+            raise FileNotFoundError(f"no such file or directory: {path}")
+
+
+def read_articles(paths: Iterable[str | Path], on_error: ErrorHandler | None = None) -> Iterator[Article]:
+    """Yield every article under ``paths``; bad records go to ``on_error`` (or raise)."""
+    for path in iter_files(paths):
+        reader = reader_for(path)
+        if reader is None:
+            _report(ArticleError(str(path), "unknown file type (expected .jsonl[.gz], .json, .txt or .html)"), on_error)
+            continue
+        yield from reader(path, on_error)

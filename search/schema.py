@@ -1,0 +1,127 @@
+"""The index schema: which fields exist, how they are analysed and stored.
+
+``NewsText`` is a Whoosh field whose tokens come from ``search.analysis``.
+It accepts either text (analysed on the spot) or ``Postings`` computed ahead
+of time — the indexer analyses articles in worker processes and hands the
+writer ready postings, so the writer's process only writes.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from typing import Any
+
+from whoosh import fields, formats
+
+from .analysis import Analyzer, Tok, WhooshTokenizer
+
+# Text fields and their token streams: (field, stream).
+WORD_FIELDS = ("title", "lead", "body", "meta")
+BIGRAM_FIELDS = ("title_bg", "body_bg")
+
+
+class Postings(tuple):
+    """Pre-analysed ``(bytes, freq, weight, value bytes)`` items for one field value."""
+
+
+class NewsText(fields.FieldType):
+    """A text field analysed by our Chinese analysis (``words`` or ``bigrams``)."""
+
+    def __init__(self, stream: str, stored: bool = False) -> None:
+        self.stream = stream
+        self.format = formats.Positions()
+        self.vector = None
+        self.scorable = True
+        self.stored = stored
+        self.unique = False
+        self.multitoken_query = "default"
+        self.spelling = False
+        self.sortable_type = None
+        self.column_type = None
+        self._analyzer: Analyzer | None = None
+
+    # The analyzer is bound when an index is opened, never pickled into the
+    # index's table of contents (it holds a segmenter and large tables).
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_analyzer"] = None
+        state.pop("analyzer", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.__dict__.setdefault("_analyzer", None)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.stream == self.stream and other.stored == self.stored  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self.stream, self.stored))
+
+    def bind(self, analyzer: Analyzer) -> None:
+        self._analyzer = analyzer
+
+    @property
+    def analyzer(self) -> WhooshTokenizer:  # Whoosh's protocol, for query parsing and highlights
+        if self._analyzer is None:
+            raise RuntimeError("NewsText field used before an analyzer was bound")
+        return WhooshTokenizer(self._analyzer, "bigrams" if self.stream == "bigrams" else "words")
+
+    def postings(self, tokens: list[Tok]) -> Postings:
+        """Encode tokens as postings: one (term, freq, weight, positions) per term."""
+        poses: dict[str, list[int]] = defaultdict(list)
+        for tok in tokens:
+            poses[tok.text].append(tok.pos)
+        encode = self.format.encode
+        return Postings((w.encode("utf-8"), len(p), float(len(p)), encode(p)) for w, p in poses.items())
+
+    def tokens(self, text: str) -> list[Tok]:
+        assert self._analyzer is not None, "bind an analyzer first"
+        if self.stream == "bigrams":
+            return self._analyzer.bigrams(text)
+        return self._analyzer.words(text)
+
+    def index(self, value: Any, **kwargs: Any) -> Iterator[tuple[bytes, int, float, bytes]]:
+        if isinstance(value, Postings):
+            return iter(value)
+        if not isinstance(value, str):
+            raise ValueError(f"{value!r} is not text")
+        return iter(self.postings(self.tokens(value)))
+
+    def process_text(self, qstring: str, mode: str = "", **kwargs: Any) -> Iterator[str]:
+        return (t.text for t in self.analyzer(qstring, mode=mode or "query"))
+
+    def self_parsing(self) -> bool:
+        return False
+
+
+def build_schema() -> fields.Schema:
+    """Return the news index schema."""
+    return fields.Schema(
+        id=fields.ID(stored=True, unique=True),
+        url=fields.STORED(),
+        title=NewsText("words", stored=True),
+        lead=NewsText("words", stored=True),
+        body=NewsText("words", stored=True),
+        meta=NewsText("words"),
+        title_bg=NewsText("bigrams"),
+        body_bg=NewsText("bigrams"),
+        source=fields.ID(stored=True, sortable=True),
+        authors=fields.KEYWORD(stored=True, commas=True, scorable=False),
+        channel=fields.ID(stored=True, sortable=True),
+        tags=fields.KEYWORD(stored=True, commas=True),
+        published=fields.DATETIME(stored=True, sortable=True),
+        year=fields.NUMERIC(int, stored=False, sortable=True),
+        views=fields.NUMERIC(int, bits=64, stored=True, sortable=True),
+        pages=fields.STORED(),
+        extra=fields.STORED(),
+        simhash=fields.STORED(),
+    )
+
+
+def bind_schema(schema: fields.Schema, analyzer: Analyzer) -> None:
+    """Attach ``analyzer`` to every ``NewsText`` field of ``schema``."""
+    for _name, field in schema.items():
+        if isinstance(field, NewsText):
+            field.bind(analyzer)

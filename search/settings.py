@@ -1,0 +1,88 @@
+"""One settings table: every tunable has a name, a default and a help line.
+
+The table feeds the CLI (``--index`` and friends read ``NEWS_SEARCH_*``
+environment variables), the web app's config (``create_app`` reads the same
+variables, then a test mapping) and the README's configuration section.
+Nothing here reads the environment at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+ENV_PREFIX = "NEWS_SEARCH_"
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+
+    @property
+    def envvar(self) -> str:
+        return ENV_PREFIX + self.name
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("INDEX", "indexes/default", "Index directory (holds CURRENT and its generations)."),
+    Setting("SEGMENTER", "rjieba", "Word segmenter: rjieba (fast, default) or jieba (reference)."),
+    Setting("USERDICT", "", "Extra user dictionary files for jieba, separated by the OS path separator."),
+    Setting("SYNONYMS", "", "Extra synonym files (one group per line, comma separated)."),
+    Setting("WORKERS", 0, "Processes used to analyse articles while indexing (0 = one per core)."),
+    Setting("WRITER_MB", 256, "Memory the index writer may use before spilling postings to disk, in MB."),
+    Setting("TITLE_WEIGHT", 3.0, "Ranking weight of the title field."),
+    Setting("LEAD_WEIGHT", 1.6, "Ranking weight of the lead (核心提示 or derived opening)."),
+    Setting("BODY_WEIGHT", 1.0, "Ranking weight of the body field."),
+    Setting("META_WEIGHT", 1.2, "Ranking weight of source, author, channel and tag fields."),
+    Setting("BIGRAM_WEIGHT", 0.6, "Weight of character-bigram evidence relative to word evidence."),
+    Setting("RECENCY_HALF_LIFE_DAYS", 0.0, "Half-life of the news recency prior in days (0 = off)."),
+    Setting("RECENCY_WEIGHT", 0.1, "Largest share of a score the recency prior can add."),
+    Setting("SNIPPET_CHARS", 120, "Target length of one snippet fragment, in characters."),
+    Setting("SNIPPET_FRAGMENTS", 2, "Maximum snippet fragments per hit."),
+    Setting("MAX_QUERY_CHARS", 256, "Longest query accepted; longer input is rejected with a 400."),
+    Setting("PAGE_SIZE", 10, "Default hits per page."),
+    Setting("MAX_PAGE_SIZE", 100, "Largest page size a caller may ask for."),
+    Setting("QUERY_LOG", "", "SQLite query log path (empty = <index>/querylog.sqlite3)."),
+    Setting("QUERY_LOG_MAX_ROWS", 200_000, "Rows kept in the query log before the oldest are rotated out."),
+    Setting("CORS_ORIGINS", "", "Origins allowed to call the API from a browser (comma separated, * for any)."),
+    Setting("ADMIN_TOKEN", "", "Token required by write endpoints; empty keeps them off."),
+    Setting("SERVE_THREADS", 8, "Threads of the production WSGI server."),
+    Setting("SERVE_WORKERS", 2, "Worker processes of the production WSGI server."),
+)
+
+SETTINGS_BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
+
+
+def _coerce(setting: Setting, raw: Any) -> Any:
+    """Convert ``raw`` to the type of the setting's default."""
+    default = setting.default
+    if isinstance(raw, str) and not isinstance(default, str):
+        if isinstance(default, bool):
+            return raw.strip().lower() in {"1", "true", "yes", "on"}
+        try:
+            return type(default)(raw.strip())
+        except ValueError as exc:
+            raise ValueError(f"setting {setting.envvar}: {raw!r} is not a valid {type(default).__name__}") from exc
+    return raw
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Return every setting: defaults, then ``NEWS_SEARCH_*`` variables, then ``overrides``."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        value = setting.default
+        if setting.envvar in env:
+            value = _coerce(setting, env[setting.envvar])
+        values[setting.name] = value
+    for name, value in (overrides or {}).items():
+        if name not in SETTINGS_BY_NAME:
+            raise KeyError(f"unknown setting {name!r}")
+        values[name] = _coerce(SETTINGS_BY_NAME[name], value)
+    return values

@@ -1,0 +1,147 @@
+"""Snippets: fragments of the original text with every matched term marked.
+
+``highlight(text, terms)`` reads top to bottom like Whoosh's highlighter:
+locate (find the normalized terms in the normalized text, no segmentation),
+fragment (cut at Chinese sentence and clause punctuation), score (distinct
+terms, then count), order (best fragments, shown in document order) and
+format (HTML-escaped original text, ``<mark>`` around matches). Matching on
+normalized text means a term found through traditional input, full-width
+text or a synonym is marked where the reader sees it.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+Normalize = Callable[[str], tuple[str, list[int] | None]]
+
+_SENTENCE_END = "。！？!?；;\n"
+_CLAUSE_END = "，,、：:"
+
+
+@dataclass(frozen=True)
+class Fragment:
+    start: int
+    end: int
+    spans: tuple[tuple[int, int], ...]  # matched spans inside, in original offsets
+
+    @property
+    def score(self) -> tuple[int, int]:
+        return (len({s for s in self.spans}), len(self.spans))
+
+
+def locate(text: str, terms: Iterable[str], normalize: Normalize) -> list[tuple[int, int]]:
+    """Return non-overlapping (start, end) spans of the terms in ``text`` (original offsets)."""
+    norm, offsets = normalize(text)
+    spans: list[tuple[int, int]] = []
+    for term in sorted({t for t in terms if t}, key=len, reverse=True):
+        start = norm.find(term)
+        while start != -1:
+            spans.append((start, start + len(term)))
+            start = norm.find(term, start + len(term))
+    spans.sort(key=lambda span: (span[0], -span[1]))
+    merged: list[tuple[int, int]] = []
+    for s, e in spans:
+        if merged and s < merged[-1][1]:
+            continue  # longer terms were added first and win overlaps
+        merged.append((s, e))
+    if offsets is not None:
+        merged = [(offsets[s], offsets[e - 1] + 1) for s, e in merged]
+    return merged
+
+
+def _sentence_bounds(text: str) -> list[tuple[int, int]]:
+    bounds, start = [], 0
+    for i, ch in enumerate(text):
+        if ch in _SENTENCE_END:
+            if i + 1 > start:
+                bounds.append((start, i + 1))
+            start = i + 1
+    if start < len(text):
+        bounds.append((start, len(text)))
+    return bounds
+
+
+def _trim(text: str, start: int, end: int, spans: list[tuple[int, int]], width: int) -> tuple[int, int]:
+    """Cut a long sentence to ``width`` around its first match, at clause punctuation when possible."""
+    if end - start <= width:
+        return start, end
+    first = spans[0][0] if spans else start
+    lo = max(start, first - width // 3)
+    # move the left edge to just after a clause mark, if one is near
+    for i in range(lo, min(first, lo + width // 4)):
+        if text[i] in _CLAUSE_END:
+            lo = i + 1
+            break
+    hi = min(end, lo + width)
+    for i in range(hi - 1, max(lo + width // 2, hi - width // 4), -1):
+        if text[i] in _CLAUSE_END + _SENTENCE_END:
+            hi = i + 1
+            break
+    return lo, hi
+
+
+def fragments(text: str, spans: list[tuple[int, int]], width: int = 120) -> list[Fragment]:
+    """Return one fragment per sentence that holds a match."""
+    out = []
+    for s, e in _sentence_bounds(text):
+        inside = [(a, b) for a, b in spans if a >= s and b <= e]
+        if not inside:
+            continue
+        lo, hi = _trim(text, s, e, inside, width)
+        while lo < hi and text[lo].isspace():
+            lo += 1
+        kept = tuple((a, b) for a, b in inside if a >= lo and b <= hi)
+        out.append(Fragment(lo, hi, kept or tuple(inside[:1])))
+    return out
+
+
+def format_fragment(text: str, frag: Fragment, before: str = "<mark>", after: str = "</mark>") -> str:
+    """HTML-escape the fragment and wrap its matches."""
+    pieces, pos = [], frag.start
+    for a, b in frag.spans:
+        if a < pos or b > frag.end:
+            continue
+        pieces.append(html.escape(text[pos:a], quote=False))
+        pieces.append(before + html.escape(text[a:b], quote=False) + after)
+        pos = b
+    pieces.append(html.escape(text[pos : frag.end], quote=False))
+    return "".join(pieces).strip()
+
+
+def highlight(
+    text: str,
+    terms: Iterable[str],
+    normalize: Normalize,
+    width: int = 120,
+    top: int = 2,
+    fallback: str = "",
+) -> str:
+    """Return the best ``top`` fragments of ``text`` joined by "…", or the fallback's opening."""
+    spans = locate(text, terms, normalize)
+    frags = fragments(text, spans, width) if spans else []
+    if not frags:
+        source = fallback or text
+        clipped = source[:width].replace("\n", " ")
+        return html.escape(clipped, quote=False) + ("…" if len(source) > width else "")
+    best = sorted(frags, key=lambda f: f.score, reverse=True)[:top]
+    best.sort(key=lambda f: f.start)
+    out = []
+    budget = width * top
+    for frag in best:
+        piece = format_fragment(text, frag)
+        out.append(piece)
+        budget -= frag.end - frag.start
+        if budget <= 0:
+            break
+    joined = "…".join(p.replace("\n", " ") for p in out)
+    last = best[len(out) - 1]
+    return ("…" if best[0].start > 0 else "") + joined + ("…" if last.end < len(text.rstrip()) else "")
+
+
+def plain(snippet: str) -> str:
+    """The snippet as plain text (marks removed, entities decoded)."""
+    return html.unescape(re.sub(r"</?mark>", "", snippet))

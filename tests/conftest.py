@@ -1,0 +1,83 @@
+"""Shared fixtures: one analyzer per session, tiny inline corpora, tmp indexes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import search
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+ARTICLES = [
+    {
+        "id": "a1",
+        "title": "衡阳召开疫情防控工作会议",
+        "published": "2020-02-01 09:30:00",
+        "source": "衡阳日报",
+        "channel": "时政",
+        "lead": "市长周建国强调坚持联防联控。",
+        "body": "本报讯（记者 李华）1月31日，衡阳市召开新型冠状病毒肺炎疫情防控工作会议。会议要求各区落实联防联控措施。",
+        "views": 120,
+    },
+    {
+        "id": "a2",
+        "title": "南华大学迎来新生",
+        "published": "2021-09-05 10:00:00",
+        "source": "衡阳晚报",
+        "channel": "教育",
+        "body": "新生们的大学生活从军训开始。学校为新生准备了5G校园网和APP。",
+        "views": 30,
+    },
+    {
+        "id": "a3",
+        "title": "C919首次飞抵衡阳南岳机场",
+        "published": "2023-06-01 15:00:00",
+        "source": "衡阳新闻网",
+        "channel": "交通",
+        "body": "国产大飞机C919今天首次飞抵衡阳。COVID-19疫情之后，机场客流持续回升。",
+        "views": 900,
+    },
+    {
+        "id": "a4",
+        "title": "蒸湘区大学生志愿者走进社区",
+        "published": "2024-03-10 08:00:00",
+        "source": "红网",
+        "channel": "社会",
+        "body": "商报消息(通讯员 王小明 记者 陈静)蒸湘区组织大学生志愿者开展反诈宣传。",
+        "views": 45,
+    },
+]
+
+
+@pytest.fixture(scope="session")
+def analyzer() -> search.Analyzer:
+    return search.Analyzer()
+
+
+def write_jsonl(path: Path, records: list) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    return write_jsonl(tmp_path / "articles.jsonl", ARTICLES)
+
+
+@pytest.fixture
+def store(tmp_path: Path, analyzer: search.Analyzer) -> search.IndexStore:
+    return search.IndexStore(tmp_path / "index", analyzer)
+
+
+@pytest.fixture
+def engine(store: search.IndexStore, corpus: Path) -> search.SearchEngine:
+    report = search.reindex(store, [corpus], full=True, workers=1)
+    assert report.ok, report.errors
+    return search.SearchEngine(store)
+
+
+def ids(results: search.SearchResults) -> list[str]:
+    return [h.id for h in results.hits]

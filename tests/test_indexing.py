@@ -1,0 +1,111 @@
+import json
+from pathlib import Path
+
+import pytest
+
+import search
+from search.index import IndexBusyError, IndexMismatchError
+
+from .conftest import ARTICLES, ids, write_jsonl
+
+
+def test_full_reindex_report_and_meta(store, corpus):
+    report = search.reindex(store, [corpus], full=True, workers=1)
+    assert (report.mode, report.indexed, report.updated, report.skipped, report.failed, report.doc_count) == (
+        "full",
+        4,
+        0,
+        0,
+        0,
+        4,
+    )
+    meta = store.meta()
+    assert meta["doc_count"] == 4 and meta["fingerprint"] == store.analyzer.fingerprint
+    assert meta["sources"] == [str(corpus.resolve())]
+    assert store.current().startswith("gen-")
+
+
+def test_parallel_writers_match_single_writer(tmp_path, analyzer, corpus):
+    many = write_jsonl(tmp_path / "many.jsonl", [dict(a, id=f"{a['id']}-{i}") for i in range(60) for a in ARTICLES])
+    one = search.IndexStore(tmp_path / "one", analyzer)
+    two = search.IndexStore(tmp_path / "two", analyzer)
+    assert search.reindex(one, [many], full=True, workers=1).doc_count == 240
+    assert search.reindex(two, [many], full=True, workers=2).doc_count == 240
+    r1 = search.SearchEngine(one).search("大学生", size=300, collapse=False)
+    r2 = search.SearchEngine(two).search("大学生", size=300, collapse=False)
+    assert sorted(ids(r1)) == sorted(ids(r2)) and r1.total == r2.total
+
+
+def test_incremental_update_and_delete(store, corpus, tmp_path):
+    search.reindex(store, [corpus], full=True, workers=1)
+    generation = store.current()
+    changed = write_jsonl(
+        tmp_path / "changed.jsonl", [dict(ARTICLES[0], title="衡阳召开防汛工作会议"), {"id": "a9", "title": "新文章"}]
+    )
+    report = search.reindex(store, [changed])
+    assert (report.mode, report.indexed, report.updated, report.doc_count) == ("incremental", 1, 1, 5)
+    assert store.current() == generation
+    engine = search.SearchEngine(store)
+    assert ids(engine.search("防汛")) == ["a1"]
+    assert search.delete(store, ["a9", "nope"]) == 1
+    assert engine.article("a9") is None and store.meta()["doc_count"] == 4
+
+
+def test_duplicate_ids_last_one_wins(store, tmp_path):
+    path = write_jsonl(
+        tmp_path / "dup.jsonl",
+        [{"id": "x", "title": "旧标题"}, {"id": "y", "title": "别的"}, {"id": "x", "title": "新标题"}],
+    )
+    report = search.reindex(store, [path], full=True, workers=1)
+    assert (report.indexed, report.skipped, report.doc_count) == (2, 1, 2)
+    assert report.warnings == [f"duplicate id 'x': {path}:3 replaces {path}:1"]
+    assert search.SearchEngine(store).article("x")["title"] == "新标题"
+
+
+def test_bad_records_reported_nothing_else_lost(store, tmp_path, corpus):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "b1", "title": "好"}\n{broken\n{"id": "b2"}\n', encoding="utf-8")
+    report = search.reindex(store, [corpus, bad], full=True, workers=1)
+    assert (report.indexed, report.failed, report.doc_count, report.ok) == (5, 2, 5, False)
+    assert report.errors[0].startswith(f"{bad}:2: invalid JSON")
+    assert report.errors[1] == f"{bad}:3: article 'b2' has neither title nor body"
+
+
+def test_crash_mid_build_leaves_old_generation_serving(store, corpus, tmp_path):
+    search.reindex(store, [corpus], full=True, workers=1)
+    old = store.current()
+    other = write_jsonl(tmp_path / "other.jsonl", [{"id": "z", "title": "别的新闻"}])
+
+    def crash(point: str) -> None:
+        raise KeyboardInterrupt(point)
+
+    with pytest.raises(KeyboardInterrupt):
+        search.reindex(store, [other], full=True, workers=1, crash_hook=crash)
+    assert store.current() == old
+    assert [p.name for p in store.root.iterdir() if p.name.startswith(("tmp-", "gen-"))] == [old]
+    assert store.meta()["doc_count"] == 4 and search.SearchEngine(store).search("疫情").total == 2
+    report = search.reindex(store, [other], full=True, workers=1)
+    assert report.doc_count == 1 and store.current() != old
+
+
+def test_second_writer_gets_busy_error(store, corpus):
+    search.reindex(store, [corpus], full=True, workers=1)
+    with store.write_lock():
+        with pytest.raises(IndexBusyError, match="being written"):
+            search.reindex(store, [corpus])
+
+
+def test_index_built_with_other_dictionary_is_refused(store, corpus, tmp_path):
+    search.reindex(store, [corpus], full=True, workers=1)
+    extra = tmp_path / "dict.txt"
+    extra.write_text("湘江新区 100 ns\n", encoding="utf-8")
+    other = search.IndexStore(store.root, search.Analyzer(userdict=[extra]))
+    with pytest.raises(IndexMismatchError, match="built with analyzer"):
+        search.SearchEngine(other).search("衡阳")
+    meta = json.loads((store.generation_dir() / "meta.json").read_text())
+    assert meta["fingerprint"] == store.analyzer.fingerprint
+
+
+def test_no_index_message(tmp_path, analyzer):
+    with pytest.raises(search.NoIndexError, match="reindex PATH --full"):
+        search.SearchEngine(search.IndexStore(Path(tmp_path / "none"), analyzer)).search("x")

@@ -1,0 +1,146 @@
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from search.articles import ArticleError
+from search.readers import parse_text_page, read_articles
+
+PAGE = """衡阳东站改造完工
+当代商报社
+2020-02-01 00:55:28
+1234
+核心提示
+衡阳东站改造工程正式完工。
+商报消息(通讯员 王小明 记者 李华)1月31日，衡阳东站改造工程完工。
+#p#二、便民措施#e#
+车站新增了自助售票机。
+相关内容
+衡阳至长沙高铁加密班次 2020-01-30
+热门资讯
+南岳衡山迎来降雪
+"""
+
+
+def read(paths):
+    errors = []
+    articles = list(read_articles(paths, errors.append))
+    return articles, [str(e) for e in errors]
+
+
+def test_text_page_fields_and_chrome_removed():
+    a = parse_text_page(PAGE, "p.txt", "2001")
+    assert (a.id, a.title, a.source, a.views, a.lead) == (
+        "2001",
+        "衡阳东站改造完工",
+        "当代商报社",
+        1234,
+        "衡阳东站改造工程正式完工。",
+    )
+    assert a.published.isoformat() == "2020-02-01T00:55:28+08:00"
+    assert a.authors == ["通讯员 王小明", "记者 李华"]
+    assert (
+        a.body
+        == "商报消息(通讯员 王小明 记者 李华)1月31日，衡阳东站改造工程完工。\n二、便民措施\n车站新增了自助售票机。"
+    )
+    assert [p.title for p in a.pages] == ["", "二、便民措施"]
+    assert "高铁" not in a.body and "降雪" not in a.body
+
+
+def test_text_page_without_lead():
+    page = "标题\n衡阳日报\n2021-03-01 08:00:00\n10\n正文第一段。\n相关内容\n别的新闻\n"
+    a = parse_text_page(page, "p.txt", "9")
+    assert (a.lead, a.body, a.views) == ("", "正文第一段。", 10)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk"])
+def test_text_page_encodings(tmp_path: Path, encoding: str):
+    (tmp_path / "2001.txt").write_bytes(PAGE.encode(encoding))
+    articles, errors = read([tmp_path])
+    assert errors == []
+    assert articles[0].title == "衡阳东站改造完工"
+    assert articles[0].source == "当代商报社"
+
+
+def test_jsonl_bad_records_reported_rest_indexed(tmp_path: Path):
+    path = tmp_path / "a.jsonl"
+    lines = [
+        json.dumps({"id": "1", "title": "好的"}, ensure_ascii=False),
+        "{not json",
+        json.dumps({"title": "没有编号"}, ensure_ascii=False),
+        json.dumps({"id": "3", "title": "", "body": ""}),
+        json.dumps({"id": "4", "title": "坏日期", "published": "0000-00-00"}, ensure_ascii=False),
+        json.dumps({"id": "5", "body": "只有正文"}, ensure_ascii=False),
+    ]
+    data = ("\n".join(lines) + "\n").encode() + b"x" + b"\xff\xfe\xfa\n"
+    path.write_bytes(data)
+    articles, errors = read([path])
+    assert [a.id for a in articles] == ["1", "5"]
+    assert [e.split(": ")[0] for e in errors] == [f"{path}:{n}" for n in (2, 3, 4, 5, 7)]
+    assert "invalid JSON" in errors[0] and "no id" in errors[1] and "neither title nor body" in errors[2]
+
+
+def test_jsonl_gbk_line_and_bom(tmp_path: Path):
+    path = tmp_path / "b.jsonl"
+    path.write_bytes(
+        b"\xef\xbb\xbf"
+        + json.dumps({"id": "1", "title": "衡阳"}, ensure_ascii=False).encode()
+        + b"\n"
+        + json.dumps({"id": "2", "title": "湘江"}, ensure_ascii=False).encode("gbk")
+        + b"\n"
+    )
+    articles, errors = read([path])
+    assert errors == [] and [a.title for a in articles] == ["衡阳", "湘江"]
+
+
+def test_truncated_gzip_keeps_what_was_read(tmp_path: Path):
+    path = tmp_path / "c.jsonl.gz"
+    raw = "".join(
+        json.dumps({"id": str(i), "title": f"第{i}条新闻" * 20}, ensure_ascii=False) + "\n" for i in range(200)
+    ).encode()
+    path.write_bytes(gzip.compress(raw)[:-300])
+    articles, errors = read([path])
+    assert 0 < len(articles) < 200
+    assert len(errors) == 1 and "cannot read further" in errors[0]
+
+
+HTML = """<html><head><meta charset="gb2312"><title>衡阳新闻_时政_衡阳新闻网</title></head><body>
+<div class="nav"><a>首页</a><a>时政</a></div><h1>蒸湘区老旧小区改造开工</h1>
+<div class="info">来源：衡阳日报&nbsp;作者：记者 刘思远&nbsp;发布时间：2019-04-18 09:35:12&nbsp;点击：<span id="hits">2316</span></div>
+<div class="summary"><strong>核心提示：</strong>首批12个项目开工。</div>
+<div class="content"><p>本报讯（记者 刘思远）4月17日，改造项目开工。</p><script>ad()</script>
+#p#第二页#e#
+<p>居民&ldquo;点赞&rdquo;。</p></div>
+<div class="related"><h3>相关内容</h3><ul><li>别的标题</li></ul></div><div class="footer">ICP备</div></body></html>"""
+
+
+def test_html_page_gbk(tmp_path: Path):
+    (tmp_path / "3001.html").write_bytes(HTML.encode("gbk"))
+    articles, errors = read([tmp_path])
+    assert errors == []
+    a = articles[0]
+    assert (a.id, a.title, a.source, a.views, a.lead) == (
+        "3001",
+        "蒸湘区老旧小区改造开工",
+        "衡阳日报",
+        2316,
+        "首批12个项目开工。",
+    )
+    assert a.published.isoformat() == "2019-04-18T09:35:12+08:00"
+    assert a.body == "本报讯（记者 刘思远）4月17日，改造项目开工。\n第二页\n居民“点赞”。"
+    assert a.authors == ["记者 刘思远"]
+
+
+def test_undecodable_and_unknown_files(tmp_path: Path):
+    (tmp_path / "bad.txt").write_bytes(b"\x81\x30\xff\xff\x00\xfe" * 3)
+    (tmp_path / "notes.md").write_text("ignored")
+    articles, errors = read([tmp_path])
+    assert articles == []
+    assert len(errors) == 1 and "bad.txt" in errors[0]
+
+
+def test_errors_raise_without_handler(tmp_path: Path):
+    (tmp_path / "a.jsonl").write_text("{oops\n")
+    with pytest.raises(ArticleError, match="invalid JSON"):
+        list(read_articles([tmp_path / "a.jsonl"]))

@@ -1,0 +1,83 @@
+import pytest
+
+import search
+
+from .conftest import ids
+
+
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("疫情防控", ["a1"]),
+        ("疫情", ["a1", "a3"]),  # inside 疫情防控 (sub-word) and COVID-19疫情
+        ("冠状病毒", ["a1"]),  # inside 新型冠状病毒肺炎
+        ("大学生", ["a4", "a2"]),  # a2 only says 大学生活: found through bigrams
+        ("疫", ["a1", "a3"]),  # one character
+        ("衛生", []),
+        ("聯防聯控", ["a1"]),  # traditional input
+        ("ｃ９１９", ["a3"]),  # full-width input
+        ("covid", ["a3"]),
+        ("COVID-19", ["a3"]),
+        ("5G", ["a2"]),
+        ("周建国", ["a1"]),
+        ("蒸湘区", ["a4"]),
+    ],
+)
+def test_recall_cases(engine, query, expected):
+    assert ids(engine.search(query)) == expected
+
+
+def test_all_words_must_match_then_relax(engine):
+    assert ids(engine.search("衡阳 疫情防控")) == ["a1"]
+    res = engine.search("疫情防控 马拉松")  # nothing has both: any word
+    assert ids(res) == ["a1"]
+
+
+def test_phrase_exclude_and_filters(engine):
+    assert ids(engine.search('"大学生活"')) == ["a2"]
+    assert ids(engine.search('"生活大学"')) == []
+    assert ids(engine.search("大学生 -志愿者")) == ["a2"]
+    assert ids(engine.search("title:大学生")) == ["a4"]
+    assert ids(engine.search("大学生 source:红网")) == ["a4"]
+    assert ids(engine.search("channel:交通")) == ["a3"]
+    assert ids(engine.search("author:李华")) == ["a1"]
+    assert ids(engine.search("疫情 after:2021-01-01")) == ["a3"]
+    assert ids(engine.search("疫情 before:2020-12-31")) == ["a1"]
+    assert ids(engine.search("after:2021 before:2022", sort="date")) == ["a2"]  # bounds are inclusive
+
+
+@pytest.mark.parametrize("query", ['"', "-", "title:", '"疫情', "a:b:c", "((", '-""', "after:notadate", "　"])
+def test_malformed_syntax_degrades(engine, query):
+    engine.search(query)  # no exception
+
+
+def test_sort_by_date(engine):
+    assert ids(engine.search("衡阳", sort="date")) == ["a3", "a2", "a1"]
+
+
+def test_bad_parameters(engine):
+    with pytest.raises(search.QueryError, match="page"):
+        engine.search("x", page=0)
+    with pytest.raises(search.QueryError, match="sort"):
+        engine.search("x", sort="views")
+
+
+def test_hit_fields_and_snippet(engine):
+    hit = engine.search("联防联控").hits[0]
+    assert hit.to_json() == {
+        "id": "a1",
+        "title": "衡阳召开疫情防控工作会议",
+        "url": "",
+        "published": "2020-02-01T09:30:00+08:00",
+        "source": "衡阳日报",
+        "channel": "时政",
+        "score": hit.to_json()["score"],
+        "snippet": "…会议要求各区落实<mark>联防联控</mark>措施。",
+        "title_html": "衡阳召开疫情防控工作会议",
+    }
+
+
+def test_facets(engine):
+    res = engine.search("衡阳", facets=True)
+    assert res.facets["year"] == {"2020": 1, "2021": 1, "2023": 1}
+    assert res.facets["channel"] == {"交通": 1, "教育": 1, "时政": 1}

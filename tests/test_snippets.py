@@ -1,0 +1,30 @@
+from search.snippets import highlight, locate, plain
+
+
+def test_marks_every_term_in_original_text(analyzer):
+    text = "衛生健康委員會發佈通報。疫情防控形勢穩定，聯防聯控機制運轉良好。"
+    out = highlight(text, ["卫生", "联防联控"], analyzer.normalizer, width=120, top=2)
+    assert out == "<mark>衛生</mark>健康委員會發佈通報。…疫情防控形勢穩定，<mark>聯防聯控</mark>機制運轉良好。"
+
+
+def test_escapes_article_html(analyzer):
+    text = "标题<script>alert(1)</script>里有疫情。"
+    assert (
+        highlight(text, ["疫情"], analyzer.normalizer)
+        == "标题&lt;script&gt;alert(1)&lt;/script&gt;里有<mark>疫情</mark>。"
+    )
+
+
+def test_long_sentence_trimmed_at_clause(analyzer):
+    text = "，".join(["无关内容写在这里"] * 30) + "，疫情防控工作有序推进，" + "，".join(["后面还有内容"] * 30) + "。"
+    out = highlight(text, ["疫情防控"], analyzer.normalizer, width=40, top=1)
+    assert "<mark>疫情防控</mark>" in out and len(plain(out)) <= 44
+    assert out.startswith("…") and out.endswith("…")
+
+
+def test_fallback_to_lead(analyzer):
+    assert highlight("正文没有匹配。", ["马拉松"], analyzer.normalizer, width=4, fallback="核心提示内容") == "核心提示…"
+
+
+def test_locate_prefers_longer_terms(analyzer):
+    assert locate("疫情防控", ["疫情", "疫情防控"], analyzer.normalizer) == [(0, 4)]
