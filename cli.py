@@ -187,6 +187,74 @@ def stats(obj: Context, as_json: bool) -> None:
             click.echo(f"{key:16} {value}")
 
 
+@cli.command()
+@click.argument("article_id")
+@click.option("--limit", type=click.IntRange(1, 50), default=5, show_default=True, help="Related articles to show.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def related(obj: Context, article_id: str, limit: int, as_json: bool) -> None:
+    """Show the related articles (相关内容) of one article.
+
+    Example: python cli.py related 1001 --limit 5
+    """
+    from search.related import related as find_related
+
+    try:
+        items = find_related(obj.engine, article_id, limit)
+    except LIBRARY_ERRORS as exc:
+        raise _fail(exc) from None
+    if items is None:
+        raise click.ClickException(f"no article with id {article_id!r}")
+    if as_json:
+        click.echo(json.dumps({"id": article_id, "related": items}, ensure_ascii=False, indent=1))
+        return
+    for item in items:
+        click.echo(f"{(item['published'] or '')[:10]}  {item['title']}  [{item['id']}]")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=int, default=5000, show_default=True, help="Port to listen on.")
+@click.option("--threads", type=int, default=None, help="Worker threads (default from NEWS_SEARCH_SERVE_THREADS).")
+@click.pass_obj
+def serve(obj: Context, host: str, port: int, threads: int | None) -> None:
+    """Serve the search page and JSON API with the production WSGI server (waitress).
+
+    Example: python cli.py --index indexes/default serve --port 5000
+    """
+    from waitress import serve as waitress_serve
+
+    from search.web import create_app
+
+    app = create_app({"INDEX": obj.settings["INDEX"]})
+    threads = threads or int(obj.settings["SERVE_THREADS"])
+    click.echo(f"serving {obj.settings['INDEX']} on http://{host}:{port}/ ({threads} threads)")
+    waitress_serve(app, host=host, port=port, threads=threads, ident="news-search")
+
+
+@cli.command(name="eval")
+@click.argument("task_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON only.")
+@click.option("--run", "run_file", type=click.Path(dir_okay=False), help="Write a TREC run file.")
+@click.option("--keep-index", type=click.Path(file_okay=False), help="Build the task index here (reused when present).")
+@click.pass_obj
+def eval_cmd(obj: Context, task_dir: str, as_json: bool, run_file: str | None, keep_index: str | None) -> None:
+    """Evaluate ranking on a judged task: nDCG@10, MRR@10, Recall@100.
+
+    Example: python cli.py eval ../shared/data/relevance/news-topics-dev
+    """
+    from search.evaluation import evaluate
+
+    def factory(root: Path) -> search.SearchEngine:
+        return search.open_engine({**obj.settings, "INDEX": str(root)})
+
+    result = evaluate(task_dir, factory, index_dir=keep_index, run_file=run_file)
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False))
+    else:
+        click.echo(json.dumps(result, ensure_ascii=False, indent=1))
+
+
 def main() -> None:
     cli(prog_name="news-search")
 

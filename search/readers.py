@@ -104,6 +104,7 @@ def read_json(path: Path, on_error: ErrorHandler | None = None) -> Iterator[Arti
 
 
 _CHROME_HEADINGS = ("相关内容", "相关阅读", "相关新闻", "热门资讯", "热点资讯", "推荐阅读", "热门推荐")
+_CHROME_HEADINGS += ("相關內容", "相關閱讀", "相關新聞", "熱門資訊", "熱點資訊", "推薦閱讀", "熱門推薦")
 _LEAD_HEADING = re.compile(r"^核心提示[:：]?\s*(.*)$")
 
 

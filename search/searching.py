@@ -214,6 +214,7 @@ class SearchEngine:
         explain: bool = False,
         facets: bool = False,
         collapse: bool = True,
+        snippets: bool = True,
     ) -> SearchResults:
         """Run one search; raise ``QueryError`` for invalid parameters."""
         started = time.perf_counter()
@@ -245,7 +246,7 @@ class SearchEngine:
             ranked = self._collapse(searcher, ranked)
         results.total = total - (len(docnums) - len(ranked))
         for docnum, score, dups, parts in ranked[(page - 1) * size : page * size]:
-            results.hits.append(self._hit(searcher, docnum, score, dups, parts, terms))
+            results.hits.append(self._hit(searcher, docnum, score, dups, parts, terms if snippets else None))
         if facets and built.query is not None:
             results.facets = self._facets(searcher, built)
         results.took_ms = (time.perf_counter() - started) * 1000
@@ -295,9 +296,19 @@ class SearchEngine:
         return kept
 
     def _hit(
-        self, searcher: Any, docnum: int, score: float, dups: list[int], parts: dict | None, terms: list[str]
+        self, searcher: Any, docnum: int, score: float, dups: list[int], parts: dict | None, terms: list[str] | None
     ) -> Hit:
         doc = searcher.stored_fields(docnum)
+        if terms is None:  # no snippets wanted (evaluation, exports)
+            return Hit(
+                doc["id"],
+                doc.get("title", ""),
+                doc.get("url", ""),
+                iso(doc.get("published")),
+                doc.get("source", ""),
+                doc.get("channel", ""),
+                score,
+            )
         normalize = self.analyzer.normalizer
         body = doc.get("body", "")
         lead = doc.get("lead") or (doc.get("extra") or {}).get("derived_lead", "")

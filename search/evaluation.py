@@ -1,0 +1,105 @@
+"""Evaluation: judged tasks in, nDCG@10 / MRR@10 / Recall@100 out.
+
+A task directory holds ``corpus.jsonl.gz`` (canonical articles), ``queries.tsv``
+(``qid<TAB>text``) and ``qrels.txt`` (TREC ``qid 0 docid grade``).
+``evaluate`` builds (or reuses) an index of the corpus, runs every judged
+query for the top 100 exactly as the search box would (no duplicate
+collapsing: the judgments count reprints separately), and scores the run
+with ir-measures. Only queries with a positive judgment count.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import ir_measures
+from ir_measures import RR, R, nDCG
+
+from .index import IndexStore
+from .indexing import reindex
+from .searching import SearchEngine
+
+MEASURES = [nDCG @ 10, RR @ 10, R @ 100]
+DEPTH = 100
+
+
+def read_queries(path: Path) -> dict[str, str]:
+    queries = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if "\t" in line:
+            qid, text = line.split("\t", 1)
+            queries[qid.strip()] = text.strip()
+    return queries
+
+
+def read_qrels(path: Path) -> dict[str, dict[str, int]]:
+    qrels: dict[str, dict[str, int]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        parts = line.split()
+        if len(parts) == 4:
+            qrels.setdefault(parts[0], {})[parts[2]] = int(parts[3])
+    return qrels
+
+
+def score_run(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]]) -> dict[str, float]:
+    """nDCG@10, MRR@10 and Recall@100 averaged over the judged queries."""
+    judged = {q: docs for q, docs in qrels.items() if any(g > 0 for g in docs.values())}
+    full_run = {q: run.get(q, {}) for q in judged}
+    agg = ir_measures.calc_aggregate(MEASURES, judged, full_run)
+    return {"ndcg@10": agg[nDCG @ 10], "mrr@10": agg[RR @ 10], "recall@100": agg[R @ 100]}
+
+
+def run_queries(engine: SearchEngine, queries: dict[str, str]) -> tuple[dict[str, dict[str, float]], list[float]]:
+    run: dict[str, dict[str, float]] = {}
+    times = []
+    for qid, text in queries.items():
+        started = time.perf_counter()
+        res = engine.search(text, size=DEPTH, collapse=False, snippets=False)
+        times.append((time.perf_counter() - started) * 1000)
+        # Rank-derived scores: ties and equal BM25 values keep our order.
+        run[qid] = {h.id: float(DEPTH - i) for i, h in enumerate(res.hits)}
+    return run, times
+
+
+def write_trec_run(run: dict[str, dict[str, float]], path: Path, tag: str = "news-search") -> None:
+    with open(path, "w", encoding="utf-8") as out:
+        for qid, docs in run.items():
+            for rank, (docid, score) in enumerate(sorted(docs.items(), key=lambda kv: -kv[1]), start=1):
+                out.write(f"{qid} Q0 {docid} {rank} {score:.4f} {tag}\n")
+
+
+def evaluate(
+    task_dir: str | Path, engine_factory: Any, index_dir: str | Path | None = None, run_file: str | Path | None = None
+) -> dict[str, Any]:
+    """Evaluate one task; ``engine_factory(store_root)`` builds the engine to test."""
+    task = Path(task_dir)
+    queries = read_queries(task / "queries.tsv")
+    qrels = read_qrels(task / "qrels.txt")
+    judged = {q for q, docs in qrels.items() if any(g > 0 for g in docs.values())}
+    queries = {q: t for q, t in queries.items() if q in judged}
+    with tempfile.TemporaryDirectory(prefix="news-eval-") as tmp:
+        root = Path(index_dir) if index_dir else Path(tmp) / "index"
+        engine: SearchEngine = engine_factory(root)
+        store: IndexStore = engine.store
+        built_seconds = None
+        if not store.exists():
+            report = reindex(store, [task / "corpus.jsonl.gz"], full=True)
+            built_seconds = round(report.seconds, 1)
+        run, times = run_queries(engine, queries)
+        engine.store.close()
+    if run_file:
+        write_trec_run(run, Path(run_file))
+    metrics = score_run(qrels, run)
+    return {
+        "task": task.name,
+        "queries": len(queries),
+        "ndcg@10": round(metrics["ndcg@10"], 4),
+        "mrr@10": round(metrics["mrr@10"], 4),
+        "recall@100": round(metrics["recall@100"], 4),
+        "p50_ms": round(statistics.median(times), 2) if times else None,
+        "index_seconds": built_seconds,
+    }

@@ -1,0 +1,109 @@
+"""Related articles (相关内容): more-like-this over the same analysis.
+
+``related(engine, id)`` reads top to bottom: the article's key terms (its
+words weighted by tf·idf, title words counted twice) → one weighted OR query
+→ candidates → a re-rank that prefers the same channel and nearby dates →
+drop the article itself and its near-duplicate reprints.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+from whoosh import query as Q
+from whoosh import sorting
+
+from .dedup import near_duplicates
+from .searching import SearchEngine, iso
+
+KEY_TERMS = 12
+SAME_CHANNEL = 1.25
+DATE_SCALE_DAYS = 365.0
+
+
+def key_terms(
+    engine: SearchEngine, searcher: Any, doc: dict[str, Any], top: int = KEY_TERMS
+) -> list[tuple[str, float]]:
+    """The article's most characteristic words with their tf·idf weights."""
+    a = engine.analyzer
+    counts: Counter[str] = Counter()
+    for text, times in ((doc.get("title", ""), 2), (doc.get("lead", ""), 1), (doc.get("body", ""), 1)):
+        for tok in a.words(text, index=False):
+            word = tok.text
+            if len(word) >= 2 and not a.is_stopword(word) and not word.isdigit():
+                counts[word] += times
+    n = max(searcher.doc_count(), 1)
+    scored = []
+    for word, tf in counts.items():
+        df = searcher.doc_frequency("body", word) + searcher.doc_frequency("title", word)
+        if df <= 0:
+            continue
+        scored.append((word, (1 + math.log(tf)) * math.log(1 + n / df)))
+    scored.sort(key=lambda item: -item[1])
+    return scored[:top]
+
+
+def _date(value: Any) -> datetime | None:
+    return value if isinstance(value, datetime) else None
+
+
+def related(engine: SearchEngine, article_id: str, limit: int = 5) -> list[dict[str, Any]] | None:
+    """Return up to ``limit`` related articles, or None when the id is unknown."""
+    searcher = engine.store.searcher()
+    docnum = searcher.document_number(id=article_id)
+    if docnum is None or searcher.reader().is_deleted(docnum):
+        return None
+    doc = searcher.stored_fields(docnum)
+    terms = key_terms(engine, searcher, doc)
+    if not terms:
+        return []
+    query = Q.Or([Q.Or([Q.Term("title", w, boost=2.0 * wt), Q.Term("body", w, boost=wt)]) for w, wt in terms])
+    results = searcher.search(query, limit=limit * 6 + 10, mask=Q.Term("id", article_id))
+    channel, published, signature = doc.get("channel"), _date(doc.get("published")), doc.get("simhash")
+    candidates = []
+    for hit in results:
+        other = searcher.stored_fields(hit.docnum)
+        if near_duplicates(signature, other.get("simhash")):
+            continue
+        score = hit.score or 0.0
+        if channel and other.get("channel") == channel:
+            score *= SAME_CHANNEL
+        when = _date(other.get("published"))
+        if published and when:
+            score *= 1.0 / (1.0 + abs((published - when).days) / DATE_SCALE_DAYS)
+        candidates.append((score, other))
+    candidates.sort(key=lambda item: -item[0])
+    out = []
+    for score, other in candidates[:limit]:
+        summary = other.get("lead") or (other.get("extra") or {}).get("derived_lead") or other.get("body", "")[:80]
+        out.append(
+            {
+                "id": other["id"],
+                "title": other.get("title", ""),
+                "summary": summary[:100],
+                "published": iso(other.get("published")),
+                "url": other.get("url", ""),
+                "source": other.get("source", ""),
+                "score": round(score, 4),
+            }
+        )
+    return out
+
+
+def hot_articles(engine: SearchEngine, limit: int = 8) -> list[dict[str, Any]]:
+    """The most viewed articles (views from the source site)."""
+    searcher = engine.store.searcher()
+    results = searcher.search(Q.Every(), limit=limit, sortedby=sorting.FieldFacet("views", reverse=True))
+    return [
+        {
+            "id": d["id"],
+            "title": d.get("title", ""),
+            "views": d.get("views", 0),
+            "published": iso(d.get("published")),
+            "url": d.get("url", ""),
+        }
+        for d in (searcher.stored_fields(h.docnum) for h in results)
+    ]
