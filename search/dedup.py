@@ -1,52 +1,49 @@
-"""Near-duplicate detection: 64-bit simhash over character shingles.
+"""Near-duplicate detection: bottom-k MinHash over character shingles.
 
-Reprints of one story by different sources share nearly all their text. At
-index time every article gets ``simhash(text)``; at query time hits whose
-signatures differ in at most ``MAX_DISTANCE`` bits are collapsed into one hit
-that lists the others as "also reported by". Signatures of very short texts
-say little, so texts under ``MIN_SHINGLES`` shingles get no signature.
+Reprints of one story by different sources share most of their text. At index
+time every article gets ``signature(text)``: the ``K`` smallest hashes of its
+4-character shingles (a bottom-k MinHash sketch). Two sketches estimate the
+Jaccard similarity of the shingle sets (``similarity``); at query time hits
+whose estimate reaches ``THRESHOLD`` are collapsed into the best-ranked one,
+which lists the others as "also reported by". Texts under ``MIN_SHINGLES``
+shingles get no signature: a headline alone says too little.
 """
 
 from __future__ import annotations
 
+import heapq
 import re
 import zlib
+from array import array
 
 SHINGLE = 4
+K = 64
 MIN_SHINGLES = 24
-MAX_DISTANCE = 6
+THRESHOLD = 0.5
 _KEEP = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fffa-z0-9]+")
 
 
-def simhash(normalized: str) -> int | None:
-    """Return the 64-bit simhash of normalized text, or None when too short."""
+def signature(normalized: str) -> bytes | None:
+    """Return the bottom-k sketch of normalized text (bytes), or None when too short."""
     text = "".join(_KEEP.findall(normalized))
     n = len(text) - SHINGLE + 1
     if n < MIN_SHINGLES:
         return None
     buf = text.encode("utf-32-le")
     width = SHINGLE * 4
-    hashes = {
-        zlib.crc32(buf[4 * i : 4 * i + width]) | (zlib.crc32(buf[4 * i : 4 * i + width], 0x9E3779B9) << 32)
-        for i in range(n)
-    }
-    # Count, for each of the 64 bit positions, how many shingle hashes set it:
-    # pack all hashes into one big integer and popcount it under a mask.
-    packed = int.from_bytes(b"".join(h.to_bytes(8, "little") for h in hashes), "little")
-    total = len(hashes)
-    ones = int.from_bytes(b"\x01\x00\x00\x00\x00\x00\x00\x00" * total, "little")
-    signature = 0
-    for j in range(64):
-        if ((packed >> j) & ones).bit_count() * 2 > total:
-            signature |= 1 << j
-    return signature
+    hashes = {zlib.crc32(buf[4 * i : 4 * i + width]) for i in range(n)}
+    return array("I", sorted(heapq.nsmallest(K, hashes))).tobytes()
 
 
-def distance(a: int, b: int) -> int:
-    """Hamming distance of two signatures."""
-    return (a ^ b).bit_count()
+def similarity(a: bytes, b: bytes) -> float:
+    """Estimated Jaccard similarity of the two texts' shingle sets."""
+    sa, sb = set(array("I", a)), set(array("I", b))
+    union = heapq.nsmallest(K, sa | sb)
+    if not union:
+        return 0.0
+    return sum(1 for h in union if h in sa and h in sb) / len(union)
 
 
-def near_duplicates(a: int | None, b: int | None, max_distance: int = MAX_DISTANCE) -> bool:
-    """True when both signatures exist and differ in at most ``max_distance`` bits."""
-    return a is not None and b is not None and distance(a, b) <= max_distance
+def near_duplicates(a: bytes | None, b: bytes | None, threshold: float = THRESHOLD) -> bool:
+    """True when both signatures exist and the texts are at least ``threshold`` similar."""
+    return a is not None and b is not None and similarity(a, b) >= threshold

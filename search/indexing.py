@@ -32,7 +32,7 @@ from whoosh.writing import SegmentWriter
 
 from .analysis import Analyzer
 from .articles import Article, ArticleError, author_names
-from .dedup import simhash
+from .dedup import signature
 from .index import IndexStore
 from .readers import read_articles
 from .schema import NewsText, Postings, bind_schema, build_schema
@@ -136,7 +136,7 @@ class Documents:
             "views": article.views,
             "pages": [[p.title, len(p.text)] for p in article.pages] if len(article.pages) > 1 else None,
             "extra": {"derived_lead": lead} if not article.lead and lead else None,
-            "simhash": simhash(norm_title[0] + "\n" + norm_body[0]),
+            "signature": signature(norm_title[0] + "\n" + norm_body[0]),
         }
         if names:
             doc["authors"] = ",".join(n.lower() for n in names)

@@ -116,7 +116,7 @@ def build_schema() -> fields.Schema:
         views=fields.NUMERIC(int, bits=64, stored=True, sortable=True),
         pages=fields.STORED(),
         extra=fields.STORED(),
-        simhash=fields.STORED(),
+        signature=fields.STORED(),
     )
 
 

@@ -285,7 +285,7 @@ class SearchEngine:
         kept: list = []
         signatures: list[int | None] = []
         for docnum, score, dups, parts in ranked:
-            sig = searcher.stored_fields(docnum).get("simhash")
+            sig = searcher.stored_fields(docnum).get("signature")
             for i, other in enumerate(signatures):
                 if near_duplicates(sig, other):
                     kept[i][2].append(docnum)
@@ -369,7 +369,7 @@ class SearchEngine:
             return None
         doc = dict(searcher.stored_fields(docnum))
         doc["published"] = iso(doc.get("published"))
-        doc.pop("simhash", None)
+        doc.pop("signature", None)
         extra = doc.pop("extra", None) or {}
         doc["summary"] = doc.get("lead") or extra.get("derived_lead", "")
         doc.setdefault("lead", "")
