@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -162,22 +163,48 @@ def _bigram_clause(analyzer: Analyzer, fieldname: str, word: str, boost: float) 
         if len(gram) == 1 and not gram.isascii():
             return Q.Prefix(fieldname, gram, boost=boost)  # one character: any bigram starting with it
         return Q.Term(fieldname, gram, boost=boost)
-    return Q.Phrase(fieldname, grams, boost=boost)
+    # A phrase scores the sum of its bigrams: average them, so a long word's
+    # bigram evidence weighs like one word, not like one per character.
+    return Q.Phrase(fieldname, grams, boost=boost / len(grams))
 
 
-def word_clause(analyzer: Analyzer, word: str, weights: Weights) -> Q.Query:
-    """Evidence that one query word occurs: as a word in any field, or as bigrams."""
-    parts: list[Q.Query] = [
-        Q.Term("title", word, boost=weights.title),
-        Q.Term("lead", word, boost=weights.lead),
-        Q.Term("body", word, boost=weights.body),
-        Q.Term("meta", word, boost=weights.meta),
-    ]
+SYNONYM_FACTOR = 0.8
+
+
+def _word_parts(analyzer: Analyzer, word: str, weights: Weights, factor: float = 1.0) -> list[Q.Query]:
+    parts: list[Q.Query] = []
+    tokens = [t.text for t in analyzer.words(word, index=False)]
+    fields = (("title", weights.title), ("lead", weights.lead), ("body", weights.body), ("meta", weights.meta))
+    if len(tokens) == 1:
+        parts += [Q.Term(name, word, boost=w * factor) for name, w in fields]
+    elif tokens:  # a multi-word synonym (新型冠状病毒): its words in a row
+        parts += [Q.Phrase(name, tokens, boost=w * factor / len(tokens)) for name, w in fields]
     for fieldname, w in (("title_bg", weights.title * weights.bigram), ("body_bg", weights.body * weights.bigram)):
-        clause = _bigram_clause(analyzer, fieldname, word, w)
+        clause = _bigram_clause(analyzer, fieldname, word, w * factor)
         if clause is not None:
             parts.append(clause)
+    return parts
+
+
+def word_clause(analyzer: Analyzer, word: str, weights: Weights, synonyms: Iterable[str] = ()) -> Q.Query:
+    """Evidence that one query word occurs: as a word in any field, as bigrams, or as a synonym."""
+    parts = _word_parts(analyzer, word, weights)
+    for other in minimal_alternatives(word, synonyms):
+        parts += _word_parts(analyzer, other, weights, SYNONYM_FACTOR)
     return Q.Or(parts)
+
+
+def minimal_alternatives(word: str, synonyms: Iterable[str]) -> list[str]:
+    """Synonyms that do not contain the word or another synonym.
+
+    新冠肺炎 contains 新冠: its text is already found through 新冠's bigrams, and
+    scoring both would count one mention twice.
+    """
+    kept: list[str] = []
+    for s in sorted(set(synonyms), key=len):
+        if word not in s and not any(k in s for k in kept):
+            kept.append(s)
+    return kept
 
 
 def title_bigrams(analyzer: Analyzer, word: str, boost: float) -> Q.Query | None:
@@ -204,13 +231,22 @@ def min_match(n: int) -> int:
 
 
 def build_text_query(
-    analyzer: Analyzer, text: str, weights: Weights, required: int | None = None
-) -> tuple[Q.Query | None, list[str]]:
-    """Return (query over the free text, the query words used)."""
+    analyzer: Analyzer,
+    text: str,
+    weights: Weights,
+    required: int | None = None,
+    synonyms: Callable[[str], list[str]] | None = None,
+) -> tuple[Q.Query | None, list[str], list[str]]:
+    """Return (query over the free text, the query words, the synonyms added)."""
     words = list(dict.fromkeys(t.text for t in content_words(analyzer, text)))
     if not words:
-        return None, []
-    clauses = [word_clause(analyzer, w, weights) for w in words]
+        return None, [], []
+    added: list[str] = []
+    clauses = []
+    for w in words:
+        alternatives = synonyms(w) if synonyms else []
+        added += alternatives
+        clauses.append(word_clause(analyzer, w, weights, alternatives))
     need = min_match(len(words)) if required is None else max(1, min(required, len(words)))
     if len(clauses) == 1:
         main: Q.Query = clauses[0]
@@ -218,4 +254,4 @@ def build_text_query(
         main = Q.And(clauses)
     else:
         main = Q.Or(clauses, minmatch=need)
-    return main, words
+    return main, words, added

@@ -8,6 +8,7 @@ candidates → rank (``search.ranking``) → collapse near-duplicate reprints
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -31,6 +32,7 @@ from .query import (
     word_clause,
 )
 from .ranking import RankingConfig
+from .recovery import Synonyms, Vocabulary, looks_like_pinyin
 from .snippets import highlight
 
 SORTS = ("relevance", "date")
@@ -134,13 +136,21 @@ class SearchEngine:
     """Searches one index root; safe to share between threads."""
 
     def __init__(
-        self, store: IndexStore, config: RankingConfig | None = None, snippet_chars: int = 120, fragments: int = 2
+        self,
+        store: IndexStore,
+        config: RankingConfig | None = None,
+        snippet_chars: int = 120,
+        fragments: int = 2,
+        synonyms: Synonyms | None = None,
     ) -> None:
         self.store = store
         self.analyzer = store.analyzer
         self.config = config or RankingConfig()
         self.snippet_chars = snippet_chars
         self.fragments = fragments
+        self.synonyms = synonyms or Synonyms.load(self.analyzer.normalizer.text)
+        self._vocab: tuple[Any, Vocabulary] | None = None
+        self._vocab_lock = threading.Lock()
 
     # --- the query ---------------------------------------------------------
 
@@ -183,7 +193,9 @@ class SearchEngine:
     def build(self, parsed: ParsedQuery, required_words: int | None = None) -> Built:
         """Return the query, filter, mask and highlight terms for a parsed query."""
         weights = self.config.weights
-        text_q, words = build_text_query(self.analyzer, parsed.text, weights, required_words)
+        text_q, words, synonyms = build_text_query(
+            self.analyzer, parsed.text, weights, required_words, self.synonyms.of
+        )
         required, allowed, mask = self._filters(parsed, weights)
         parts = ([text_q] if text_q is not None else []) + required
         if not parts:
@@ -195,7 +207,8 @@ class SearchEngine:
             exact = phrase_clause(self.analyzer, parsed.text.replace(" ", ""), weights, boost=0.5)
             if exact is not None:
                 main = Q.AndMaybe(main, exact)
-        terms = words + [t.text for p in parsed.phrases + parsed.title for t in self.analyzer.words(p, index=False)]
+        terms = words + synonyms
+        terms += [t.text for p in parsed.phrases + parsed.title for t in self.analyzer.words(p, index=False)]
         return Built(main, allowed, mask, terms, len(words))
 
     # --- searching ---------------------------------------------------------
@@ -235,11 +248,20 @@ class SearchEngine:
             results.took_ms = (time.perf_counter() - started) * 1000
             return results
         searcher = self.store.searcher()
-        built = self.build(parsed)
-        docnums, scores, total = self._collect(searcher, built, sort, page * size)
-        if total == 0 and built.words > 1:
-            built = self.build(parsed, required_words=1)  # relax: any word
-            docnums, scores, total = self._collect(searcher, built, sort, page * size)
+        built, found = self._run(searcher, parsed, sort, page * size)
+        if found[2] == 0 or (looks_like_pinyin(parsed.text) and found[2] < 3):
+            for text, reason in self._recoveries(searcher, parsed):
+                alt_built, alt_found = self._run(searcher, parsed.with_text(text), sort, page * size)
+                if alt_found[2] > found[2]:
+                    if found[2] == 0 or reason == "pinyin":
+                        built, found = alt_built, alt_found
+                        results.rewritten, results.rewrite_reason = text, reason
+                    else:
+                        results.suggestion = text
+                    break
+        elif parsed.text and self._traditional(parsed.text):
+            results.rewritten, results.rewrite_reason = self.analyzer.normalizer.text(parsed.text), "traditional"
+        docnums, scores, total = found
         terms = results.terms = built.terms
         ranked = self._rank(searcher, docnums, scores, sort, explain)
         if collapse:
@@ -251,6 +273,47 @@ class SearchEngine:
             results.facets = self._facets(searcher, built)
         results.took_ms = (time.perf_counter() - started) * 1000
         return results
+
+    def _run(
+        self, searcher: Any, parsed: ParsedQuery, sort: str, needed: int
+    ) -> tuple[Built, tuple[list[int], list[float], int]]:
+        """Search; when nothing matches every word, relax to any word."""
+        built = self.build(parsed)
+        found = self._collect(searcher, built, sort, needed)
+        if found[2] == 0 and built.words > 1:
+            built = self.build(parsed, required_words=1)
+            found = self._collect(searcher, built, sort, needed)
+        return built, found
+
+    # --- recovery ----------------------------------------------------------
+
+    def vocabulary(self, searcher: Any | None = None) -> Vocabulary:
+        """The pinyin-indexed words of the current index (built once per index version)."""
+        searcher = searcher or self.store.searcher()
+        key = (self.store.current(), searcher.doc_count_all())
+        with self._vocab_lock:
+            if self._vocab is None or self._vocab[0] != key:
+                self._vocab = (key, Vocabulary.from_reader(searcher.reader()))
+            return self._vocab[1]
+
+    def _recoveries(self, searcher: Any, parsed: ParsedQuery) -> list[tuple[str, str]]:
+        """Rewrites worth trying when a query finds nothing (or little): pinyin, then homophone typos."""
+        text = parsed.text
+        if not text:
+            return []
+        vocab = self.vocabulary(searcher)
+        out = []
+        if looks_like_pinyin(text) and (chinese := vocab.from_pinyin(text)):
+            out.append((chinese, "pinyin"))
+        words = [t.text for t in content_words(self.analyzer, text)]
+        fixed = [vocab.correct(w) or w for w in words]
+        if fixed != words:
+            out.append((" ".join(fixed), "spelling"))
+        return out
+
+    def _traditional(self, text: str) -> bool:
+        t2s = self.analyzer.normalizer.t2s
+        return any(ch in t2s and t2s[ch] != ch for ch in text)
 
     def _collect(self, searcher: Any, built: Built, sort: str, needed: int) -> tuple[list[int], list[float], int]:
         if built.query is None:

@@ -17,7 +17,7 @@ from .conftest import ids
         ("聯防聯控", ["a1"]),  # traditional input
         ("ｃ９１９", ["a3"]),  # full-width input
         ("covid", ["a3"]),
-        ("COVID-19", ["a3"]),
+        ("COVID-19", ["a3", "a1"]),  # a1 through the synonym 新型冠状病毒
         ("5G", ["a2"]),
         ("周建国", ["a1"]),
         ("蒸湘区", ["a4"]),
