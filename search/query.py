@@ -29,6 +29,8 @@ from whoosh import query as Q
 
 from .analysis import Analyzer, Tok
 from .articles import SHANGHAI, parse_published
+from .ranking import Weights
+from .scoring import Source, WordPlan
 
 FIELD_ALIASES = {
     "title": "title",
@@ -138,15 +140,6 @@ def parse_query(raw: str) -> ParsedQuery:
 # --- building Whoosh queries -------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Weights:
-    title: float = 3.0
-    lead: float = 1.6
-    body: float = 1.0
-    meta: float = 1.2
-    bigram: float = 0.6
-
-
 def content_words(analyzer: Analyzer, text: str) -> list[Tok]:
     """Query words, stop words removed unless nothing else is left."""
     toks = analyzer.words(text, index=False)
@@ -154,44 +147,30 @@ def content_words(analyzer: Analyzer, text: str) -> list[Tok]:
     return content or toks
 
 
-def _bigram_clause(analyzer: Analyzer, fieldname: str, word: str, boost: float) -> Q.Query | None:
+def _bigram_clause(
+    analyzer: Analyzer, fieldname: str, word: str, boost: float, expand_single: bool = False, exact: bool = False
+) -> Q.Query | None:
     grams = [t.text for t in analyzer.bigrams(word)]
     if not grams:
         return None
     if len(grams) == 1:
         gram = grams[0]
-        if len(gram) == 1 and not gram.isascii():
-            return Q.Prefix(fieldname, gram, boost=boost)  # one character: any bigram starting with it
+        if expand_single and len(gram) == 1 and not gram.isascii():
+            # A one-character query: any bigram starting with it. Only for a
+            # query that is that character: the expansion can be thousands of terms.
+            return Q.Prefix(fieldname, gram, boost=boost)
         return Q.Term(fieldname, gram, boost=boost)
-    # A phrase scores the sum of its bigrams: average them, so a long word's
-    # bigram evidence weighs like one word, not like one per character.
-    return Q.Phrase(fieldname, grams, boost=boost / len(grams))
+    # Several bigrams score their sum: average them, so a long word's bigram
+    # evidence weighs like one word, not like one per character.
+    if exact:
+        return Q.Phrase(fieldname, grams, boost=boost / len(grams))
+    # Evidence for a query word needs no position check (the word fields
+    # carry exactness); an And of its bigrams is many times cheaper than a
+    # Whoosh phrase, whose span matching runs in Python for every candidate.
+    return Q.And([Q.Term(fieldname, g) for g in grams], boost=boost / len(grams))
 
 
 SYNONYM_FACTOR = 0.8
-
-
-def _word_parts(analyzer: Analyzer, word: str, weights: Weights, factor: float = 1.0) -> list[Q.Query]:
-    parts: list[Q.Query] = []
-    tokens = [t.text for t in analyzer.words(word, index=False)]
-    fields = (("title", weights.title), ("lead", weights.lead), ("body", weights.body), ("meta", weights.meta))
-    if len(tokens) == 1:
-        parts += [Q.Term(name, word, boost=w * factor) for name, w in fields]
-    elif tokens:  # a multi-word synonym (新型冠状病毒): its words in a row
-        parts += [Q.Phrase(name, tokens, boost=w * factor / len(tokens)) for name, w in fields]
-    for fieldname, w in (("title_bg", weights.title * weights.bigram), ("body_bg", weights.body * weights.bigram)):
-        clause = _bigram_clause(analyzer, fieldname, word, w * factor)
-        if clause is not None:
-            parts.append(clause)
-    return parts
-
-
-def word_clause(analyzer: Analyzer, word: str, weights: Weights, synonyms: Iterable[str] = ()) -> Q.Query:
-    """Evidence that one query word occurs: as a word in any field, as bigrams, or as a synonym."""
-    parts = _word_parts(analyzer, word, weights)
-    for other in minimal_alternatives(word, synonyms):
-        parts += _word_parts(analyzer, other, weights, SYNONYM_FACTOR)
-    return Q.Or(parts)
 
 
 def minimal_alternatives(word: str, synonyms: Iterable[str]) -> list[str]:
@@ -209,7 +188,7 @@ def minimal_alternatives(word: str, synonyms: Iterable[str]) -> list[str]:
 
 def title_bigrams(analyzer: Analyzer, word: str, boost: float) -> Q.Query | None:
     """The word's characters in order in the title."""
-    return _bigram_clause(analyzer, "title_bg", word, boost)
+    return _bigram_clause(analyzer, "title_bg", word, boost, exact=True)
 
 
 def phrase_clause(analyzer: Analyzer, text: str, weights: Weights | None = None, boost: float = 1.0) -> Q.Query | None:
@@ -218,7 +197,7 @@ def phrase_clause(analyzer: Analyzer, text: str, weights: Weights | None = None,
     parts = [
         c
         for fieldname, w in (("title_bg", weights.title), ("body_bg", weights.body))
-        if (c := _bigram_clause(analyzer, fieldname, text, w * boost)) is not None
+        if (c := _bigram_clause(analyzer, fieldname, text, w * boost, exact=True)) is not None
     ]
     if not parts:
         return None
@@ -230,28 +209,44 @@ def min_match(n: int) -> int:
     return n if n <= 3 else max(3, math.ceil(n * 0.75))
 
 
-def build_text_query(
-    analyzer: Analyzer,
-    text: str,
-    weights: Weights,
-    required: int | None = None,
-    synonyms: Callable[[str], list[str]] | None = None,
-) -> tuple[Q.Query | None, list[str], list[str]]:
-    """Return (query over the free text, the query words, the synonyms added)."""
+def word_plan(
+    analyzer: Analyzer, word: str, weights: Weights, synonyms: Iterable[str] = (), expand_single: bool = False
+) -> WordPlan:
+    """Where the evidence for one query word comes from, with weights.
+
+    The word itself in title, lead, body and meta; its character bigrams in
+    title and body (a segmentation mismatch still counts, a little lower);
+    and the same for each synonym, a little lower again.
+    """
+    plan = WordPlan(word)
+    for alt, factor in [(word, 1.0)] + [(o, SYNONYM_FACTOR) for o in minimal_alternatives(word, synonyms)]:
+        tokens = [t.text for t in analyzer.words(alt, index=False)]
+        if len(tokens) == 1:
+            for name, w in (
+                ("title", weights.title),
+                ("lead", weights.lead),
+                ("body", weights.body),
+                ("meta", weights.meta),
+            ):
+                plan.sources.append(Source(name, (alt,), w * factor))
+        grams = tuple(t.text for t in analyzer.bigrams(alt))
+        if not grams:
+            continue
+        single = len(grams) == 1 and len(grams[0]) == 1 and not grams[0].isascii()
+        for name, w in (("title_bg", weights.title), ("body_bg", weights.body)):
+            plan.sources.append(Source(name, grams, w * weights.bigram * factor, prefix=single and expand_single))
+    return plan
+
+
+def word_plans(
+    analyzer: Analyzer, text: str, weights: Weights, synonyms: Callable[[str], list[str]] | None = None
+) -> tuple[list[WordPlan], list[str]]:
+    """One plan per distinct content word of ``text``, and the synonyms they use."""
     words = list(dict.fromkeys(t.text for t in content_words(analyzer, text)))
-    if not words:
-        return None, [], []
     added: list[str] = []
-    clauses = []
+    plans = []
     for w in words:
-        alternatives = synonyms(w) if synonyms else []
+        alternatives = minimal_alternatives(w, synonyms(w) if synonyms else [])
         added += alternatives
-        clauses.append(word_clause(analyzer, w, weights, alternatives))
-    need = min_match(len(words)) if required is None else max(1, min(required, len(words)))
-    if len(clauses) == 1:
-        main: Q.Query = clauses[0]
-    elif need >= len(clauses):
-        main = Q.And(clauses)
-    else:
-        main = Q.Or(clauses, minmatch=need)
-    return main, words, added
+        plans.append(word_plan(analyzer, w, weights, alternatives, expand_single=len(words) == 1))
+    return plans, added

@@ -9,13 +9,24 @@ the one hook that adjusts a BM25F score: the recency prior for news
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+import numpy as np
 from whoosh import scoring
+from whoosh.util.times import datetime_to_long
 
-from .query import Weights
+
+@dataclass(frozen=True)
+class Weights:
+    title: float = 3.0
+    lead: float = 1.6
+    body: float = 1.0
+    meta: float = 1.2
+    bigram: float = 0.6
+
 
 # BM25 length normalisation per field: titles are short and similar in length,
 # so their length says little; bodies vary widely.
@@ -24,8 +35,23 @@ K1 = 1.2
 
 
 def weighting() -> scoring.WeightingModel:
-    """The BM25F model every search uses."""
+    """Whoosh's BM25F with our per-field length normalisation (for Whoosh-scored queries)."""
     return scoring.BM25F(B=0.75, K1=K1, **FIELD_B)
+
+
+def field_b(fieldname: str) -> float:
+    """BM25 length normalisation of a field."""
+    return FIELD_B.get(f"{fieldname}_B", 0.75)
+
+
+def idf(df: int, n: int) -> float:
+    """BM25 inverse document frequency (always positive)."""
+    return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+
+
+def bm25f_saturate(tf: Any, k1: float = K1) -> Any:
+    """Saturate a combined, length-normalised term frequency (works on numpy arrays)."""
+    return tf * (k1 + 1.0) / (tf + k1)
 
 
 @dataclass(frozen=True)
@@ -49,27 +75,42 @@ class RankingConfig:
         )
 
 
-def recency(published: datetime | None, now: datetime, half_life_days: float) -> float:
-    """Freshness in [0, 1]: 1 today, 0.5 one half-life ago; 0 without a date."""
-    if published is None or half_life_days <= 0:
-        return 0.0
-    if published.tzinfo is None:
-        published = published.replace(tzinfo=timezone.utc)
-    age = max((now - published).total_seconds() / 86400.0, 0.0)
-    return float(2.0 ** (-age / half_life_days))
+PROXIMITY_DEPTH = 30  # top candidates checked for the query as written
+PROXIMITY_TITLE = 1.3  # the query as written, in the title
+PROXIMITY_BODY = 1.1  # … in the body
+_USECS_PER_DAY = 86_400_000_000
 
 
-def final_score(bm25: float, published: datetime | None, config: RankingConfig, now: datetime) -> float:
-    """The one hook that adjusts a BM25F score."""
-    return bm25 * (1.0 + config.recency_weight * recency(published, now, config.half_life_days))
+def now_long() -> int:
+    """Now, in Whoosh's DATETIME column unit (microseconds since datetime.min, UTC)."""
+    return datetime_to_long(datetime.now(timezone.utc).replace(tzinfo=None))
 
 
-def explain(bm25: float, published: datetime | None, config: RankingConfig, now: datetime) -> dict[str, float]:
-    """The parts of ``final_score``."""
-    fresh = recency(published, now, config.half_life_days)
+def recency(published: Any, now: int, half_life_days: float) -> Any:
+    """Freshness in [0, 1]: 1 today, 0.5 one half-life ago; 0 without a date (numpy-aware)."""
+    published = np.asarray(published, dtype=np.float64)
+    if half_life_days <= 0:
+        return np.zeros_like(published)
+    age = np.maximum((now - published) / _USECS_PER_DAY, 0.0)
+    return np.where(published > 0, np.exp2(-age / half_life_days), 0.0)
+
+
+def final_scores(bm25f: Any, published: Any, config: RankingConfig) -> Any:
+    """The one hook that adjusts BM25F scores: the news recency prior."""
+    return bm25f * (1.0 + config.recency_weight * recency(published, now_long(), config.half_life_days))
+
+
+def explain(
+    bm25f: float, published: int, config: RankingConfig, proximity: float, words: dict[str, float]
+) -> dict[str, Any]:
+    """The parts of a final score."""
+    fresh = float(recency(published, now_long(), config.half_life_days))
+    factor = 1.0 + config.recency_weight * fresh
     return {
-        "bm25f": round(bm25, 4),
+        "bm25f": round(bm25f, 4),
+        "words": words,
         "recency": round(fresh, 4),
-        "recency_factor": round(1.0 + config.recency_weight * fresh, 4),
-        "score": round(final_score(bm25, published, config, now), 4),
+        "recency_factor": round(factor, 4),
+        "proximity_factor": proximity,
+        "score": round(bm25f * factor * proximity, 4),
     }

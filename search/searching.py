@@ -14,25 +14,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+import numpy as np
 from whoosh import query as Q
-from whoosh import sorting
 
 from . import ranking
 from .articles import SHANGHAI
 from .dedup import near_duplicates
 from .index import IndexStore
-from .query import (
-    ParsedQuery,
-    Weights,
-    build_text_query,
-    content_words,
-    parse_query,
-    phrase_clause,
-    title_bigrams,
-    word_clause,
-)
-from .ranking import RankingConfig
+from .query import ParsedQuery, content_words, min_match, parse_query, phrase_clause, word_plan, word_plans
+from .ranking import RankingConfig, Weights
 from .recovery import Synonyms, Vocabulary, looks_like_pinyin
+from .scoring import Corpus, WordPlan
 from .snippets import highlight
 
 SORTS = ("relevance", "date")
@@ -115,14 +107,16 @@ class SearchResults:
 
 
 @dataclass
-class Built:
-    """A built search: the scoring query, the allow filter, the exclusion mask."""
+class Plan:
+    """A parsed query made ready to score: words, required sets, filter and mask."""
 
-    query: Q.Query | None
-    filter: Q.Query | None
-    mask: Q.Query | None
+    words: list[WordPlan]
     terms: list[str]
-    words: int
+    required: list[Q.Query]
+    required_words: list[WordPlan]
+    allowed: Q.Query | None
+    exclude: list[list[WordPlan]]
+    text: str
 
 
 def iso(dt: datetime | None) -> str | None:
@@ -150,26 +144,34 @@ class SearchEngine:
         self.fragments = fragments
         self.synonyms = synonyms or Synonyms.load(self.analyzer.normalizer.text)
         self._vocab: tuple[Any, Vocabulary] | None = None
-        self._vocab_lock = threading.Lock()
+        self._corpus: tuple[Any, Corpus] | None = None
+        self._lock = threading.Lock()
 
     # --- the query ---------------------------------------------------------
 
-    def _filters(self, parsed: ParsedQuery, weights: Weights) -> tuple[list[Q.Query], Q.Query | None, Q.Query | None]:
-        """Required scoring clauses beyond the free text, the filter and the exclusion mask."""
-        a = self.analyzer
+    def plan(self, parsed: ParsedQuery) -> Plan:
+        """Turn a parsed query into what scoring and filtering need."""
+        a, weights = self.analyzer, self.config.weights
+        words, synonyms = word_plans(a, parsed.text, weights, self.synonyms.of)
         required: list[Q.Query] = []
-        allow: list[Q.Query] = []
+        required_words: list[WordPlan] = []
+        terms = [w.word for w in words] + synonyms
         for phrase in parsed.phrases:
-            clause = phrase_clause(a, phrase, weights)
-            if clause is not None:
+            if (clause := phrase_clause(a, phrase, weights)) is not None:
                 required.append(clause)
+                phrase_words, _ = word_plans(a, phrase, weights)
+                words += phrase_words
+                terms.append(a.normalizer.text(phrase))
         for text in parsed.title:
-            words = [t.text for t in content_words(a, text)]
-            for w in words:
-                in_title: list[Q.Query] = [Q.Term("title", w, boost=weights.title)]
-                if (grams := title_bigrams(a, w, weights.title)) is not None:
-                    in_title.append(grams)
-                required.append(Q.Or(in_title))
+            for tok in content_words(a, text):
+                plan = word_plan(
+                    a, tok.text, Weights(title=weights.title, lead=0, body=0, meta=0, bigram=weights.bigram)
+                )
+                plan.sources = [s for s in plan.sources if s.field in ("title", "title_bg")]
+                required_words.append(plan)
+                words.append(plan)
+                terms.append(tok.text)
+        allow: list[Q.Query] = []
         for name, values in (("source", parsed.source), ("channel", parsed.channel)):
             if values:
                 allow.append(Q.Or([Q.Term(name, v) for v in values]))
@@ -179,37 +181,51 @@ class SearchEngine:
             start = parsed.after.astimezone(timezone.utc).replace(tzinfo=None) if parsed.after else None
             end = parsed.before.astimezone(timezone.utc).replace(tzinfo=None) if parsed.before else None
             allow.append(Q.DateRange("published", start, end))
-        mask_parts = [c for text in parsed.exclude if (c := self._any_field(text)) is not None]
         allowed = (Q.And(allow) if len(allow) > 1 else allow[0]) if allow else None
-        return required, allowed, (Q.Or(mask_parts) if mask_parts else None)
+        exclude = [word_plans(a, text, weights)[0] for text in parsed.exclude]
+        return Plan(words, terms, required, required_words, allowed, [e for e in exclude if e], parsed.text)
 
-    def _any_field(self, text: str) -> Q.Query | None:
-        words = [t.text for t in content_words(self.analyzer, text)]
-        if not words:
-            return None
-        clauses = [word_clause(self.analyzer, w, Weights()) for w in words]
-        return Q.And(clauses) if len(clauses) > 1 else clauses[0]
+    def corpus(self, searcher: Any) -> Corpus:
+        """Scoring arrays for the index version ``searcher`` reads (shared by threads)."""
+        key = (self.store.current(), searcher.ixreader.generation(), searcher.doc_count_all(), searcher.doc_count())
+        with self._lock:
+            if self._corpus is None or self._corpus[0] != key:
+                self._corpus = (key, Corpus(searcher))
+            return self._corpus[1]
 
-    def build(self, parsed: ParsedQuery, required_words: int | None = None) -> Built:
-        """Return the query, filter, mask and highlight terms for a parsed query."""
-        weights = self.config.weights
-        text_q, words, synonyms = build_text_query(
-            self.analyzer, parsed.text, weights, required_words, self.synonyms.of
-        )
-        required, allowed, mask = self._filters(parsed, weights)
-        parts = ([text_q] if text_q is not None else []) + required
-        if not parts:
-            # Filters alone (channel:体育, after:2024): every article they allow.
-            return Built(Q.Every() if allowed is not None else None, allowed, mask, [], len(words))
-        main: Q.Query = parts[0] if len(parts) == 1 else Q.And(parts)
-        if len(words) > 1:
-            # Proximity: the words as written, adjacent, in title or body.
-            exact = phrase_clause(self.analyzer, parsed.text.replace(" ", ""), weights, boost=0.5)
-            if exact is not None:
-                main = Q.AndMaybe(main, exact)
-        terms = words + synonyms
-        terms += [t.text for p in parsed.phrases + parsed.title for t in self.analyzer.words(p, index=False)]
-        return Built(main, allowed, mask, terms, len(words))
+    def _match(
+        self, corpus: Corpus, searcher: Any, plan: Plan, need: int | None
+    ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+        """Scores and the candidate mask; ``need`` words must match (None: ``min_match``)."""
+        if plan.words:
+            scores, matched, per_word = corpus.score(plan.words)
+            base_words = len(plan.words) - len(plan.required_words)
+            need = min_match(base_words) if need is None else min(need, base_words)
+            candidates = matched >= max(need, 1) if base_words else np.ones(corpus.n, dtype=bool)
+        else:
+            scores, per_word = np.zeros(corpus.n, dtype=np.float32), []
+            candidates = np.ones(corpus.n, dtype=bool)
+        candidates &= corpus.live
+        for required in plan.required_words:
+            candidates &= corpus.score([required])[1] > 0
+        for query in plan.required:
+            candidates &= corpus.docs(searcher, query)
+        if plan.allowed is not None:
+            candidates &= corpus.docs(searcher, plan.allowed)
+        for excluded in plan.exclude:
+            candidates &= corpus.score(excluded)[1] < len(excluded)
+        return scores, candidates, per_word
+
+    def _run(self, searcher: Any, parsed: ParsedQuery) -> tuple[Plan, np.ndarray, np.ndarray, list[np.ndarray]]:
+        """Search; when nothing matches enough words, relax to any word."""
+        corpus = self.corpus(searcher)
+        plan = self.plan(parsed)
+        if not plan.words and not plan.required and plan.allowed is None:
+            return plan, np.zeros(0, dtype=np.float32), np.zeros(0, dtype=bool), []
+        scores, candidates, per_word = self._match(corpus, searcher, plan, None)
+        if not candidates.any() and len(plan.words) > 1:
+            scores, candidates, per_word = self._match(corpus, searcher, plan, 1)
+        return plan, scores, candidates, per_word
 
     # --- searching ---------------------------------------------------------
 
@@ -248,42 +264,95 @@ class SearchEngine:
             results.took_ms = (time.perf_counter() - started) * 1000
             return results
         searcher = self.store.searcher()
-        built, found = self._run(searcher, parsed, sort, page * size)
-        if found[2] == 0 or (looks_like_pinyin(parsed.text) and found[2] < 3):
+        plan, scores, candidates, per_word = self._run(searcher, parsed)
+        total = int(candidates.sum())
+        if total == 0 or (looks_like_pinyin(parsed.text) and total < 3):
             for text, reason in self._recoveries(searcher, parsed):
-                alt_built, alt_found = self._run(searcher, parsed.with_text(text), sort, page * size)
-                if alt_found[2] > found[2]:
-                    if found[2] == 0 or reason == "pinyin":
-                        built, found = alt_built, alt_found
+                alt = self._run(searcher, parsed.with_text(text))
+                alt_total = int(alt[2].sum())
+                if alt_total > total:
+                    if total == 0 or reason == "pinyin":
+                        plan, scores, candidates, per_word = alt
+                        total = alt_total
                         results.rewritten, results.rewrite_reason = text, reason
                     else:
                         results.suggestion = text
                     break
         elif parsed.text and self._traditional(parsed.text):
             results.rewritten, results.rewrite_reason = self.analyzer.normalizer.text(parsed.text), "traditional"
-        docnums, scores, total = found
-        terms = results.terms = built.terms
-        ranked = self._rank(searcher, docnums, scores, sort, explain)
+        results.terms = plan.terms
+        corpus = self.corpus(searcher)
+        ranked = self._rank(corpus, searcher, plan, scores, candidates, per_word, sort, page * size, explain)
         if collapse:
             ranked = self._collapse(searcher, ranked)
-        results.total = total - (len(docnums) - len(ranked))
+        results.total = (
+            total - (min(total, len(ranked) + sum(len(r[2]) for r in ranked)) - len(ranked)) if collapse else total
+        )
         for docnum, score, dups, parts in ranked[(page - 1) * size : page * size]:
-            results.hits.append(self._hit(searcher, docnum, score, dups, parts, terms if snippets else None))
-        if facets and built.query is not None:
-            results.facets = self._facets(searcher, built)
+            results.hits.append(self._hit(searcher, docnum, score, dups, parts, plan.terms if snippets else None))
+        if facets and total:
+            results.facets = self._facets(corpus, candidates)
         results.took_ms = (time.perf_counter() - started) * 1000
         return results
 
-    def _run(
-        self, searcher: Any, parsed: ParsedQuery, sort: str, needed: int
-    ) -> tuple[Built, tuple[list[int], list[float], int]]:
-        """Search; when nothing matches every word, relax to any word."""
-        built = self.build(parsed)
-        found = self._collect(searcher, built, sort, needed)
-        if found[2] == 0 and built.words > 1:
-            built = self.build(parsed, required_words=1)
-            found = self._collect(searcher, built, sort, needed)
-        return built, found
+    def _rank(
+        self,
+        corpus: Corpus,
+        searcher: Any,
+        plan: Plan,
+        scores: np.ndarray,
+        candidates: np.ndarray,
+        per_word: list[np.ndarray],
+        sort: str,
+        needed: int,
+        explain: bool,
+    ) -> list[tuple[int, float, list[int], dict | None]]:
+        """The top candidates, best first: BM25F, proximity and recency, or newest first."""
+        ids = np.flatnonzero(candidates)
+        if not len(ids):
+            return []
+        window = max(CANDIDATES, needed + CANDIDATES // 2)
+        published, _ = corpus.column("published")
+        if sort == "date" or not plan.words:
+            order = ids[np.argsort(-published[ids], kind="stable")][:window]
+            return [(int(d), 0.0, [], None) for d in order]
+        final = ranking.final_scores(scores[ids], published[ids], self.config)
+        top = (
+            ids[np.argsort(-final, kind="stable")[:window]]
+            if len(ids) > window
+            else ids[np.argsort(-final, kind="stable")]
+        )
+        final_by_doc = dict(zip(ids.tolist(), final.tolist(), strict=True))
+        boosted = self._proximity(searcher, plan, top[: ranking.PROXIMITY_DEPTH].tolist())
+        out = []
+        for d in top.tolist():
+            score = final_by_doc[d] * boosted.get(d, 1.0)
+            parts = None
+            if explain:
+                parts = ranking.explain(
+                    float(scores[d]),
+                    int(published[d]),
+                    self.config,
+                    boosted.get(d, 1.0),
+                    {w.word: round(float(s[d]), 4) for w, s in zip(plan.words, per_word, strict=False)},
+                )
+            out.append((d, score, [], parts))
+        out.sort(key=lambda item: -item[1])
+        return out
+
+    def _proximity(self, searcher: Any, plan: Plan, docnums: list[int]) -> dict[int, float]:
+        """Boost documents whose title or body holds the query words as written, adjacent."""
+        if len(plan.words) < 2 or not plan.text:
+            return {}
+        needle = self.analyzer.normalizer.text("".join(plan.text.split()))
+        out = {}
+        for d in docnums:
+            doc = searcher.stored_fields(d)
+            if needle in self.analyzer.normalizer.text(doc.get("title", "")):
+                out[d] = ranking.PROXIMITY_TITLE
+            elif needle in self.analyzer.normalizer.text(doc.get("body", "")):
+                out[d] = ranking.PROXIMITY_BODY
+        return out
 
     # --- recovery ----------------------------------------------------------
 
@@ -291,7 +360,7 @@ class SearchEngine:
         """The pinyin-indexed words of the current index (built once per index version)."""
         searcher = searcher or self.store.searcher()
         key = (self.store.current(), searcher.doc_count_all())
-        with self._vocab_lock:
+        with self._lock:
             if self._vocab is None or self._vocab[0] != key:
                 self._vocab = (key, Vocabulary.from_reader(searcher.reader()))
             return self._vocab[1]
@@ -315,38 +384,10 @@ class SearchEngine:
         t2s = self.analyzer.normalizer.t2s
         return any(ch in t2s and t2s[ch] != ch for ch in text)
 
-    def _collect(self, searcher: Any, built: Built, sort: str, needed: int) -> tuple[list[int], list[float], int]:
-        if built.query is None:
-            return [], [], 0
-        kwargs: dict[str, Any] = {"limit": max(CANDIDATES, needed), "filter": built.filter, "mask": built.mask}
-        if sort == "date" or not built.terms:
-            kwargs["sortedby"] = sorting.FieldFacet("published", reverse=True)
-        res = searcher.search(built.query, **kwargs)
-        docnums = [hit.docnum for hit in res]
-        # Sorted searches carry the sort key as their score: not a relevance score.
-        scores = [0.0 if "sortedby" in kwargs else (hit.score or 0.0) for hit in res]
-        return docnums, scores, len(res)
-
-    def _rank(
-        self, searcher: Any, docnums: list[int], scores: list[float], sort: str, explain: bool
-    ) -> list[tuple[int, float, list[int], dict | None]]:
-        now = datetime.now(timezone.utc)
-        out = []
-        for docnum, bm25 in zip(docnums, scores, strict=False):
-            published = (
-                searcher.stored_fields(docnum).get("published") if self.config.half_life_days > 0 or explain else None
-            )
-            score = bm25 if sort == "date" else ranking.final_score(bm25, published, self.config, now)
-            parts = ranking.explain(bm25, published, self.config, now) if explain else None
-            out.append((docnum, score, [], parts))
-        if sort != "date":
-            out.sort(key=lambda item: -item[1])
-        return out
-
     def _collapse(self, searcher: Any, ranked: list) -> list:
         """Fold reprints of one story into the best-ranked copy."""
         kept: list = []
-        signatures: list[int | None] = []
+        signatures: list[bytes | None] = []
         for docnum, score, dups, parts in ranked:
             sig = searcher.stored_fields(docnum).get("signature")
             for i, other in enumerate(signatures):
@@ -362,26 +403,27 @@ class SearchEngine:
         self, searcher: Any, docnum: int, score: float, dups: list[int], parts: dict | None, terms: list[str] | None
     ) -> Hit:
         doc = searcher.stored_fields(docnum)
+        hit = Hit(
+            id=doc["id"],
+            title=doc.get("title", ""),
+            url=doc.get("url", ""),
+            published=iso(doc.get("published")),
+            source=doc.get("source", ""),
+            channel=doc.get("channel", ""),
+            score=score,
+            explain=parts,
+        )
         if terms is None:  # no snippets wanted (evaluation, exports)
-            return Hit(
-                doc["id"],
-                doc.get("title", ""),
-                doc.get("url", ""),
-                iso(doc.get("published")),
-                doc.get("source", ""),
-                doc.get("channel", ""),
-                score,
-            )
+            return hit
         normalize = self.analyzer.normalizer
-        body = doc.get("body", "")
         lead = doc.get("lead") or (doc.get("extra") or {}).get("derived_lead", "")
-        snippet = highlight(body, terms, normalize, self.snippet_chars, self.fragments, fallback=lead)
-        title = doc.get("title", "")
-        title_html = highlight(title, terms, normalize, max(len(title), 1), 1) if title else ""
-        duplicates = []
+        hit.snippet = highlight(
+            doc.get("body", ""), terms, normalize, self.snippet_chars, self.fragments, fallback=lead
+        )
+        hit.title_html = highlight(hit.title, terms, normalize, max(len(hit.title), 1), 1) if hit.title else ""
         for other in dups:
             d = searcher.stored_fields(other)
-            duplicates.append(
+            hit.duplicates.append(
                 {
                     "id": d["id"],
                     "title": d.get("title", ""),
@@ -390,36 +432,20 @@ class SearchEngine:
                     "published": iso(d.get("published")),
                 }
             )
-        return Hit(
-            id=doc["id"],
-            title=title,
-            url=doc.get("url", ""),
-            published=iso(doc.get("published")),
-            source=doc.get("source", ""),
-            channel=doc.get("channel", ""),
-            score=score,
-            snippet=snippet,
-            title_html=title_html,
-            duplicates=duplicates,
-            explain=parts,
-        )
+        return hit
 
-    def _facets(self, searcher: Any, built: Built) -> dict[str, dict[str, int]]:
-        facet_map = {
-            "channel": sorting.FieldFacet("channel"),
-            "source": sorting.FieldFacet("source"),
-            "year": sorting.FieldFacet("year"),
-        }
-        res = searcher.search(
-            built.query, limit=1, filter=built.filter, mask=built.mask, groupedby=facet_map, maptype=sorting.Count
-        )
+    def _facets(self, corpus: Corpus, candidates: np.ndarray) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
-        for name in facet_map:
-            groups = res.groups(name)
-            items = sorted(
-                ((str(k), v) for k, v in groups.items() if k not in (None, "")), key=lambda kv: (-kv[1], kv[0])
-            )
-            out[name] = dict(items[:20])
+        for name in ("channel", "source", "year"):
+            codes, labels = corpus.column(name, translate=name == "year")
+            if labels is None:  # numbers (year): count values directly
+                values, counts = np.unique(codes[candidates], return_counts=True)
+                pairs = [(str(int(v)), int(c)) for v, c in zip(values, counts, strict=True) if v]
+            else:
+                counts = np.bincount(codes[candidates], minlength=len(labels))
+                pairs = [(str(labels[i]), int(c)) for i, c in enumerate(counts) if c and labels[i]]
+            pairs.sort(key=lambda kv: (-kv[1], kv[0]))
+            out[name] = dict(pairs[:20])
         return out
 
     # --- articles ----------------------------------------------------------
