@@ -235,18 +235,69 @@ def word_plan(
         single = len(grams) == 1 and len(grams[0]) == 1 and not grams[0].isascii()
         for name, w in (("title_bg", weights.title), ("body_bg", weights.body)):
             plan.sources.append(Source(name, grams, w * weights.bigram * factor, prefix=single and expand_single))
+            if len(grams) > 1 and factor == 1.0:
+                # Each bigram alone is weak evidence: partial credit where only part of the word occurs.
+                share = w * weights.bigram * PARTIAL_WEIGHT / len(grams)
+                plan.sources += [Source(name, (g,), share, partial=True) for g in dict.fromkeys(grams)]
     return plan
+
+
+JUNCTION_WEIGHT = 0.3
+PARTIAL_WEIGHT = 0.5
+
+
+def _merge_synonym_spans(words: list[str], synonyms: Callable[[str], list[str]] | None) -> list[str]:
+    """Join adjacent words that together are a synonym entry (新型 冠状病毒 → 新型冠状病毒)."""
+    if synonyms is None:
+        return words
+    out, i = [], 0
+    while i < len(words):
+        for j in range(min(len(words), i + 4), i + 1, -1):
+            if synonyms("".join(words[i:j])):
+                out.append("".join(words[i:j]))
+                i = j
+                break
+        else:
+            out.append(words[i])
+            i += 1
+    return out
+
+
+def junction_plans(analyzer: Analyzer, text: str, words: list[str], weights: Weights) -> list[WordPlan]:
+    """Bigrams across the boundary of adjacent query words, as ranking evidence.
+
+    For 赋能产业 the bigram 能产 occurs where 赋能 and 产业 stand together:
+    cheap proximity evidence from postings, no positions needed.
+    """
+    toks = analyzer.words(text, index=False)
+    seen = set(words)
+    plans = []
+    for left, right in zip(toks, toks[1:], strict=False):
+        if left.end != right.start:
+            continue
+        gram = left.text[-1] + right.text[0]
+        if gram in seen or not all("\u4e00" <= ch <= "\u9fff" for ch in gram):
+            continue
+        seen.add(gram)
+        sources = [
+            Source("title_bg", (gram,), weights.title * JUNCTION_WEIGHT),
+            Source("body_bg", (gram,), weights.body * JUNCTION_WEIGHT),
+        ]
+        plans.append(WordPlan(gram, sources, counts=False))
+    return plans
 
 
 def word_plans(
     analyzer: Analyzer, text: str, weights: Weights, synonyms: Callable[[str], list[str]] | None = None
 ) -> tuple[list[WordPlan], list[str]]:
-    """One plan per distinct content word of ``text``, and the synonyms they use."""
-    words = list(dict.fromkeys(t.text for t in content_words(analyzer, text)))
+    """One plan per distinct content word of ``text`` (plus junction evidence), and the synonyms used."""
+    words = list(dict.fromkeys(_merge_synonym_spans([t.text for t in content_words(analyzer, text)], synonyms)))
     added: list[str] = []
     plans = []
     for w in words:
         alternatives = minimal_alternatives(w, synonyms(w) if synonyms else [])
         added += alternatives
         plans.append(word_plan(analyzer, w, weights, alternatives, expand_single=len(words) == 1))
+    if len(words) > 1:
+        plans += junction_plans(analyzer, text, words, weights)
     return plans, added

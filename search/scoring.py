@@ -42,12 +42,14 @@ class Source:
     terms: tuple[str, ...]
     weight: float
     prefix: bool = False
+    partial: bool = False  # evidence of part of the word: scores, but does not make the word "matched"
 
 
 @dataclass
 class WordPlan:
     word: str
     sources: list[Source] = field(default_factory=list)
+    counts: bool = True  # False: ranking evidence only, not a word that must match
 
 
 class Corpus:
@@ -98,6 +100,8 @@ class Corpus:
         with self._lock:
             if fieldname not in self._columns:
                 values = list(self.reader.column_reader(fieldname, translate=translate))
+                if len(values) != self.n:  # no document has this field
+                    values = [0] * self.n
                 if values and isinstance(values[0], bytes | str):
                     labels, codes = np.unique(np.array([_text(v) for v in values], dtype=object), return_inverse=True)
                     self._columns[fieldname] = (codes.astype(np.int32), labels)
@@ -182,6 +186,7 @@ class Corpus:
         per_word = []
         for plan in plans:
             tf_c = np.zeros(self.n, dtype=np.float32)
+            tf_part = np.zeros(self.n, dtype=np.float32)
             for source in plan.sources:
                 ids, tfs = self.source_tf(source)
                 if not len(ids):
@@ -189,14 +194,17 @@ class Corpus:
                 lengths, avg = self.lengths(source.field)
                 b = field_b(source.field)
                 norm = 1.0 - b + b * lengths[ids] / avg
-                np.add.at(tf_c, ids, source.weight * tfs / norm)
-            hit = tf_c > 0
+                np.add.at(tf_part if source.partial else tf_c, ids, source.weight * tfs / norm)
+            # A word the index has nowhere whole (an unseen name: 尚恩有) is matched by its parts.
+            hit = tf_c > 0 if tf_c.any() else tf_part > 0
+            tf_c += tf_part
             df = int(np.count_nonzero(hit & self.live))
             word_score = np.zeros(self.n, dtype=np.float32)
             if df:
                 word_score[hit] = idf(df, self.n) * bm25f_saturate(tf_c[hit], K1)
             total += word_score
-            matched += hit
+            if plan.counts:
+                matched += hit
             per_word.append(word_score)
         return total, matched, per_word
 

@@ -29,6 +29,8 @@ from .snippets import highlight
 
 SORTS = ("relevance", "date")
 CANDIDATES = 200  # top hits re-ranked and collapsed; pages beyond are plain BM25F order
+TIERED_FROM_WORDS = 3  # up to this many words, all must match (partial matches only fill a thin page)
+FILL_TO = 10  # partial matches are shown when fewer full matches than this exist
 
 
 class QueryError(ValueError):
@@ -119,6 +121,20 @@ class Plan:
     text: str
 
 
+@dataclass
+class Matched:
+    """Scores of every document, which are candidates, and in which order tier."""
+
+    scores: np.ndarray
+    candidates: np.ndarray
+    per_word: list[np.ndarray]
+    first: np.ndarray | None = None  # long queries: documents meeting min-should-match
+
+    @property
+    def total(self) -> int:
+        return int(self.candidates.sum())
+
+
 def iso(dt: datetime | None) -> str | None:
     """Stored UTC datetimes → Asia/Shanghai ISO strings."""
     if dt is None:
@@ -155,7 +171,7 @@ class SearchEngine:
         words, synonyms = word_plans(a, parsed.text, weights, self.synonyms.of)
         required: list[Q.Query] = []
         required_words: list[WordPlan] = []
-        terms = [w.word for w in words] + synonyms
+        terms = [w.word for w in words if w.counts] + synonyms
         for phrase in parsed.phrases:
             if (clause := phrase_clause(a, phrase, weights)) is not None:
                 required.append(clause)
@@ -193,15 +209,26 @@ class SearchEngine:
                 self._corpus = (key, Corpus(searcher))
             return self._corpus[1]
 
-    def _match(
-        self, corpus: Corpus, searcher: Any, plan: Plan, need: int | None
-    ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
-        """Scores and the candidate mask; ``need`` words must match (None: ``min_match``)."""
+    def _match(self, corpus: Corpus, searcher: Any, plan: Plan, need: int | None) -> Matched:
+        """Score every document and pick candidates; ``need`` words must match (None: ``min_match``)."""
+        first = None
         if plan.words:
             scores, matched, per_word = corpus.score(plan.words)
-            base_words = len(plan.words) - len(plan.required_words)
+            base_words = sum(w.counts for w in plan.words) - len(plan.required_words)
             need = min_match(base_words) if need is None else min(need, base_words)
-            candidates = matched >= max(need, 1) if base_words else np.ones(corpus.n, dtype=bool)
+            if base_words:
+                # Short queries: documents with every word; partial matches only
+                # fill a thin first page, after them. Long queries (headlines,
+                # questions): BM25F alone decides, since the article sought may
+                # lack a word or two and generic question words must not outrank
+                # the rare word that names the subject.
+                candidates = matched >= 1
+                if base_words <= TIERED_FROM_WORDS:
+                    first = matched >= max(need, 1)
+                    if int((first & corpus.live).sum()) >= FILL_TO:
+                        candidates = first.copy()
+            else:
+                candidates = np.ones(corpus.n, dtype=bool)
         else:
             scores, per_word = np.zeros(corpus.n, dtype=np.float32), []
             candidates = np.ones(corpus.n, dtype=bool)
@@ -214,18 +241,18 @@ class SearchEngine:
             candidates &= corpus.docs(searcher, plan.allowed)
         for excluded in plan.exclude:
             candidates &= corpus.score(excluded)[1] < len(excluded)
-        return scores, candidates, per_word
+        return Matched(scores, candidates, per_word, first)
 
-    def _run(self, searcher: Any, parsed: ParsedQuery) -> tuple[Plan, np.ndarray, np.ndarray, list[np.ndarray]]:
+    def _run(self, searcher: Any, parsed: ParsedQuery) -> tuple[Plan, Matched]:
         """Search; when nothing matches enough words, relax to any word."""
         corpus = self.corpus(searcher)
         plan = self.plan(parsed)
         if not plan.words and not plan.required and plan.allowed is None:
-            return plan, np.zeros(0, dtype=np.float32), np.zeros(0, dtype=bool), []
-        scores, candidates, per_word = self._match(corpus, searcher, plan, None)
-        if not candidates.any() and len(plan.words) > 1:
-            scores, candidates, per_word = self._match(corpus, searcher, plan, 1)
-        return plan, scores, candidates, per_word
+            return plan, Matched(np.zeros(0, dtype=np.float32), np.zeros(0, dtype=bool), [])
+        matched = self._match(corpus, searcher, plan, None)
+        if not matched.total and len(plan.words) > 1:
+            matched = self._match(corpus, searcher, plan, 1)
+        return plan, matched
 
     # --- searching ---------------------------------------------------------
 
@@ -264,15 +291,15 @@ class SearchEngine:
             results.took_ms = (time.perf_counter() - started) * 1000
             return results
         searcher = self.store.searcher()
-        plan, scores, candidates, per_word = self._run(searcher, parsed)
-        total = int(candidates.sum())
+        plan, matched = self._run(searcher, parsed)
+        total = matched.total
         if total == 0 or (looks_like_pinyin(parsed.text) and total < 3):
             for text, reason in self._recoveries(searcher, parsed):
-                alt = self._run(searcher, parsed.with_text(text))
-                alt_total = int(alt[2].sum())
+                alt_plan, alt = self._run(searcher, parsed.with_text(text))
+                alt_total = alt.total
                 if alt_total > total:
                     if total == 0 or reason == "pinyin":
-                        plan, scores, candidates, per_word = alt
+                        plan, matched = alt_plan, alt
                         total = alt_total
                         results.rewritten, results.rewrite_reason = text, reason
                     else:
@@ -282,7 +309,7 @@ class SearchEngine:
             results.rewritten, results.rewrite_reason = self.analyzer.normalizer.text(parsed.text), "traditional"
         results.terms = plan.terms
         corpus = self.corpus(searcher)
-        ranked = self._rank(corpus, searcher, plan, scores, candidates, per_word, sort, page * size, explain)
+        ranked = self._rank(corpus, searcher, plan, matched, sort, page * size, explain)
         if collapse:
             ranked = self._collapse(searcher, ranked)
         results.total = (
@@ -291,7 +318,7 @@ class SearchEngine:
         for docnum, score, dups, parts in ranked[(page - 1) * size : page * size]:
             results.hits.append(self._hit(searcher, docnum, score, dups, parts, plan.terms if snippets else None))
         if facets and total:
-            results.facets = self._facets(corpus, candidates)
+            results.facets = self._facets(corpus, matched.candidates)
         results.took_ms = (time.perf_counter() - started) * 1000
         return results
 
@@ -300,15 +327,14 @@ class SearchEngine:
         corpus: Corpus,
         searcher: Any,
         plan: Plan,
-        scores: np.ndarray,
-        candidates: np.ndarray,
-        per_word: list[np.ndarray],
+        matched: Matched,
         sort: str,
         needed: int,
         explain: bool,
     ) -> list[tuple[int, float, list[int], dict | None]]:
         """The top candidates, best first: BM25F, proximity and recency, or newest first."""
-        ids = np.flatnonzero(candidates)
+        scores, per_word = matched.scores, matched.per_word
+        ids = np.flatnonzero(matched.candidates)
         if not len(ids):
             return []
         window = max(CANDIDATES, needed + CANDIDATES // 2)
@@ -317,11 +343,11 @@ class SearchEngine:
             order = ids[np.argsort(-published[ids], kind="stable")][:window]
             return [(int(d), 0.0, [], None) for d in order]
         final = ranking.final_scores(scores[ids], published[ids], self.config)
-        top = (
-            ids[np.argsort(-final, kind="stable")[:window]]
-            if len(ids) > window
-            else ids[np.argsort(-final, kind="stable")]
-        )
+        # Order key: documents meeting min-should-match first (long queries), then the score.
+        first = matched.first[ids] if matched.first is not None else np.zeros(len(ids), dtype=bool)
+        key = final + first * (float(final.max()) + 1.0)
+        top = ids[np.argsort(-key, kind="stable")[:window]]
+        firsts = set(ids[first].tolist())
         final_by_doc = dict(zip(ids.tolist(), final.tolist(), strict=True))
         boosted = self._proximity(searcher, plan, top[: ranking.PROXIMITY_DEPTH].tolist())
         out = []
@@ -337,7 +363,7 @@ class SearchEngine:
                     {w.word: round(float(s[d]), 4) for w, s in zip(plan.words, per_word, strict=False)},
                 )
             out.append((d, score, [], parts))
-        out.sort(key=lambda item: -item[1])
+        out.sort(key=lambda item: (item[0] not in firsts, -item[1]))
         return out
 
     def _proximity(self, searcher: Any, plan: Plan, docnums: list[int]) -> dict[int, float]:
