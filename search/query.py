@@ -242,7 +242,7 @@ def word_plan(
     return plan
 
 
-JUNCTION_WEIGHT = 0.3
+JUNCTION_WEIGHT = 0.05
 PARTIAL_WEIGHT = 0.5
 
 

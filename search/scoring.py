@@ -180,7 +180,11 @@ class Corpus:
     # --- scoring -------------------------------------------------------------
 
     def score(self, plans: Sequence[WordPlan]) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
-        """BM25F scores, matched-word counts and per-word scores for every document."""
+        """BM25F scores, matched-word counts and per-word scores for every document.
+
+        A document with only partial evidence (part of a word) gets a score but
+        no match count: callers use ``scores > 0`` to find such partial matches.
+        """
         total = np.zeros(self.n, dtype=np.float32)
         matched = np.zeros(self.n, dtype=np.int16)
         per_word = []
@@ -198,10 +202,12 @@ class Corpus:
             # A word the index has nowhere whole (an unseen name: 尚恩有) is matched by its parts.
             hit = tf_c > 0 if tf_c.any() else tf_part > 0
             tf_c += tf_part
+            scored = tf_c > 0
             df = int(np.count_nonzero(hit & self.live))
             word_score = np.zeros(self.n, dtype=np.float32)
-            if df:
-                word_score[hit] = idf(df, self.n) * bm25f_saturate(tf_c[hit], K1)
+            if scored.any():
+                # idf from the whole-word matches; parts alone borrow it, with their small weights
+                word_score[scored] = idf(max(df, 1), self.n) * bm25f_saturate(tf_c[scored], K1)
             total += word_score
             if plan.counts:
                 matched += hit

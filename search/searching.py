@@ -227,6 +227,8 @@ class SearchEngine:
                     first = matched >= max(need, 1)
                     if int((first & corpus.live).sum()) >= FILL_TO:
                         candidates = first.copy()
+                    else:  # a thin page: partial matches (parts of words, bigrams) fill it, after
+                        candidates = scores > 0
             else:
                 candidates = np.ones(corpus.n, dtype=bool)
         else:

@@ -8,7 +8,7 @@ from .conftest import ids
 @pytest.mark.parametrize(
     "query, expected",
     [
-        ("疫情防控", ["a1"]),
+        ("疫情防控", ["a1", "a3"]),  # a3 only says 疫情: a partial match filling a thin page, after
         ("疫情", ["a1", "a3"]),  # inside 疫情防控 (sub-word) and COVID-19疫情
         ("冠状病毒", ["a1"]),  # inside 新型冠状病毒肺炎
         ("大学生", ["a4", "a2"]),  # a2 only says 大学生活: found through bigrams
@@ -29,8 +29,8 @@ def test_recall_cases(engine, query, expected):
 
 def test_all_words_must_match_then_relax(engine):
     assert ids(engine.search("衡阳 疫情防控")) == ["a1", "a3", "a2"]  # full match first; partial ones fill a thin page
-    res = engine.search("疫情防控 马拉松")  # nothing has both: any word
-    assert ids(res) == ["a1"]
+    res = engine.search("疫情防控 马拉松")  # nothing has both: any word, then parts of words
+    assert ids(res) == ["a1", "a3"]
 
 
 def test_phrase_exclude_and_filters(engine):

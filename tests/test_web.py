@@ -18,9 +18,9 @@ def assert_error(response, status, code, mentions):
 
 def test_api_search(client):
     data = client.get("/api/search?q=疫情防控").get_json()
-    assert data["query"] == "疫情防控" and data["total"] == 1 and data["page"] == 1 and data["size"] == 10
-    assert [h["id"] for h in data["hits"]] == ["a1"]
-    assert data["facets"]["channel"] == {"时政": 1}
+    assert data["query"] == "疫情防控" and data["total"] == 2 and data["page"] == 1 and data["size"] == 10
+    assert [h["id"] for h in data["hits"]] == ["a1", "a3"]
+    assert data["facets"]["channel"] == {"时政": 1, "交通": 1}
     assert "took_ms" in data
 
 
@@ -61,7 +61,7 @@ def test_api_article_related_hot_health(client):
 
 def test_pages_escape_and_render(client):
     html = client.get("/search?q=疫情防控").get_data(as_text=True)
-    assert "<mark>疫情防控</mark>" in html and "找到约 1 条结果" in html
+    assert "<mark>疫情防控</mark>" in html and "找到约 2 条结果" in html
     assert client.get("/").status_code == 200
     page = client.get("/articles/a1").get_data(as_text=True)
     assert "相关内容" in page and "核心提示" in page

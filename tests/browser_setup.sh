@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Install what tests/test_browser.py needs; safe to run again and again.
+#   bash tests/browser_setup.sh [VENV]      (VENV defaults to .venv)
+# - Debian's chromium at /usr/bin/chromium (apt-get, only when missing and root)
+# - the `playwright` Python package inside VENV (only when missing)
+# Never runs `playwright install`: the test drives the system Chromium through
+# executable_path, and browser downloads are not possible here.
+# Never fails: without Chromium or Playwright the browser test skips itself.
+set -u
+
+VENV="${1:-.venv}"
+PY="$VENV/bin/python"
+CHROMIUM=/usr/bin/chromium
+
+note() { echo "browser_setup: $*"; }
+
+if [ -x "$CHROMIUM" ]; then
+    note "chromium present ($CHROMIUM)"
+elif [ "$(id -u)" != "0" ]; then
+    note "chromium missing and not root: skipping apt (the browser test will skip)"
+elif ! command -v apt-get >/dev/null 2>&1; then
+    note "chromium missing and apt-get unavailable (the browser test will skip)"
+else
+    note "installing chromium with apt-get"
+    export DEBIAN_FRONTEND=noninteractive
+    if apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium fonts-noto-cjk >/dev/null; then
+        note "chromium installed"
+    elif apt-get install -y -qq chromium >/dev/null; then
+        note "chromium installed (without CJK fonts)"
+    else
+        note "apt-get could not install chromium (the browser test will skip)"
+    fi
+fi
+
+if [ ! -x "$PY" ]; then
+    note "no virtualenv at $VENV: skipping playwright (the browser test will skip)"
+elif "$PY" -c "import playwright.sync_api" >/dev/null 2>&1; then
+    note "playwright present in $VENV"
+else
+    note "installing playwright into $VENV"
+    if ! "$PY" -m pip install --quiet playwright; then
+        note "pip could not install playwright (the browser test will skip)"
+    fi
+fi
+exit 0
