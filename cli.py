@@ -255,6 +255,37 @@ def eval_cmd(obj: Context, task_dir: str, as_json: bool, run_file: str | None, k
         click.echo(json.dumps(result, ensure_ascii=False, indent=1))
 
 
+@cli.group()
+def report() -> None:
+    """Reports from the query log."""
+
+
+@report.command(name="zero-results")
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True, help="Queries to list.")
+@click.option("--days", type=float, default=30.0, show_default=True, help="Look back this many days.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def zero_results(obj: Context, limit: int, days: float, as_json: bool) -> None:
+    """List searches that found nothing, most frequent first (what readers miss).
+
+    Example: python cli.py report zero-results --days 7
+    """
+    from search.querylog import QueryLog
+
+    settings = obj.settings
+    path = Path(settings["QUERY_LOG"] or Path(settings["INDEX"]) / "querylog.sqlite3")
+    if not path.exists():
+        raise click.ClickException(f"no query log at {path} (the web service writes it)")
+    rows = QueryLog(path).zero_results(limit, days)
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
+        return
+    for row in rows:
+        click.echo(f"{row['count']:>6}  {row['query']}  (last {row['last_seen']})")
+    if not rows:
+        click.echo("no zero-result searches")
+
+
 def main() -> None:
     cli(prog_name="news-search")
 

@@ -24,6 +24,10 @@ import json
 import re
 import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from naive import run_queries  # noqa: E402  (the shared query loop; imports no Whoosh)
 
 T0 = time.perf_counter()
 
@@ -113,36 +117,6 @@ class Searcher:
         for _score, addr in hits:
             self.searcher.doc(addr)["id"]
         return len(hits), 0
-
-
-def run_queries(searcher, spec: dict, budget: float) -> dict:
-    """Warm up on ``spec["warmup"]``, then ask each query of each set once; latencies in ms."""
-    errors: dict[str, int] = {}
-    for q in spec["warmup"]:
-        try:
-            searcher.search(q)
-        except Exception:
-            pass
-    out: dict = {"sets": {}}
-    for name, queries in spec["sets"].items():
-        lat, zero, errs, stopped = [], 0, 0, False
-        set_start = time.perf_counter()
-        for q in queries:
-            if time.perf_counter() - set_start > budget:
-                stopped = True
-                break
-            t = time.perf_counter()
-            try:
-                shown, _ = searcher.search(q)
-            except Exception as exc:  # counted, never fatal
-                errs += 1
-                errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
-                continue
-            lat.append((time.perf_counter() - t) * 1000)
-            zero += shown == 0
-        out["sets"][name] = {"latency_ms": lat, "zero_hits": zero, "errors": errs, "budget_stopped": stopped}
-    out["error_types"] = errors
-    return out
 
 
 def coldstart(index_dir: str, q: str) -> dict:

@@ -35,7 +35,7 @@ from typing import NamedTuple
 from whoosh.analysis import Token, Tokenizer
 
 # Bump when the token streams change in any way; part of the fingerprint.
-ANALYZER_VERSION = "5"
+ANALYZER_VERSION = "6"
 
 
 # --- normalization ---------------------------------------------------------
@@ -192,12 +192,13 @@ class Analyzer:
 
     @cached_property
     def fingerprint(self) -> str:
-        """A short hash naming this analysis: version, dictionaries, stop list, tables."""
+        """A short hash naming what the index depends on: version, dictionary, tables.
+
+        The stop list is applied to queries only, so it is not part of it.
+        """
         h = hashlib.sha256(f"analyzer-{ANALYZER_VERSION}".encode())
         for word, freq in self.segmenter.user_words:
             h.update(f"u:{word}:{freq}\n".encode())
-        for word in sorted(self.stopwords):
-            h.update(f"s:{word}\n".encode())
         for trad, simp in sorted(self.normalizer.t2s.items()):
             h.update(f"t:{trad}{simp}".encode())
         return h.hexdigest()[:16]

@@ -219,23 +219,26 @@ def word_plan(
     and the same for each synonym, a little lower again.
     """
     plan = WordPlan(word)
-    for alt, factor in [(word, 1.0)] + [(o, SYNONYM_FACTOR) for o in minimal_alternatives(word, synonyms)]:
+    # A lone character that jieba left unattached (刷, 艇) is rare as a token, so
+    # its idf is high while it says little: damp it.
+    own = SINGLE_CHAR_FACTOR if len(word) == 1 and "\u4e00" <= word <= "\u9fff" else 1.0
+    for alt, factor in [(word, own)] + [(o, SYNONYM_FACTOR) for o in minimal_alternatives(word, synonyms)]:
         tokens = [t.text for t in analyzer.words(alt, index=False)]
         if len(tokens) == 1:
-            for name, w in (
-                ("title", weights.title),
-                ("lead", weights.lead),
-                ("body", weights.body),
-                ("meta", weights.meta),
-            ):
+            word_fields = (("title", weights.title), ("lead", weights.lead), ("body", weights.body), ("meta", weights.meta))
+            for name, w in word_fields:
                 plan.sources.append(Source(name, (alt,), w * factor))
+            if alt == word:
+                # The dictionary words inside a long word (乡村振兴 → 乡村, 振兴): weak partial evidence.
+                for sub in dict.fromkeys(t.text for t in analyzer.words(alt) if t.text != alt):
+                    plan.sources += [Source(n, (sub,), w * SUBWORD_WEIGHT, partial=True) for n, w in word_fields[:3]]
         grams = tuple(t.text for t in analyzer.bigrams(alt))
         if not grams:
             continue
         single = len(grams) == 1 and len(grams[0]) == 1 and not grams[0].isascii()
         for name, w in (("title_bg", weights.title), ("body_bg", weights.body)):
             plan.sources.append(Source(name, grams, w * weights.bigram * factor, prefix=single and expand_single))
-            if len(grams) > 1 and factor == 1.0:
+            if len(grams) > 1 and alt == word:
                 # Each bigram alone is weak evidence: partial credit where only part of the word occurs.
                 share = w * weights.bigram * PARTIAL_WEIGHT / len(grams)
                 plan.sources += [Source(name, (g,), share, partial=True) for g in dict.fromkeys(grams)]
@@ -244,6 +247,8 @@ def word_plan(
 
 JUNCTION_WEIGHT = 0.05
 PARTIAL_WEIGHT = 0.5
+SUBWORD_WEIGHT = 0.2
+SINGLE_CHAR_FACTOR = 0.3
 
 
 def _merge_synonym_spans(words: list[str], synonyms: Callable[[str], list[str]] | None) -> list[str]:

@@ -22,6 +22,7 @@ from .searching import SearchEngine, iso
 KEY_TERMS = 12
 SAME_CHANNEL = 1.25
 DATE_SCALE_DAYS = 365.0
+CLICK_WEIGHT = 50
 
 
 def key_terms(
@@ -93,17 +94,26 @@ def related(engine: SearchEngine, article_id: str, limit: int = 5) -> list[dict[
     return out
 
 
-def hot_articles(engine: SearchEngine, limit: int = 8) -> list[dict[str, Any]]:
-    """The most viewed articles (views from the source site)."""
+def hot_articles(engine: SearchEngine, limit: int = 8, clicks: dict[str, int] | None = None) -> list[dict[str, Any]]:
+    """The most read articles: views from the source site plus clicks recorded here."""
     searcher = engine.store.searcher()
-    results = searcher.search(Q.Every(), limit=limit, sortedby=sorting.FieldFacet("views", reverse=True))
+    clicks = clicks or {}
+    pool = limit + len(clicks)
+    results = searcher.search(Q.Every(), limit=pool, sortedby=sorting.FieldFacet("views", reverse=True))
+    docs = {d["id"]: d for d in (searcher.stored_fields(h.docnum) for h in results)}
+    for article_id in clicks:
+        if article_id not in docs and (num := searcher.document_number(id=article_id)) is not None:
+            docs[article_id] = searcher.stored_fields(num)
+    # A click here says more than a page view counted elsewhere.
+    ranked = sorted(docs.values(), key=lambda d: -(d.get("views", 0) + CLICK_WEIGHT * clicks.get(d["id"], 0)))
     return [
         {
             "id": d["id"],
             "title": d.get("title", ""),
             "views": d.get("views", 0),
+            "clicks": clicks.get(d["id"], 0),
             "published": iso(d.get("published")),
             "url": d.get("url", ""),
         }
-        for d in (searcher.stored_fields(h.docnum) for h in results)
+        for d in ranked[:limit]
     ]

@@ -67,3 +67,48 @@ def test_pages_escape_and_render(client):
     assert "相关内容" in page and "核心提示" in page
     assert client.get("/articles/nope").status_code == 404
     assert client.get("/search?q=x&page=0").status_code == 400
+
+
+def test_suggest_hot_and_clicks(engine, tmp_path):
+    app = create_app({"INDEX": str(engine.store.root), "CLICK_LOG": True, "QUERY_LOG": str(tmp_path / "log.sqlite3")})
+    client = app.test_client()
+    data = client.get("/api/suggest?q=疫情").get_json()
+    assert data["query"] == "疫情" and {"text": "疫情防控", "kind": "word"} in data["suggestions"]
+    assert {"text": "疫情", "kind": "pinyin"} in client.get("/api/suggest?q=yiq").get_json()["suggestions"]
+    assert_error(client.get("/api/suggest?q=" + "x" * 60), 400, "invalid_parameter", "q")
+    for _ in range(3):
+        client.get("/api/search?q=大学生")
+    client.get("/api/search?q=不存在的词语组合")
+    response = client.get("/go/a2?q=大学生")
+    assert response.status_code == 302 and response.headers["Location"].endswith("/articles/a2")
+    log = app.extensions["querylog"]
+    log.flush()
+    hot = client.get("/api/hot?size=3").get_json()
+    assert hot["searches"][0] == {"query": "大学生", "count": 3}
+    assert [(a["id"], a["clicks"]) for a in hot["articles"]] == [("a3", 0), ("a1", 0), ("a2", 1)]  # 30 views + 50 per click
+    assert [r["query"] for r in log.zero_results()] == ["不存在的词语组合"]
+
+
+def test_metrics(client):
+    client.get("/api/search?q=疫情")
+    client.get("/api/search?q=page&page=0")
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'news_search_requests_total{endpoint="/api/search",status="200"} 1' in text
+    assert 'news_search_requests_total{endpoint="/api/search",status="400"} 1' in text
+    assert "news_search_request_seconds_bucket" in text and "news_search_zero_result_rate" in text
+
+
+def test_openapi_matches_routes(client):
+    doc = client.get("/api/openapi.json").get_json()
+    documented = {p.replace("{article_id}", "<path:article_id>") for p in doc["paths"]}
+    app = client.application
+    served = {r.rule for r in app.url_map.iter_rules() if r.rule.startswith(("/api/", "/healthz"))}
+    assert documented == served
+
+
+def test_cors(engine):
+    app = create_app({"INDEX": str(engine.store.root), "CORS_ORIGINS": "https://www.example.cn"})
+    response = app.test_client().get("/api/hot", headers={"Origin": "https://www.example.cn"})
+    assert response.headers["Access-Control-Allow-Origin"] == "https://www.example.cn"
+    other = app.test_client().get("/api/hot", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in other.headers

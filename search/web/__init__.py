@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from .. import open_engine
+from ..querylog import QueryLog
 from ..settings import load_settings
+from . import metrics
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +49,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     settings = load_settings(os.environ, config)
     app.config.update(settings)
     app.config.update(flask_keys)
-    app.extensions["engine"] = open_engine(settings)
+    engine = open_engine(settings)
+    app.extensions["engine"] = engine
+    log_path = settings["QUERY_LOG"] or str(Path(settings["INDEX"]) / "querylog.sqlite3")
+    app.extensions["querylog"] = QueryLog(log_path, int(settings["QUERY_LOG_MAX_ROWS"]))
+    metrics.init_app(app)
 
     from .api import bp as api_bp
     from .pages import bp as pages_bp

@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify, redirect, request, url_for
 
 from ..index import IndexError_, NoIndexError
 from ..query import parse_date_bound
 from ..related import hot_articles, related
 from ..searching import SORTS, QueryError, SearchEngine
+from ..suggest import suggest
 from . import ApiError
+from .openapi import openapi_document
 
 bp = Blueprint("api", __name__)
 
@@ -71,7 +73,11 @@ def search_params() -> dict[str, Any]:
 
 def run_search(params: dict[str, Any]) -> Any:
     try:
-        return engine().search(**params, facets=True)
+        results = engine().search(**params, facets=True)
+        if params["page"] == 1 and params["q"]:
+            current_app.extensions["querylog"].search(params["q"], results.total, results.took_ms)
+            current_app.extensions["metrics"].search(results.total)
+        return results
     except QueryError as exc:
         raise ApiError(400, "invalid_parameter", str(exc)) from None
     except NoIndexError as exc:
@@ -84,6 +90,29 @@ def run_search(params: dict[str, Any]) -> Any:
 def api_search() -> Any:
     """Search articles."""
     return jsonify(run_search(search_params()).to_json())
+
+
+@bp.get("/api/suggest")
+def api_suggest() -> Any:
+    """Autocomplete what the reader has typed (words, pinyin prefixes, titles)."""
+    q = request.args.get("q", "")
+    if len(q) > 50:
+        raise ApiError(400, "invalid_parameter", "parameter 'q' is longer than 50 characters")
+    size = int_param("size", 8, 1, 20)
+    try:
+        items = suggest(engine(), q, size)
+    except NoIndexError as exc:
+        raise ApiError(503, "no_index", str(exc)) from None
+    return jsonify({"query": q, "suggestions": items})
+
+
+@bp.get("/go/<path:article_id>")
+def go(article_id: str) -> Any:
+    """Follow a result link to the article, recording the click when click logging is on."""
+    get_article(article_id)
+    if current_app.config["CLICK_LOG"]:
+        current_app.extensions["querylog"].click(request.args.get("q", "")[:200], article_id)
+    return redirect(url_for("pages.article_page", article_id=article_id), code=302)
 
 
 def get_article(article_id: str) -> dict[str, Any]:
@@ -114,9 +143,16 @@ def api_related(article_id: str) -> Any:
 
 @bp.get("/api/hot")
 def api_hot() -> Any:
-    """Return hot articles (most viewed)."""
+    """Return hot searches (from the query log) and hot articles (views plus clicks)."""
     size = int_param("size", 8, 1, 50)
-    return jsonify({"articles": hot_articles(engine(), size)})
+    log = current_app.extensions["querylog"]
+    return jsonify({"searches": log.hot_searches(size), "articles": hot_articles(engine(), size, log.clicks_by_article())})
+
+
+@bp.get("/api/openapi.json")
+def openapi() -> Any:
+    """Describe the API (OpenAPI 3)."""
+    return jsonify(openapi_document())
 
 
 @bp.get("/healthz")

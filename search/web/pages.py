@@ -52,6 +52,6 @@ def article_page(article_id: str) -> Any:
         "article.html",
         article=article,
         related=related(engine, article_id, 6) or [],
-        hot=hot_articles(engine, 8),
+        hot=hot_articles(engine, 8, current_app.extensions["querylog"].clicks_by_article()),
         params=None,
     )

@@ -1,0 +1,137 @@
+"""The query log: what readers searched and clicked, in SQLite, nothing personal.
+
+Rows hold the query, its result count, latency and (for clicks) the article
+id — never IP addresses, cookies or user agents. Writes go through a
+background thread so a search never waits for the disk; the table is
+rotated to ``max_rows``. The log feeds hot searches, hot articles (clicks)
+and the zero-result report.
+"""
+
+from __future__ import annotations
+
+import queue
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS searches (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts REAL NOT NULL,
+    query TEXT NOT NULL,
+    results INTEGER NOT NULL,
+    took_ms REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS searches_ts ON searches (ts);
+CREATE TABLE IF NOT EXISTS clicks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts REAL NOT NULL,
+    query TEXT NOT NULL,
+    article_id TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS clicks_ts ON clicks (ts);
+"""
+ROTATE_EVERY = 500
+
+
+class QueryLog:
+    """Append-only log with a writer thread; reads open their own connection."""
+
+    def __init__(self, path: str | Path, max_rows: int = 200_000) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.max_rows = max_rows
+        with self._connect() as db:
+            db.executescript(SCHEMA)
+        self._queue: queue.Queue[tuple[str, tuple] | None] = queue.Queue(maxsize=10_000)
+        self._writer = threading.Thread(target=self._write_loop, name="querylog-writer", daemon=True)
+        self._writer.start()
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=5.0, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        return db
+
+    # --- writing (never blocks a request) ------------------------------------
+
+    def search(self, query: str, results: int, took_ms: float) -> None:
+        self._put("INSERT INTO searches (ts, query, results, took_ms) VALUES (?, ?, ?, ?)", (time.time(), query[:200], results, took_ms))
+
+    def click(self, query: str, article_id: str) -> None:
+        self._put("INSERT INTO clicks (ts, query, article_id) VALUES (?, ?, ?)", (time.time(), query[:200], article_id[:200]))
+
+    def _put(self, sql: str, args: tuple) -> None:
+        try:
+            self._queue.put_nowait((sql, args))
+        except queue.Full:  # a flood: drop the row rather than slow searches down
+            pass
+
+    def _write_loop(self) -> None:
+        db = self._connect()
+        written = 0
+        while True:
+            item = self._queue.get()
+            if item is None:
+                break
+            try:
+                db.execute(*item)
+                written += 1
+                if written % ROTATE_EVERY == 0:
+                    self.rotate(db)
+            except sqlite3.Error:
+                pass  # the log is best effort; search must go on
+            finally:
+                self._queue.task_done()
+        db.close()
+
+    def rotate(self, db: sqlite3.Connection | None = None) -> None:
+        """Keep the newest ``max_rows`` rows of each table."""
+        conn = db or self._connect()
+        for table in ("searches", "clicks"):
+            conn.execute(f"DELETE FROM {table} WHERE id <= (SELECT MAX(id) FROM {table}) - ?", (self.max_rows,))
+        if db is None:
+            conn.close()
+
+    def flush(self) -> None:
+        """Wait until every queued row is written (tests, shutdown)."""
+        self._queue.join()
+
+    def close(self) -> None:
+        self.flush()
+        self._queue.put(None)
+        self._writer.join(timeout=5)
+
+    # --- reading ---------------------------------------------------------------
+
+    def hot_searches(self, limit: int = 10, days: float = 7.0) -> list[dict[str, Any]]:
+        since = time.time() - days * 86400
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT query, COUNT(*) AS n FROM searches WHERE ts >= ? AND results > 0 AND query != '' "
+                "GROUP BY query ORDER BY n DESC, query LIMIT ?",
+                (since, limit),
+            ).fetchall()
+        return [{"query": q, "count": n} for q, n in rows]
+
+    def clicks_by_article(self, days: float = 7.0) -> dict[str, int]:
+        since = time.time() - days * 86400
+        with self._connect() as db:
+            rows = db.execute("SELECT article_id, COUNT(*) FROM clicks WHERE ts >= ? GROUP BY article_id", (since,)).fetchall()
+        return dict(rows)
+
+    def zero_results(self, limit: int = 50, days: float = 30.0) -> list[dict[str, Any]]:
+        since = time.time() - days * 86400
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT query, COUNT(*) AS n, MAX(ts) FROM searches WHERE ts >= ? AND results = 0 AND query != '' "
+                "GROUP BY query ORDER BY n DESC, query LIMIT ?",
+                (since, limit),
+            ).fetchall()
+            total = db.execute("SELECT COUNT(*), SUM(results = 0) FROM searches WHERE ts >= ?", (since,)).fetchone()
+        return [
+            {"query": q, "count": n, "last_seen": time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)), "share_of_searches": round(n / max(total[0], 1), 4)}
+            for q, n, ts in rows
+        ]
