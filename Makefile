@@ -25,7 +25,7 @@ demo-index: install
 	fi
 
 run: demo-index
-	$(PY) cli.py --index "$(INDEX)" serve --host $(HOST) --port $(PORT)
+	NEWS_SEARCH_CLICK_LOG=1 $(PY) cli.py --index "$(INDEX)" serve --host $(HOST) --port $(PORT)
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -36,6 +36,7 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 
 test: install
+	bash tests/browser_setup.sh $(VENV)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 

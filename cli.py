@@ -215,21 +215,45 @@ def related(obj: Context, article_id: str, limit: int, as_json: bool) -> None:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=int, default=5000, show_default=True, help="Port to listen on.")
-@click.option("--threads", type=int, default=None, help="Worker threads (default from NEWS_SEARCH_SERVE_THREADS).")
+@click.option("--workers", type=int, default=None, help="Worker processes (default NEWS_SEARCH_SERVE_WORKERS).")
+@click.option("--threads", type=int, default=None, help="Threads per worker (default NEWS_SEARCH_SERVE_THREADS).")
 @click.pass_obj
-def serve(obj: Context, host: str, port: int, threads: int | None) -> None:
-    """Serve the search page and JSON API with the production WSGI server (waitress).
+def serve(obj: Context, host: str, port: int, workers: int | None, threads: int | None) -> None:
+    """Serve the search page and JSON API with gunicorn (pre-forked workers, threads).
 
-    Example: python cli.py --index indexes/default serve --port 5000
+    Each worker notices a new index generation on its next request: a full
+    reindex needs no restart. Example: python cli.py --index indexes/default serve --port 5000
     """
-    from waitress import serve as waitress_serve
+    from gunicorn.app.base import BaseApplication
 
     from search.web import create_app
 
-    app = create_app({"INDEX": obj.settings["INDEX"]})
-    threads = threads or int(obj.settings["SERVE_THREADS"])
-    click.echo(f"serving {obj.settings['INDEX']} on http://{host}:{port}/ ({threads} threads)")
-    waitress_serve(app, host=host, port=port, threads=threads, ident="news-search")
+    settings = obj.settings
+    options = {
+        "bind": f"{host}:{port}",
+        "workers": workers or int(settings["SERVE_WORKERS"]),
+        "threads": threads or int(settings["SERVE_THREADS"]),
+        "worker_class": "gthread",
+        "timeout": 60,
+        "graceful_timeout": 10,
+        "accesslog": None,
+        "errorlog": "-",
+        "loglevel": "warning",
+        "preload_app": False,
+    }
+
+    class Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            return create_app({"INDEX": settings["INDEX"]})
+
+    click.echo(
+        f"serving {settings['INDEX']} on http://{host}:{port}/ ({options['workers']} workers × {options['threads']} threads)"
+    )
+    Server().run()
 
 
 @cli.command(name="eval")

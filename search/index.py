@@ -179,7 +179,7 @@ class IndexStore:
         if meta.get("fingerprint") != self.analyzer.fingerprint:
             raise IndexMismatchError(
                 f"index in {self.root} was built with analyzer {meta.get('fingerprint')} but the analyzer in use "
-                f"is {self.analyzer.fingerprint} (a different user dictionary, stop list or version): "
+                f"is {self.analyzer.fingerprint} (a different user dictionary or analyzer version): "
                 "rebuild it with reindex --full or use the dictionary it was built with"
             )
 

@@ -225,7 +225,12 @@ def word_plan(
     for alt, factor in [(word, own)] + [(o, SYNONYM_FACTOR) for o in minimal_alternatives(word, synonyms)]:
         tokens = [t.text for t in analyzer.words(alt, index=False)]
         if len(tokens) == 1:
-            word_fields = (("title", weights.title), ("lead", weights.lead), ("body", weights.body), ("meta", weights.meta))
+            word_fields = (
+                ("title", weights.title),
+                ("lead", weights.lead),
+                ("body", weights.body),
+                ("meta", weights.meta),
+            )
             for name, w in word_fields:
                 plan.sources.append(Source(name, (alt,), w * factor))
             if alt == word:

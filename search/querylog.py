@@ -58,10 +58,15 @@ class QueryLog:
     # --- writing (never blocks a request) ------------------------------------
 
     def search(self, query: str, results: int, took_ms: float) -> None:
-        self._put("INSERT INTO searches (ts, query, results, took_ms) VALUES (?, ?, ?, ?)", (time.time(), query[:200], results, took_ms))
+        self._put(
+            "INSERT INTO searches (ts, query, results, took_ms) VALUES (?, ?, ?, ?)",
+            (time.time(), query[:200], results, took_ms),
+        )
 
     def click(self, query: str, article_id: str) -> None:
-        self._put("INSERT INTO clicks (ts, query, article_id) VALUES (?, ?, ?)", (time.time(), query[:200], article_id[:200]))
+        self._put(
+            "INSERT INTO clicks (ts, query, article_id) VALUES (?, ?, ?)", (time.time(), query[:200], article_id[:200])
+        )
 
     def _put(self, sql: str, args: tuple) -> None:
         try:
@@ -119,7 +124,9 @@ class QueryLog:
     def clicks_by_article(self, days: float = 7.0) -> dict[str, int]:
         since = time.time() - days * 86400
         with self._connect() as db:
-            rows = db.execute("SELECT article_id, COUNT(*) FROM clicks WHERE ts >= ? GROUP BY article_id", (since,)).fetchall()
+            rows = db.execute(
+                "SELECT article_id, COUNT(*) FROM clicks WHERE ts >= ? GROUP BY article_id", (since,)
+            ).fetchall()
         return dict(rows)
 
     def zero_results(self, limit: int = 50, days: float = 30.0) -> list[dict[str, Any]]:
@@ -132,6 +139,11 @@ class QueryLog:
             ).fetchall()
             total = db.execute("SELECT COUNT(*), SUM(results = 0) FROM searches WHERE ts >= ?", (since,)).fetchone()
         return [
-            {"query": q, "count": n, "last_seen": time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)), "share_of_searches": round(n / max(total[0], 1), 4)}
+            {
+                "query": q,
+                "count": n,
+                "last_seen": time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)),
+                "share_of_searches": round(n / max(total[0], 1), 4),
+            }
             for q, n, ts in rows
         ]

@@ -77,6 +77,7 @@ class RankingConfig:
 
 
 PROXIMITY_DEPTH = 30  # top candidates checked for the query as written
+PROXIMITY_TITLE_IN_QUERY = 1.3  # the whole title stands in the query (an entity's page)
 PROXIMITY_TITLE = 1.3  # the query as written, in the title
 PROXIMITY_BODY = 1.1  # … in the body
 _USECS_PER_DAY = 86_400_000_000

@@ -8,6 +8,7 @@ candidates → rank (``search.ranking``) → collapse near-duplicate reprints
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from .scoring import Corpus, WordPlan
 from .snippets import highlight
 
 SORTS = ("relevance", "date")
+_KEEP_CHARS = re.compile(r"[\u3400-\u9fffa-z0-9]+")
 CANDIDATES = 200  # top hits re-ranked and collapsed; pages beyond are plain BM25F order
 TIERED_FROM_WORDS = 3  # up to this many words, all must match (partial matches only fill a thin page)
 FILL_TO = 10  # partial matches are shown when fewer full matches than this exist
@@ -369,16 +371,27 @@ class SearchEngine:
         return out
 
     def _proximity(self, searcher: Any, plan: Plan, docnums: list[int]) -> dict[int, float]:
-        """Boost documents whose title or body holds the query words as written, adjacent."""
-        if len(plan.words) < 2 or not plan.text:
+        """Boost documents whose title or body holds the query as written.
+
+        Three signals, strongest first: the whole title stands in the query
+        (an entity page: 德龙烟铁路 for 德龙烟铁路经过哪些地方), the query stands
+        in the title, the query stands in the body.
+        """
+        if not plan.text:
             return {}
-        needle = self.analyzer.normalizer.text("".join(plan.text.split()))
+        norm = self.analyzer.normalizer.text
+        needle = "".join(_KEEP_CHARS.findall(norm(plan.text)))
+        if len(needle) < 2:
+            return {}
         out = {}
         for d in docnums:
             doc = searcher.stored_fields(d)
-            if needle in self.analyzer.normalizer.text(doc.get("title", "")):
+            title = "".join(_KEEP_CHARS.findall(norm(doc.get("title", ""))))
+            if len(title) >= 2 and title in needle:
+                out[d] = ranking.PROXIMITY_TITLE_IN_QUERY
+            elif len(plan.words) > 1 and needle in title:
                 out[d] = ranking.PROXIMITY_TITLE
-            elif needle in self.analyzer.normalizer.text(doc.get("body", "")):
+            elif len(plan.words) > 1 and needle in norm(doc.get("body", "")):
                 out[d] = ranking.PROXIMITY_BODY
         return out
 

@@ -85,7 +85,11 @@ def test_suggest_hot_and_clicks(engine, tmp_path):
     log.flush()
     hot = client.get("/api/hot?size=3").get_json()
     assert hot["searches"][0] == {"query": "大学生", "count": 3}
-    assert [(a["id"], a["clicks"]) for a in hot["articles"]] == [("a3", 0), ("a1", 0), ("a2", 1)]  # 30 views + 50 per click
+    assert [(a["id"], a["clicks"]) for a in hot["articles"]] == [
+        ("a3", 0),
+        ("a1", 0),
+        ("a2", 1),
+    ]  # 30 views + 50 per click
     assert [r["query"] for r in log.zero_results()] == ["不存在的词语组合"]
 
 

@@ -146,7 +146,9 @@ def api_hot() -> Any:
     """Return hot searches (from the query log) and hot articles (views plus clicks)."""
     size = int_param("size", 8, 1, 50)
     log = current_app.extensions["querylog"]
-    return jsonify({"searches": log.hot_searches(size), "articles": hot_articles(engine(), size, log.clicks_by_article())})
+    return jsonify(
+        {"searches": log.hot_searches(size), "articles": hot_articles(engine(), size, log.clicks_by_article())}
+    )
 
 
 @bp.get("/api/openapi.json")

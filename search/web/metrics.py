@@ -58,10 +58,18 @@ class Metrics:
             ]
             for endpoint in sorted(self.latency_count):
                 for b in BUCKETS:
-                    lines.append(f'news_search_request_seconds_bucket{{endpoint="{endpoint}",le="{b}"}} {self.buckets[(endpoint, b)]}')
-                lines.append(f'news_search_request_seconds_bucket{{endpoint="{endpoint}",le="+Inf"}} {self.latency_count[endpoint]}')
-                lines.append(f'news_search_request_seconds_sum{{endpoint="{endpoint}"}} {self.latency_sum[endpoint]:.6f}')
-                lines.append(f'news_search_request_seconds_count{{endpoint="{endpoint}"}} {self.latency_count[endpoint]}')
+                    lines.append(
+                        f'news_search_request_seconds_bucket{{endpoint="{endpoint}",le="{b}"}} {self.buckets[(endpoint, b)]}'
+                    )
+                lines.append(
+                    f'news_search_request_seconds_bucket{{endpoint="{endpoint}",le="+Inf"}} {self.latency_count[endpoint]}'
+                )
+                lines.append(
+                    f'news_search_request_seconds_sum{{endpoint="{endpoint}"}} {self.latency_sum[endpoint]:.6f}'
+                )
+                lines.append(
+                    f'news_search_request_seconds_count{{endpoint="{endpoint}"}} {self.latency_count[endpoint]}'
+                )
             rate = self.zero_results / self.searches if self.searches else 0.0
             lines += [
                 "# HELP news_search_searches_total Searches answered.",

@@ -7,12 +7,18 @@ from typing import Any
 ERROR = {"$ref": "#/components/schemas/Error"}
 
 
-def _param(name: str, schema: dict[str, Any], description: str, where: str = "query", required: bool = False) -> dict[str, Any]:
+def _param(
+    name: str, schema: dict[str, Any], description: str, where: str = "query", required: bool = False
+) -> dict[str, Any]:
     return {"name": name, "in": where, "required": required, "schema": schema, "description": description}
 
 
 def _errors(*codes: int) -> dict[str, Any]:
-    text = {400: "A parameter is invalid (the message names it).", 404: "No such article.", 503: "No index is built yet."}
+    text = {
+        400: "A parameter is invalid (the message names it).",
+        404: "No such article.",
+        503: "No index is built yet.",
+    }
     return {str(c): {"description": text[c], "content": {"application/json": {"schema": ERROR}}} for c in codes}
 
 
@@ -83,12 +89,19 @@ def openapi_document() -> dict[str, Any]:
                 }
             },
             "/api/articles/{article_id}": {
-                "get": {"summary": "One article.", "parameters": [ARTICLE_ID], "responses": {**_ok({"type": "object"}), **_errors(404, 503)}}
+                "get": {
+                    "summary": "One article.",
+                    "parameters": [ARTICLE_ID],
+                    "responses": {**_ok({"type": "object"}), **_errors(404, 503)},
+                }
             },
             "/api/articles/{article_id}/related": {
                 "get": {
                     "summary": "The related-articles box (相关内容).",
-                    "parameters": [ARTICLE_ID, _param("size", {"type": "integer", "minimum": 1, "maximum": 50}, "Items.")],
+                    "parameters": [
+                        ARTICLE_ID,
+                        _param("size", {"type": "integer", "minimum": 1, "maximum": 50}, "Items."),
+                    ],
                     "responses": {**_ok({"type": "object"}), **_errors(400, 404, 503)},
                 }
             },
@@ -110,7 +123,12 @@ def openapi_document() -> dict[str, Any]:
                 }
             },
             "/api/openapi.json": {"get": {"summary": "This document.", "responses": _ok({"type": "object"})}},
-            "/healthz": {"get": {"summary": "Index generation and document count.", "responses": {**_ok({"type": "object"}), **_errors(503)}}},
+            "/healthz": {
+                "get": {
+                    "summary": "Index generation and document count.",
+                    "responses": {**_ok({"type": "object"}), **_errors(503)},
+                }
+            },
         },
         "components": {
             "schemas": {
