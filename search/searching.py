@@ -165,6 +165,19 @@ class SearchEngine:
         self._corpus: tuple[Any, Corpus] | None = None
         self._lock = threading.Lock()
 
+    def warm(self) -> None:
+        """Load the segmenter, the scoring arrays and the pinyin vocabulary before the first reader."""
+        try:
+            searcher = self.store.searcher()
+            corpus = self.corpus(searcher)
+            for name in ("title", "lead", "body", "meta", "title_bg", "body_bg"):
+                corpus.lengths(name)
+            corpus.column("published")
+            self.search("新闻 衡阳")
+            self.vocabulary(searcher)
+        except Exception:  # no index yet, or a mismatch: the first request will say so
+            pass
+
     # --- the query ---------------------------------------------------------
 
     def plan(self, parsed: ParsedQuery) -> Plan:

@@ -9,6 +9,7 @@ environment variables → ``config``), opens the engine once, and registers the
 from __future__ import annotations
 
 import logging
+import threading
 import os
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     log_path = settings["QUERY_LOG"] or str(Path(settings["INDEX"]) / "querylog.sqlite3")
     app.extensions["querylog"] = QueryLog(log_path, int(settings["QUERY_LOG_MAX_ROWS"]))
     metrics.init_app(app)
+    if not app.config.get("TESTING"):
+        threading.Thread(target=engine.warm, name="warm-up", daemon=True).start()
 
     from .api import bp as api_bp
     from .pages import bp as pages_bp
