@@ -9,8 +9,8 @@ environment variables → ``config``), opens the engine once, and registers the
 from __future__ import annotations
 
 import logging
-import threading
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
