@@ -124,7 +124,10 @@ def highlight(
     spans = locate(text, terms, normalize)
     frags = fragments(text, spans, width) if spans else []
     if not frags:
-        source = fallback or text
+        if fallback and fallback != text:
+            # The match may be in the lead (核心提示) rather than the body: mark it there.
+            return highlight(fallback, terms, normalize, width, top)
+        source = text
         clipped = source[:width].replace("\n", " ")
         return html.escape(clipped, quote=False) + ("…" if len(source) > width else "")
     best = sorted(frags, key=lambda f: f.score, reverse=True)[:top]

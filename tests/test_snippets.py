@@ -28,3 +28,8 @@ def test_fallback_to_lead(analyzer):
 
 def test_locate_prefers_longer_terms(analyzer):
     assert locate("疫情防控", ["疫情", "疫情防控"], analyzer.normalizer) == [(0, 4)]
+
+
+def test_match_only_in_lead_is_marked_there(analyzer):
+    out = highlight("正文没有提到。", ["疫情防控"], analyzer.normalizer, width=40, fallback="核心提示：织密疫情防控网。")
+    assert out == "核心提示：织密<mark>疫情防控</mark>网。"
