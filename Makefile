@@ -45,7 +45,7 @@ eval: install
 
 bench: install
 	$(PY) -m pip install --quiet -e ".[bench]"
-	$(PY) cli.py bench
+	$(PY) benchmarks/bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache

@@ -279,6 +279,21 @@ def eval_cmd(obj: Context, task_dir: str, as_json: bool, run_file: str | None, k
         click.echo(json.dumps(result, ensure_ascii=False, indent=1))
 
 
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.pass_context
+def bench(ctx: click.Context) -> None:
+    """Run the benchmark (benchmarks/bench.py); its options: python benchmarks/bench.py --help.
+
+    Example: python cli.py bench --quick
+    """
+    script = Path(__file__).resolve().parent / "benchmarks" / "bench.py"
+    if not script.exists():
+        raise click.ClickException(f"{script} is missing (the benchmark ships with the source tree)")
+    import subprocess
+
+    sys.exit(subprocess.call([sys.executable, str(script), *ctx.args]))
+
+
 @cli.group()
 def report() -> None:
     """Reports from the query log."""

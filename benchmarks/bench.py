@@ -33,6 +33,7 @@ import socket  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
+import threading  # noqa: E402
 import urllib.error  # noqa: E402
 import urllib.parse  # noqa: E402
 import urllib.request  # noqa: E402
@@ -155,6 +156,18 @@ def proc_mem_kb(pid: int) -> tuple[int, int]:
     return rss, pss or rss
 
 
+def tree_pss_mb(pid: int) -> float:
+    return sum(proc_mem_kb(p)[1] for p in tree_pids(pid)) / 1024
+
+
+def mem_total_mb() -> float:
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def proc_status_kb(pid: int) -> dict[str, int]:
     out = {}
     with contextlib.suppress(OSError), open(f"/proc/{pid}/status") as f:
@@ -189,24 +202,26 @@ def kill_tree(pid: int) -> None:
             os.kill(p, signal.SIGKILL)
 
 
-def run_child(cmd: list[str], timeout: float, label: str, logdir: Path) -> dict[str, Any]:
+def run_child(cmd: list[str], timeout: float, label: str, logdir: Path, mem_limit_mb: float) -> dict[str, Any]:
     """Run a worker in a fresh process; its JSON answer, wall time and peak memory.
 
     ``max_rss_mb`` is ru_maxrss from wait4 (the largest single process of the
     tree: the worker or any child it waited for); ``peak_tree_pss_mb`` is the
     largest sum of PSS over the worker and its children, sampled every 0.5 s.
+    A worker whose PSS passes ``mem_limit_mb`` is killed (the machine is shared).
     """
     out_path, err_path = logdir / f"{label}.out", logdir / f"{label}.err"
     started, busy0 = time.perf_counter(), machine_busy_s()
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
-        peak_pss, status, usage, timed_out = 0, 0, None, False
+        peak_pss, status, usage, timed_out, over = 0, 0, None, False, False
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
             peak_pss = max(peak_pss, sum(proc_mem_kb(p)[1] for p in tree_pids(proc.pid)))
-            if time.perf_counter() - started > timeout:
+            over = peak_pss / 1024 > mem_limit_mb
+            if over or time.perf_counter() - started > timeout:
                 timed_out = True
                 kill_tree(proc.pid)
                 _, status, usage = os.wait4(proc.pid, 0)
@@ -229,7 +244,8 @@ def run_child(cmd: list[str], timeout: float, label: str, logdir: Path) -> dict[
         result["result"] = json.loads(lines[-1])
     except (IndexError, json.JSONDecodeError):
         tail = err_path.read_text(encoding="utf-8", errors="replace")[-1500:]
-        result["error"] = (f"timed out after {timeout:.0f} s; " if timed_out else "") + f"no result; stderr: {tail}"
+        why = f"killed: memory passed {mem_limit_mb:.0f} MB; " if over else f"timed out after {timeout:.0f} s; "
+        result["error"] = (why if timed_out else "") + f"no result; stderr: {tail}"
     return result
 
 
@@ -458,7 +474,27 @@ def http_bench(index_dir: Path, spec: dict, short: str, args: argparse.Namespace
         urls = [api_path(q) for q in spec["sets"][short]]
         script = logdir / "queries.lua"
         script.write_text(WRK_LUA % ",\n".join(json.dumps(u) for u in urls), encoding="utf-8")
+        # Watchdog: the server's memory (PSS) is sampled during the runs and the
+        # server is killed if it passes --mem-limit (the machine is shared).
+        watch = {"peak_pss_mb": tree_pss_mb(proc.pid), "killed": False}
+        stop = threading.Event()
+
+        def watchdog() -> None:
+            while not stop.wait(1.0):
+                if proc.poll() is not None:
+                    return
+                watch["peak_pss_mb"] = max(watch["peak_pss_mb"], tree_pss_mb(proc.pid))
+                if watch["peak_pss_mb"] > args.mem_limit:
+                    watch["killed"] = True
+                    kill_tree(proc.pid)
+                    return
+
+        dog = threading.Thread(target=watchdog, daemon=True)
+        dog.start()
         for c in CONCURRENCY:
+            if watch["killed"] or proc.poll() is not None:
+                out["runs"][str(c)] = {"error": "server gone (killed by the memory watchdog or exited)"}
+                continue
             pids = tree_pids(proc.pid)
             cpu0, t0, busy0 = cpu_seconds(pids), time.perf_counter(), machine_busy_s()
             wrk_cmd = [wrk, "-t1", f"-c{c}", f"-d{args.http_seconds}s", f"--timeout={args.http_timeout}s"]
@@ -489,6 +525,13 @@ def http_bench(index_dir: Path, spec: dict, short: str, args: argparse.Namespace
                 "other_cores": others,  # wrk itself and anything else running on the machine
                 "server_rss_mb": mem,
             }
+        stop.set()
+        dog.join()
+        out["server_peak_pss_mb"] = watch["peak_pss_mb"]
+        if watch["killed"]:
+            out["killed"] = f"server killed: its memory (PSS) passed --mem-limit {args.mem_limit:.0f} MB"
+            return out
+        out["server_pss_mb"] = tree_pss_mb(proc.pid)
         status = proc_status_kb(proc.pid)
         out["server_rss_mb"] = status.get("VmRSS", 0) / 1024
         out["server_peak_rss_mb"] = status.get("VmHWM", 0) / 1024
@@ -553,7 +596,8 @@ def run_system(system: str, corpus: Path, spec_path: Path, spec: dict, args, wor
     index_dir = workdir / f"index-{system}"
     logdir = workdir / "logs"
     log(f"{system}: indexing {corpus.name}")
-    built = run_child(system_cmd(system, "index", str(corpus), str(index_dir)), args.timeout, f"{system}-index", logdir)
+    cmd = system_cmd(system, "index", str(corpus), str(index_dir))
+    built = run_child(cmd, args.timeout, f"{system}-index", logdir, args.mem_limit)
     if "error" in built:
         return {"error": "indexing failed: " + built["error"]}
     r = built["result"]
@@ -578,9 +622,8 @@ def run_system(system: str, corpus: Path, spec_path: Path, spec: dict, args, wor
     res["coldstart"] = coldstart(system_cmd(system, "coldstart", str(index_dir), spec["cold_query"]), args.timeout)
     log(f"{system}: queries")
     budget = str(args.query_budget)
-    q = run_child(
-        system_cmd(system, "query", str(index_dir), str(spec_path), budget), args.timeout, f"{system}-query", logdir
-    )
+    cmd = system_cmd(system, "query", str(index_dir), str(spec_path), budget)
+    q = run_child(cmd, args.timeout, f"{system}-query", logdir, args.mem_limit)
     if "error" in q:
         res["queries_error"] = q["error"]
     else:
@@ -679,6 +722,10 @@ def table(report: dict[str, Any]) -> str:
                 (f"  c={c}: errors / requests", "lower", f"{r['errors']} / {r['requests']}", "—", "—", "—", "—")
             )
             rows.append((f"  c={c}: server CPU, cores busy", "", fmt(r["server_cpu_cores"]), "—", "—", "—", "—"))
+        rows.append(("  server PSS after load, MB", "lower", fmt(http.get("server_pss_mb")), "—", "—", "—", "—"))
+        rows.append(
+            ("  server peak PSS (sampled 1/s), MB", "lower", fmt(http.get("server_peak_pss_mb")), "—", "—", "—", "—")
+        )
         rows.append(("  server RSS after load, MB", "lower", fmt(http.get("server_rss_mb")), "—", "—", "—", "—"))
         rows.append(("  server peak RSS (VmHWM), MB", "lower", fmt(http.get("server_peak_rss_mb")), "—", "—", "—", "—"))
         rows.append(
@@ -737,6 +784,12 @@ def main() -> int:
         help="stop a query set after this many seconds (default: %(default)s)",
     )
     ap.add_argument("--timeout", type=float, default=3600, help="limit for any one worker process, s")
+    ap.add_argument(
+        "--mem-limit",
+        type=float,
+        default=round(mem_total_mb() * 0.5),
+        help="kill a worker or the server whose memory (PSS) passes this many MB (default: half of RAM, %(default)s)",
+    )
     ap.add_argument("--workdir", help="where corpora, indexes and logs go (default: a new temp dir, removed)")
     ap.add_argument("--keep", action="store_true", help="keep the work dir (indexes, logs)")
     ap.add_argument("--out", help="write the full JSON (with raw latencies) here")
@@ -836,8 +889,9 @@ def main() -> int:
         else:
             log(f"HTTP: serving {ours_index}")
             report["http"] = http_bench(Path(ours_index), spec, short, args, workdir / "logs")
-        if "skipped" in report["http"]:
-            report["notes"].append(f"HTTP: {report['http']['skipped']}")
+        for key in ("skipped", "killed"):
+            if key in report["http"]:
+                report["notes"].append(f"HTTP: {report['http'][key]}")
         report["total_wall_s"] = time.perf_counter() - started
         summary = json.loads(json.dumps(report))
         for s in summary["systems"].values():
