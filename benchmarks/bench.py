@@ -753,7 +753,8 @@ def table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; ``argv`` as on the command line (default: ``sys.argv[1:]``)."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--corpus", default=str(DEFAULT_CORPUS), help="JSONL(.gz) articles (default: %(default)s)")
     ap.add_argument(
@@ -766,7 +767,7 @@ def main() -> int:
         "--scale", type=int, help="build a corpus of N articles from xwlb + sina2018, replicated with new ids"
     )
     ap.add_argument("--articles", type=int, help="use only the first N articles of --corpus")
-    ap.add_argument("--quick", action="store_true", help="3,000 articles, 50+50 queries, 3 s HTTP runs (~2 min)")
+    ap.add_argument("--quick", action="store_true", help="3,000 articles, 50+50 queries, 3 s HTTP runs (~2-3 min)")
     ap.add_argument("--n-queries", type=int, default=200, help="measured queries per set (default: %(default)s)")
     ap.add_argument(
         "--warmup", type=int, default=20, help="warm-up queries per set, not measured (default: %(default)s)"
@@ -793,7 +794,7 @@ def main() -> int:
     ap.add_argument("--workdir", help="where corpora, indexes and logs go (default: a new temp dir, removed)")
     ap.add_argument("--keep", action="store_true", help="keep the work dir (indexes, logs)")
     ap.add_argument("--out", help="write the full JSON (with raw latencies) here")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     if args.quick:
         args.articles = args.articles or 3000
         args.n_queries = min(args.n_queries, 50)

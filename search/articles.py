@@ -187,6 +187,13 @@ def clean_text(value: Any) -> str:
     return _CONTROL.sub("", value).replace("\r\n", "\n").replace("\r", "\n").strip()
 
 
+def safe_url(url: str) -> str:
+    """Keep http(s) and site-relative URLs; anything else (javascript:, data:) is dropped."""
+    if re.match(r"^(https?://|/(?!/))", url, re.I) and not re.search(r"[\s<>\"']", url):
+        return url
+    return ""
+
+
 def _string_list(value: Any, where: str, name: str) -> list[str]:
     if value is None or value == "":
         return []
@@ -226,7 +233,7 @@ def make_article(where: str, **fields: Any) -> Article:
         id=article_id,
         title=title,
         body=body,
-        url=clean_text(fields.get("url")),
+        url=safe_url(clean_text(fields.get("url"))),
         published=published,
         source=clean_text(fields.get("source")),
         authors=authors,

@@ -20,6 +20,8 @@ SHINGLE = 4
 K = 64
 MIN_SHINGLES = 24
 THRESHOLD = 0.5
+HEAD = 16  # smallest hashes compared first
+HEAD_OVERLAP = 3  # below this overlap of the heads, similarity cannot reach THRESHOLD in practice
 _KEEP = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fffa-z0-9]+")
 
 
@@ -37,11 +39,29 @@ def signature(normalized: str) -> bytes | None:
 
 def similarity(a: bytes, b: bytes) -> float:
     """Estimated Jaccard similarity of the two texts' shingle sets."""
-    sa, sb = set(array("I", a)), set(array("I", b))
-    union = heapq.nsmallest(K, sa | sb)
-    if not union:
-        return 0.0
-    return sum(1 for h in union if h in sa and h in sb) / len(union)
+    return Sketch(a).similarity(Sketch(b))
+
+
+class Sketch:
+    """A signature decoded once, for comparing against many others."""
+
+    __slots__ = ("hashes", "head")
+
+    def __init__(self, signature: bytes) -> None:
+        self.hashes = frozenset(array("I", signature))
+        self.head = frozenset(sorted(self.hashes)[:HEAD])
+
+    def similarity(self, other: Sketch) -> float:
+        union = sorted(self.hashes | other.hashes)[:K]
+        if not union:
+            return 0.0
+        return sum(1 for h in union if h in self.hashes and h in other.hashes) / len(union)
+
+    def near(self, other: Sketch, threshold: float = THRESHOLD) -> bool:
+        # Near-duplicates share most of their smallest hashes: a cheap test first.
+        if len(self.head & other.head) < HEAD_OVERLAP:
+            return False
+        return self.similarity(other) >= threshold
 
 
 def near_duplicates(a: bytes | None, b: bytes | None, threshold: float = THRESHOLD) -> bool:

@@ -37,7 +37,7 @@ from .schema import bind_schema, build_schema
 CURRENT = "CURRENT"
 META = "meta.json"
 LOCK = "write.lock"
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 class IndexError_(Exception):
@@ -210,6 +210,7 @@ class IndexStore:
         if held is not None:
             held[1].close()
         searcher = self.open(name).searcher()
+        searcher.news_generation = name  # which generation this searcher reads
         self._local.searcher = (name, searcher)
         return searcher
 

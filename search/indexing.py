@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import queue
 import re
 import shutil
 import time
@@ -166,7 +167,12 @@ BATCH = 64
 
 
 def codec() -> W3Codec:
-    """The postings codec: uncompressed blocks write and read faster in Python."""
+    """The postings codec: uncompressed blocks write and read faster in Python.
+
+    Segments are written as separate files, never Whoosh's compound files:
+    a reader loads a whole compound file into memory (630 MB for xwlb, per
+    reader, per thread), while separate files are read through the page cache.
+    """
     return W3Codec(compression=0)
 
 
@@ -193,12 +199,28 @@ def _fill_segment(
     return added, failed
 
 
-def _segment_worker(gen_dir: str, documents: Documents, writer_mb: int, jobs: Any, results: Any) -> None:
+def _jobs_while_parent_lives(jobs: Any, parent: int) -> Iterator[list[tuple[int, Article]]]:
+    """Batches until the end marker; exit if the parent died (it held the write lock we inherited)."""
+    while True:
+        try:
+            batch = jobs.get(timeout=0.5)
+        except queue.Empty:
+            batch = ()
+        if os.getppid() != parent:
+            os._exit(1)
+        if batch == ():
+            continue
+        if batch is None:
+            return
+        yield batch
+
+
+def _segment_worker(gen_dir: str, documents: Documents, writer_mb: int, jobs: Any, results: Any, parent: int) -> None:
     try:
         ix = whoosh_index.open_dir(gen_dir)
         bind_schema(ix.schema, documents.analyzer)
-        writer = SegmentWriter(ix, _lk=False, limitmb=writer_mb, codec=codec())
-        added, failed = _fill_segment(writer, documents, iter(jobs.get, None))
+        writer = SegmentWriter(ix, _lk=False, limitmb=writer_mb, codec=codec(), compound=False)
+        added, failed = _fill_segment(writer, documents, _jobs_while_parent_lives(jobs, parent))
         segment = writer._finalize_segment() if added else None
         if segment is None:
             writer._close_segment()
@@ -260,7 +282,7 @@ def _write_segments(
     jobs = ctx.Queue(workers * 4)
     results = ctx.Queue()
     procs = [
-        ctx.Process(target=_segment_worker, args=(ix.storage.folder, documents, writer_mb, jobs, results), daemon=True)
+        ctx.Process(target=_segment_worker, args=(ix.storage.folder, documents, writer_mb, jobs, results, os.getpid()), daemon=True)
         for _ in range(workers)
     ]
     for proc in procs:
@@ -323,11 +345,12 @@ def reindex(
             store.cleanup()
             gen_dir = store.new_generation()
         else:
+            store.cleanup()  # leftovers of a crashed full rebuild
             gen_dir = store.generation_dir()
             store.check_compatible(store.meta())
         try:
             ix = store.open(gen_dir.name, check=False)
-            main = SegmentWriter(ix, limitmb=writer_mb, codec=codec())
+            main = SegmentWriter(ix, limitmb=writer_mb, codec=codec(), compound=False)
         except BaseException:
             if report.mode == "full":
                 shutil.rmtree(gen_dir, ignore_errors=True)
@@ -385,7 +408,7 @@ def reindex(
         keep = {seq for seq, _ in last_seq.values()}
         superseded = [docnum for seq, docnum in docnums.items() if seq not in keep]
         if superseded:
-            fixer = ix.writer()
+            fixer = ix.writer(codec=codec(), compound=False)
             for docnum in superseded:
                 fixer.delete_document(docnum)
             fixer.commit(merge=False)
@@ -413,7 +436,7 @@ def delete(store: IndexStore, ids: Iterable[str]) -> int:
     """Delete articles by id from the current generation; return how many went."""
     with store.write_lock():
         ix = store.open()
-        writer = ix.writer()
+        writer = ix.writer(codec=codec(), compound=False)
         count = 0
         try:
             for article_id in ids:

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from whoosh import query as Q
 
 from .analysis import Analyzer, Tok
-from .articles import SHANGHAI, parse_published
+from .articles import MAX_YEAR, MIN_YEAR, SHANGHAI, parse_published
 from .ranking import Weights
 from .scoring import Source, WordPlan
 
@@ -80,8 +80,11 @@ class ParsedQuery:
 
 
 def parse_date_bound(value: str, end: bool = False) -> datetime | None:
-    """``2020``, ``2020-05`` or a full date → aware datetime; None if unparseable."""
+    """``2020``, ``2020-05`` or a full date → aware datetime; None if unparseable or outside 1900–2100."""
     value = value.strip()
+    year = re.match(r"\d{1,4}", value)
+    if year is None or not MIN_YEAR <= int(year.group(0)) <= MAX_YEAR:
+        return None
     try:
         if re.fullmatch(r"\d{4}", value):
             dt = datetime(int(value) + end, 1, 1, tzinfo=SHANGHAI)
@@ -91,11 +94,25 @@ def parse_date_bound(value: str, end: bool = False) -> datetime | None:
             dt = datetime(y + (mo == 12 and end), (mo % 12) + 1 if end else mo, 1, tzinfo=SHANGHAI)
             return dt - timedelta(microseconds=1) if end else dt
         dt = parse_published(value)
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
     if dt is not None and end and (dt.hour, dt.minute, dt.second) == (0, 0, 0):
         dt = dt + timedelta(days=1) - timedelta(microseconds=1)
     return dt
+
+
+MAX_WORDS = 64  # distinct words scored; a longer query is cut there
+MAX_CLAUSES = 8  # phrases, title words and values per filter
+
+
+def bound_query(parsed: ParsedQuery) -> ParsedQuery:
+    """Cut a hostile query down to what a reader could mean (bounded work per search)."""
+    words = parsed.text.split()
+    parsed.text = " ".join(list(dict.fromkeys(words))[:MAX_WORDS])[:1000]
+    for name in ("phrases", "exclude", "title", "source", "author", "channel"):
+        values = list(dict.fromkeys(v[:100] for v in getattr(parsed, name)))
+        setattr(parsed, name, values[:MAX_CLAUSES])
+    return parsed
 
 
 def parse_query(raw: str) -> ParsedQuery:

@@ -20,9 +20,9 @@ from whoosh import query as Q
 
 from . import ranking
 from .articles import SHANGHAI
-from .dedup import near_duplicates
+from .dedup import Sketch
 from .index import IndexStore
-from .query import ParsedQuery, content_words, min_match, parse_query, phrase_clause, word_plan, word_plans
+from .query import ParsedQuery, bound_query, content_words, min_match, parse_query, phrase_clause, word_plan, word_plans
 from .ranking import RankingConfig, Weights
 from .recovery import Synonyms, Vocabulary, looks_like_pinyin
 from .scoring import Corpus, WordPlan
@@ -30,7 +30,9 @@ from .snippets import highlight
 
 SORTS = ("relevance", "date")
 _KEEP_CHARS = re.compile(r"[\u3400-\u9fffa-z0-9]+")
-CANDIDATES = 200  # top hits re-ranked and collapsed; pages beyond are plain BM25F order
+MAX_QUERY_TEXT = 2000  # characters of a query the engine reads (the web layer rejects much less)
+CANDIDATES = 200
+COLLAPSE_WINDOW = 30  # hits checked for reprints: the pages a reader sees, not every candidate  # top hits re-ranked and collapsed; pages beyond are plain BM25F order
 TIERED_FROM_WORDS = 3  # up to this many words, all must match (partial matches only fill a thin page)
 FILL_TO = 10  # partial matches are shown when fewer full matches than this exist
 
@@ -162,7 +164,7 @@ class SearchEngine:
         self.fragments = fragments
         self.synonyms = synonyms or Synonyms.load(self.analyzer.normalizer.text)
         self._vocab: tuple[Any, Vocabulary] | None = None
-        self._corpus: tuple[Any, Corpus] | None = None
+        self._corpora: dict[Any, Corpus] = {}
         self._lock = threading.Lock()
 
     def warm(self) -> None:
@@ -217,12 +219,21 @@ class SearchEngine:
         return Plan(words, terms, required, required_words, allowed, [e for e in exclude if e], parsed.text)
 
     def corpus(self, searcher: Any) -> Corpus:
-        """Scoring arrays for the index version ``searcher`` reads (shared by threads)."""
-        key = (self.store.current(), searcher.ixreader.generation(), searcher.doc_count_all(), searcher.doc_count())
+        """Scoring arrays for the index version ``searcher`` reads (shared by threads).
+
+        The corpus opens a reader of its own: a thread's searcher is closed when
+        that thread moves to a new generation, and must not take others' arrays with it.
+        """
+        name = getattr(searcher, "news_generation", None) or self.store.current()
+        key = (name, searcher.ixreader.generation(), searcher.doc_count_all(), searcher.doc_count())
         with self._lock:
-            if self._corpus is None or self._corpus[0] != key:
-                self._corpus = (key, Corpus(searcher))
-            return self._corpus[1]
+            corpus = self._corpora.get(key)
+            if corpus is None:
+                corpus = Corpus(self.store.open(name, check=False).searcher())
+                self._corpora[key] = corpus
+                while len(self._corpora) > 2:  # the current version and the one before
+                    self._corpora.pop(next(iter(self._corpora)))
+            return corpus
 
     def _match(self, corpus: Corpus, searcher: Any, plan: Plan, need: int | None) -> Matched:
         """Score every document and pick candidates; ``need`` words must match (None: ``min_match``)."""
@@ -297,7 +308,7 @@ class SearchEngine:
             raise QueryError("size", "must be 1 or more")
         if sort not in SORTS:
             raise QueryError("sort", f"must be one of {', '.join(SORTS)}")
-        parsed = parse_query(q or "")
+        parsed = bound_query(parse_query((q or "")[:MAX_QUERY_TEXT]))
         parsed.channel += [channel] if channel else []
         parsed.source += [source] if source else []
         parsed.author += [author] if author else []
@@ -328,7 +339,7 @@ class SearchEngine:
         corpus = self.corpus(searcher)
         ranked = self._rank(corpus, searcher, plan, matched, sort, page * size, explain)
         if collapse:
-            ranked = self._collapse(searcher, ranked)
+            ranked = self._collapse(searcher, ranked, max(COLLAPSE_WINDOW, page * size * 2))
         results.total = (
             total - (min(total, len(ranked) + sum(len(r[2]) for r in ranked)) - len(ranked)) if collapse else total
         )
@@ -438,20 +449,21 @@ class SearchEngine:
         t2s = self.analyzer.normalizer.t2s
         return any(ch in t2s and t2s[ch] != ch for ch in text)
 
-    def _collapse(self, searcher: Any, ranked: list) -> list:
-        """Fold reprints of one story into the best-ranked copy."""
+    def _collapse(self, searcher: Any, ranked: list, window: int) -> list:
+        """Fold reprints of one story into the best-ranked copy (within the first ``window`` hits)."""
         kept: list = []
-        signatures: list[bytes | None] = []
-        for docnum, score, dups, parts in ranked:
+        sketches: list[Sketch | None] = []
+        for docnum, score, dups, parts in ranked[:window]:
             sig = searcher.stored_fields(docnum).get("signature")
-            for i, other in enumerate(signatures):
-                if near_duplicates(sig, other):
+            sketch = Sketch(sig) if sig else None
+            for i, other in enumerate(sketches):
+                if sketch is not None and other is not None and sketch.near(other):
                     kept[i][2].append(docnum)
                     break
             else:
                 kept.append((docnum, score, dups, parts))
-                signatures.append(sig)
-        return kept
+                sketches.append(sketch)
+        return kept + ranked[window:]
 
     def _hit(
         self, searcher: Any, docnum: int, score: float, dups: list[int], parts: dict | None, terms: list[str] | None

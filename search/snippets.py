@@ -11,6 +11,7 @@ text or a synonym is marked where the reader sees it.
 
 from __future__ import annotations
 
+import bisect
 import html
 import re
 from collections.abc import Callable, Iterable
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 
 Normalize = Callable[[str], tuple[str, list[int] | None]]
 
+MAX_FRAGMENTS = 200  # candidate fragments considered (a huge body repeats its matches)
 _SENTENCE_END = "。！？!?；;\n"
 _CLAUSE_END = "，,、：:"
 
@@ -87,10 +89,15 @@ def _trim(text: str, start: int, end: int, spans: list[tuple[int, int]], width: 
 def fragments(text: str, spans: list[tuple[int, int]], width: int = 120) -> list[Fragment]:
     """Return one fragment per sentence that holds a match."""
     out = []
+    starts = [a for a, _ in spans]
     for s, e in _sentence_bounds(text):
-        inside = [(a, b) for a, b in spans if a >= s and b <= e]
+        lo = bisect.bisect_left(starts, s)
+        hi = bisect.bisect_left(starts, e, lo)
+        inside = [(a, b) for a, b in spans[lo:hi] if b <= e]
         if not inside:
             continue
+        if len(out) >= MAX_FRAGMENTS:
+            break
         lo, hi = _trim(text, s, e, inside, width)
         while lo < hi and text[lo].isspace():
             lo += 1
