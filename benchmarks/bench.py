@@ -22,6 +22,7 @@ T0 = time.perf_counter()  # cold start of worker processes counts from here
 import argparse  # noqa: E402
 import contextlib  # noqa: E402
 import gzip  # noqa: E402
+import http.client  # noqa: E402
 import importlib.util  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
@@ -160,12 +161,13 @@ def tree_pss_mb(pid: int) -> float:
     return sum(proc_mem_kb(p)[1] for p in tree_pids(pid)) / 1024
 
 
-def mem_total_mb() -> float:
+def default_mem_limit() -> int:
+    info = {}
     with open("/proc/meminfo") as f:
         for line in f:
-            if line.startswith("MemTotal:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
+            key, _, value = line.partition(":")
+            info[key] = int(value.split()[0]) / 1024
+    return round(min(info.get("MemTotal", 0) * 0.5, info.get("MemAvailable", 0) * 0.7))
 
 
 def proc_status_kb(pid: int) -> dict[str, int]:
@@ -447,21 +449,62 @@ def http_bench(index_dir: Path, spec: dict, short: str, args: argparse.Namespace
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=server_log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     out: dict[str, Any] = {"command": " ".join(cmd[1:]), "runs": {}}
+    # Watchdog, from the start: the server's anonymous memory is checked every
+    # 0.2 s and the server killed when it passes --mem-limit (the machine is
+    # shared, and each server thread may load an index copy of its own).
+    watch: dict[str, Any] = {"peak_anon_mb": 0.0, "peak_pss_mb": 0.0, "killed": False}
+    stop = threading.Event()
+
+    def watchdog() -> None:
+        ticks = 0
+        while not stop.wait(0.2):
+            if proc.poll() is not None:
+                return
+            pids = tree_pids(proc.pid)
+            anon = sum(proc_status_kb(p).get("RssAnon", 0) for p in pids) / 1024
+            watch["peak_anon_mb"] = max(watch["peak_anon_mb"], anon)
+            if anon > args.mem_limit:
+                watch["killed"] = True
+                kill_tree(proc.pid)
+                return
+            ticks += 1
+            if ticks % 5 == 0:  # PSS walks the page tables: once a second is enough
+                watch["peak_pss_mb"] = max(watch["peak_pss_mb"], tree_pss_mb(proc.pid))
+
+    dog = threading.Thread(target=watchdog, daemon=True)
+    dog.start()
+
+    def gone() -> str | None:
+        if watch["killed"]:
+            return f"server killed: its anonymous memory passed --mem-limit {args.mem_limit:.0f} MB"
+        if proc.poll() is not None:
+            return f"server exited with status {proc.returncode} (see {logdir / 'server.log'}; OOM?)"
+        return None
+
+    def safe_get(url: str) -> int:
+        try:
+            return http_get(url)[0]
+        except (OSError, http.client.HTTPException):
+            return -1
+
     try:
         deadline = started + 180
         while True:
-            if proc.poll() is not None:
-                return {"skipped": f"server exited with {proc.returncode}; see {logdir / 'server.log'}"}
+            if why := gone():
+                return {"skipped": why, **out}
             try:
                 if http_get(base + "/healthz", timeout=5)[0] == 200:
                     break
-            except OSError:
+            except (OSError, http.client.HTTPException):
                 pass
             if time.perf_counter() > deadline:
                 return {"skipped": "server not healthy after 180 s"}
             time.sleep(0.05)
         out["healthz_s"] = time.perf_counter() - started
-        status, body = http_get(base + api_path(spec["cold_query"]))
+        try:
+            status, body = http_get(base + api_path(spec["cold_query"]))
+        except (OSError, http.client.HTTPException) as exc:
+            return {"skipped": f"first search failed: {exc!r}; {gone() or ''}", **out}
         out["first_answer_s"] = time.perf_counter() - started
         out["first_answer_status"] = status
         if status != 200:
@@ -470,30 +513,18 @@ def http_bench(index_dir: Path, spec: dict, short: str, args: argparse.Namespace
         # Warm up every server thread on queries that are not measured.
         warm = spec["warmup_sets"].get(short) or spec["warmup"]
         with ThreadPoolExecutor(8) as pool:
-            list(pool.map(lambda q: http_get(base + api_path(q)), (warm * 2)[: max(8, args.http_warmup)]))
+            statuses = list(pool.map(lambda q: safe_get(base + api_path(q)), (warm * 2)[: max(8, args.http_warmup)]))
+        out["warmup_failures"] = sum(1 for x in statuses if x != 200)
+        out["peak_anon_after_warmup_mb"] = watch["peak_anon_mb"]
+        if why := gone():
+            out["killed"] = why + " (during warm-up: 8 concurrent requests)"
+            return out
         urls = [api_path(q) for q in spec["sets"][short]]
         script = logdir / "queries.lua"
         script.write_text(WRK_LUA % ",\n".join(json.dumps(u) for u in urls), encoding="utf-8")
-        # Watchdog: the server's memory (PSS) is sampled during the runs and the
-        # server is killed if it passes --mem-limit (the machine is shared).
-        watch = {"peak_pss_mb": tree_pss_mb(proc.pid), "killed": False}
-        stop = threading.Event()
-
-        def watchdog() -> None:
-            while not stop.wait(1.0):
-                if proc.poll() is not None:
-                    return
-                watch["peak_pss_mb"] = max(watch["peak_pss_mb"], tree_pss_mb(proc.pid))
-                if watch["peak_pss_mb"] > args.mem_limit:
-                    watch["killed"] = True
-                    kill_tree(proc.pid)
-                    return
-
-        dog = threading.Thread(target=watchdog, daemon=True)
-        dog.start()
         for c in CONCURRENCY:
-            if watch["killed"] or proc.poll() is not None:
-                out["runs"][str(c)] = {"error": "server gone (killed by the memory watchdog or exited)"}
+            if why := gone():
+                out["runs"][str(c)] = {"error": why}
                 continue
             pids = tree_pids(proc.pid)
             cpu0, t0, busy0 = cpu_seconds(pids), time.perf_counter(), machine_busy_s()
@@ -525,11 +556,8 @@ def http_bench(index_dir: Path, spec: dict, short: str, args: argparse.Namespace
                 "other_cores": others,  # wrk itself and anything else running on the machine
                 "server_rss_mb": mem,
             }
-        stop.set()
-        dog.join()
-        out["server_peak_pss_mb"] = watch["peak_pss_mb"]
-        if watch["killed"]:
-            out["killed"] = f"server killed: its memory (PSS) passed --mem-limit {args.mem_limit:.0f} MB"
+        if why := gone():
+            out["killed"] = why
             return out
         out["server_pss_mb"] = tree_pss_mb(proc.pid)
         status = proc_status_kb(proc.pid)
@@ -541,6 +569,10 @@ def http_bench(index_dir: Path, spec: dict, short: str, args: argparse.Namespace
         out["server_processes"] = len(tree_pids(proc.pid))
         return out
     finally:
+        stop.set()
+        dog.join()
+        out["server_peak_pss_mb"] = watch["peak_pss_mb"]
+        out["server_peak_anon_mb"] = watch["peak_anon_mb"]
         proc.terminate()
         try:
             proc.wait(10)
@@ -704,7 +736,7 @@ def table(report: dict[str, Any]) -> str:
         row("  queries with no hit", "", "queries", label, "zero_hits")
     row("  query process peak RSS, MB", "lower", "query_process", "max_rss_mb")
     http = report.get("http", {})
-    if http.get("runs"):
+    if http.get("runs") or http.get("killed"):
         rows.append(f"HTTP, ours only: GET /api/search, wrk, {report['config']['http_seconds']} s per level")
         rows.append(("  server start → /healthz, s", "lower", fmt(http.get("healthz_s")), "—", "—", "—", "—"))
         rows.append(
@@ -712,7 +744,7 @@ def table(report: dict[str, Any]) -> str:
         )
         for c, r in http["runs"].items():
             if "error" in r:
-                rows.append((f"  c={c}: wrk failed", "", "—", "—", "—", "—", "—"))
+                rows.append((f"  c={c}: not run or failed (see notes / JSON)", "", "—", "—", "—", "—", "—"))
                 continue
             rows.append((f"  c={c}: requests/s", "higher", fmt(r["rps"]), "—", "—", "—", "—"))
             rows.append(
@@ -725,6 +757,9 @@ def table(report: dict[str, Any]) -> str:
         rows.append(("  server PSS after load, MB", "lower", fmt(http.get("server_pss_mb")), "—", "—", "—", "—"))
         rows.append(
             ("  server peak PSS (sampled 1/s), MB", "lower", fmt(http.get("server_peak_pss_mb")), "—", "—", "—", "—")
+        )
+        rows.append(
+            ("  server peak anonymous memory, MB", "lower", fmt(http.get("server_peak_anon_mb")), "—", "—", "—", "—")
         )
         rows.append(("  server RSS after load, MB", "lower", fmt(http.get("server_rss_mb")), "—", "—", "—", "—"))
         rows.append(("  server peak RSS (VmHWM), MB", "lower", fmt(http.get("server_peak_rss_mb")), "—", "—", "—", "—"))
@@ -788,8 +823,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--mem-limit",
         type=float,
-        default=round(mem_total_mb() * 0.5),
-        help="kill a worker or the server whose memory (PSS) passes this many MB (default: half of RAM, %(default)s)",
+        default=default_mem_limit(),
+        help="kill a worker whose memory (PSS) or the server whose anonymous memory passes this many MB\n"
+        "(default: half of RAM or 70%% of what is available now, whichever is less: %(default)s)",
     )
     ap.add_argument("--workdir", help="where corpora, indexes and logs go (default: a new temp dir, removed)")
     ap.add_argument("--keep", action="store_true", help="keep the work dir (indexes, logs)")
@@ -889,7 +925,10 @@ def main(argv: list[str] | None = None) -> int:
             report["http"] = {"skipped": "no index of ours to serve"}
         else:
             log(f"HTTP: serving {ours_index}")
-            report["http"] = http_bench(Path(ours_index), spec, short, args, workdir / "logs")
+            try:
+                report["http"] = http_bench(Path(ours_index), spec, short, args, workdir / "logs")
+            except Exception as exc:  # never lose the other results
+                report["http"] = {"skipped": f"HTTP part failed: {exc!r}"}
         for key in ("skipped", "killed"):
             if key in report["http"]:
                 report["notes"].append(f"HTTP: {report['http'][key]}")
