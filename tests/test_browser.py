@@ -160,7 +160,13 @@ def base_url(tmp_path_factory: pytest.TempPathFactory, analyzer: search.Analyzer
 
     app = create_app({"INDEX": str(root / "index"), "PAGE_SIZE": PAGE_SIZE})
     server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, name="waitress-browser-test", daemon=True)
+    def serve() -> None:
+        try:
+            server.run()
+        except OSError:  # the loop saw the listener closed under it at teardown
+            pass
+
+    thread = threading.Thread(target=serve, name="waitress-browser-test", daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.effective_port}"
