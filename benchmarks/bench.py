@@ -560,13 +560,14 @@ def http_bench(index_dir: Path, spec: dict, short: str, args: argparse.Namespace
             out["killed"] = why
             return out
         out["server_pss_mb"] = tree_pss_mb(proc.pid)
-        status = proc_status_kb(proc.pid)
-        out["server_rss_mb"] = status.get("VmRSS", 0) / 1024
-        out["server_peak_rss_mb"] = status.get("VmHWM", 0) / 1024
-        out["server_rss_anon_mb"] = status.get("RssAnon", 0) / 1024
-        out["server_rss_file_mb"] = status.get("RssFile", 0) / 1024
-        out["server_threads"] = len(os.listdir(f"/proc/{proc.pid}/task"))
-        out["server_processes"] = len(tree_pids(proc.pid))
+        # Summed over the server's processes (a pre-forking server has several);
+        # the peak is the sum of each process's own peak (VmHWM), an upper bound.
+        pids = tree_pids(proc.pid)
+        status = [proc_status_kb(p) for p in pids]
+        for key, name in (("VmRSS", "rss"), ("VmHWM", "peak_rss"), ("RssAnon", "rss_anon"), ("RssFile", "rss_file")):
+            out[f"server_{name}_mb"] = sum(st.get(key, 0) for st in status) / 1024
+        out["server_processes"] = len(pids)
+        out["server_threads"] = sum(len(os.listdir(f"/proc/{p}/task")) for p in pids if os.path.isdir(f"/proc/{p}"))
         return out
     finally:
         stop.set()
@@ -738,6 +739,17 @@ def table(report: dict[str, Any]) -> str:
     http = report.get("http", {})
     if http.get("runs") or http.get("killed"):
         rows.append(f"HTTP, ours only: GET /api/search, wrk, {report['config']['http_seconds']} s per level")
+        rows.append(
+            (
+                "  server processes / threads (after load)",
+                "",
+                f"{fmt(http.get('server_processes'))} / {fmt(http.get('server_threads'))}",
+                "—",
+                "—",
+                "—",
+                "—",
+            )
+        )
         rows.append(("  server start → /healthz, s", "lower", fmt(http.get("healthz_s")), "—", "—", "—", "—"))
         rows.append(
             ("  server start → first search answer, s", "lower", fmt(http.get("first_answer_s")), "—", "—", "—", "—")
@@ -762,7 +774,9 @@ def table(report: dict[str, Any]) -> str:
             ("  server peak anonymous memory, MB", "lower", fmt(http.get("server_peak_anon_mb")), "—", "—", "—", "—")
         )
         rows.append(("  server RSS after load, MB", "lower", fmt(http.get("server_rss_mb")), "—", "—", "—", "—"))
-        rows.append(("  server peak RSS (VmHWM), MB", "lower", fmt(http.get("server_peak_rss_mb")), "—", "—", "—", "—"))
+        rows.append(
+            ("  server peak RSS (sum of VmHWM), MB", "lower", fmt(http.get("server_peak_rss_mb")), "—", "—", "—", "—")
+        )
         rows.append(
             (
                 "  server RSS anon / file-mapped, MB",
