@@ -28,12 +28,17 @@ MAX_YEAR = 2100
 
 
 class ArticleError(ValueError):
-    """A record that cannot become an article; ``where`` names file and line."""
+    """A record that cannot become an article; ``where`` names file and line.
 
-    def __init__(self, where: str, message: str) -> None:
+    With ``warning=True`` the record was still read (e.g. a few invalid bytes
+    were replaced) and the problem is only reported.
+    """
+
+    def __init__(self, where: str, message: str, warning: bool = False) -> None:
         super().__init__(f"{where}: {message}")
         self.where = where
         self.message = message
+        self.warning = warning
 
 
 @dataclass(slots=True)

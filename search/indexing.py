@@ -254,8 +254,12 @@ def _write_segments(
     writer_mb: int,
     progress: ProgressHook | None,
     on_article: Callable[[Article], None],
-) -> tuple[list[Any], dict[int, int], list[tuple[int, str]]]:
-    """Write all articles; return (new segments, seq → global docnum, failures)."""
+) -> tuple[list[tuple[Any, list[tuple[int, int]]]], list[tuple[int, int]], list[tuple[int, str]]]:
+    """Write all articles.
+
+    Returns the workers' segments each with its (seq, local docnum) pairs, the
+    (seq, local docnum) pairs added to ``main`` itself, and the failures.
+    """
 
     def counted() -> Iterator[list[tuple[int, Article]]]:
         done = 0
@@ -276,13 +280,17 @@ def _write_segments(
 
     if workers <= 1:
         added, failed = _fill_segment(main, documents, counted())
-        return [], {seq: main.docbase + local for seq, local in added}, failed
+        return [], added, failed
 
     ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
     jobs = ctx.Queue(workers * 4)
     results = ctx.Queue()
     procs = [
-        ctx.Process(target=_segment_worker, args=(ix.storage.folder, documents, writer_mb, jobs, results, os.getpid()), daemon=True)
+        ctx.Process(
+            target=_segment_worker,
+            args=(ix.storage.folder, documents, writer_mb, jobs, results, os.getpid()),
+            daemon=True,
+        )
         for _ in range(workers)
     ]
     for proc in procs:
@@ -301,16 +309,26 @@ def _write_segments(
     problems = [o[1] for o in outcomes if o[0] == "error"]
     if problems:
         raise RuntimeError("an index writer process failed: " + "; ".join(problems))
-    segments, docnums, failed = [], {}, []
-    base = main.docbase
+    segments, failed = [], []
     for _, segment, added, seg_failed in outcomes:
         failed.extend(seg_failed)
-        if segment is None:
-            continue
+        if segment is not None:
+            segments.append((segment, added))
+    return segments, [], failed
+
+
+def _global_docnums(parts: list[tuple[Any, list[tuple[int, int]]]]) -> dict[int, int]:
+    """seq → docnum in the committed index, from its segments in table-of-contents order.
+
+    A reader numbers documents segment after segment, each segment taking
+    ``doc_count_all()`` numbers (deleted ones included).
+    """
+    docnums: dict[int, int] = {}
+    base = 0
+    for segment, added in parts:
         docnums.update((seq, base + local) for seq, local in added)
         base += segment.doc_count_all()
-        segments.append(segment)
-    return segments, docnums, failed
+    return docnums
 
 
 # --- the reindex pipeline --------------------------------------------------
@@ -336,6 +354,9 @@ def reindex(
     workers = workers or (os.cpu_count() or 1)
 
     def on_error(error: ArticleError) -> None:
+        if error.warning:
+            report.warnings.append(str(error))
+            return
         report.failed += 1
         report.errors.append(str(error))
 
@@ -375,7 +396,7 @@ def reindex(
             last_seq[article.id] = (seq, article.origin)
 
         try:
-            segments, docnums, failed = _write_segments(
+            worker_parts, main_added, failed = _write_segments(
                 ix,
                 main,
                 _plan(articles, report, existing),
@@ -390,12 +411,13 @@ def reindex(
                 report.errors.append(message)
             if crash_hook:
                 crash_hook("written")
-            finalsegments = main._merge_segments(None, False, False)
+            parts = [(segment, []) for segment in main._merge_segments(None, False, False)]
             if main._added:
-                finalsegments.append(main._finalize_segment())
+                parts.append((main._finalize_segment(), main_added))
             else:
                 main._close_segment()
-            main._commit_toc(finalsegments + segments)
+            parts.extend(worker_parts)
+            main._commit_toc([segment for segment, _ in parts])
             main._finish()
         except BaseException:
             main.cancel()
@@ -406,6 +428,7 @@ def reindex(
             if reader is not None:
                 reader.close()
         keep = {seq for seq, _ in last_seq.values()}
+        docnums = _global_docnums(parts)
         superseded = [docnum for seq, docnum in docnums.items() if seq not in keep]
         if superseded:
             fixer = ix.writer(codec=codec(), compound=False)

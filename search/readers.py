@@ -28,19 +28,54 @@ HTML_SUFFIXES = (".html", ".htm", ".shtml")
 JSON_SUFFIXES = (".json",)
 
 
-def decode_bytes(data: bytes, where: str, declared: str | None = None) -> str:
-    """Decode article bytes: BOM, declared charset, UTF-8, GB18030, then detection."""
+def _damaged_utf8(data: bytes, where: str, on_error: ErrorHandler | None) -> str | None:
+    """``data`` as UTF-8 if it is UTF-8 with a few invalid bytes, else None.
+
+    Text where at least 10 non-ASCII characters decode for each invalid byte is
+    UTF-8 with damage (GBK or another legacy encoding decodes as UTF-8 only by
+    rare accident): the bad bytes become U+FFFD and a warning names the place,
+    instead of the whole record being re-read as mojibake in some other charset.
+    """
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        first_bad = exc.start
+    else:
+        return None
+    text = data.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd")
+    non_ascii = sum(1 for ch in text if ch > "\x7f") - bad
+    if bad == 0 or non_ascii < 10 * bad:
+        return None
+    _report(
+        ArticleError(
+            where,
+            f"{bad} invalid UTF-8 byte sequence(s), first at byte {first_bad}, replaced with U+FFFD",
+            warning=True,
+        ),
+        on_error,
+    )
+    return text
+
+
+def decode_bytes(data: bytes, where: str, declared: str | None = None, on_error: ErrorHandler | None = None) -> str:
+    """Decode article bytes: BOM, declared charset, UTF-8 (a few bad bytes replaced and reported), GB18030, detection."""
     if data.startswith(b"\xef\xbb\xbf"):
         return data[3:].decode("utf-8", errors="strict")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return data.decode("utf-16")
-    candidates = ["utf-8", "gb18030"]
+    candidates = ["utf-8", "damaged-utf-8", "gb18030"]
     if declared:
         declared = declared.lower().strip()
         if declared in {"gb2312", "gbk", "gb18030", "x-gbk"}:
             declared = "gb18030"  # superset: never fails where gb2312 would
         candidates.insert(0, declared)
     for encoding in candidates:
+        if encoding == "damaged-utf-8":
+            text = _damaged_utf8(data, where, on_error)
+            if text is not None:
+                return text
+            continue
         try:
             return data.decode(encoding)
         except (UnicodeDecodeError, LookupError):
@@ -55,6 +90,8 @@ def decode_bytes(data: bytes, where: str, declared: str | None = None) -> str:
 
 def _report(error: ArticleError, on_error: ErrorHandler | None) -> None:
     if on_error is None:
+        if error.warning:
+            return
         raise error
     on_error(error)
 
@@ -70,7 +107,7 @@ def read_jsonl(path: Path, on_error: ErrorHandler | None = None) -> Iterator[Art
                 if not raw.strip():
                     continue
                 try:
-                    text = decode_bytes(raw, where)
+                    text = decode_bytes(raw, where, on_error=on_error)
                     try:
                         data = json.loads(text)
                     except json.JSONDecodeError as exc:
@@ -88,7 +125,7 @@ def read_jsonl(path: Path, on_error: ErrorHandler | None = None) -> Iterator[Art
 def read_json(path: Path, on_error: ErrorHandler | None = None) -> Iterator[Article]:
     """Yield articles from a JSON file holding one object or an array of them."""
     try:
-        data = json.loads(decode_bytes(path.read_bytes(), str(path)))
+        data = json.loads(decode_bytes(path.read_bytes(), str(path), on_error=on_error))
     except ArticleError as error:
         _report(error, on_error)
         return
@@ -156,7 +193,7 @@ def read_text_page(path: Path, on_error: ErrorHandler | None = None) -> Iterator
     """Yield the one article of a plain-text page; its id is the file name."""
     where = str(path)
     try:
-        yield parse_text_page(decode_bytes(path.read_bytes(), where), where, path.stem)
+        yield parse_text_page(decode_bytes(path.read_bytes(), where, on_error=on_error), where, path.stem)
     except ArticleError as error:
         _report(error, on_error)
 
@@ -170,7 +207,7 @@ def read_html_page(path: Path, on_error: ErrorHandler | None = None) -> Iterator
         raw = path.read_bytes()
         head = raw[:4096].decode("ascii", errors="ignore")
         match = re.search(r"charset\s*=\s*[\"']?([\w-]+)", head, re.I)
-        text = decode_bytes(raw, where, match.group(1) if match else None)
+        text = decode_bytes(raw, where, match.group(1) if match else None, on_error)
         yield parse_html_page(text, where, path.stem)
     except ArticleError as error:
         _report(error, on_error)

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from search.articles import ArticleError
-from search.readers import parse_text_page, read_articles
+from search.readers import decode_bytes, parse_text_page, read_articles
 
 PAGE = """衡阳东站改造完工
 当代商报社
@@ -92,6 +92,21 @@ def test_jsonl_gbk_line_and_bom(tmp_path: Path):
     )
     articles, errors = read([path])
     assert errors == [] and [a.title for a in articles] == ["衡阳", "湘江"]
+
+
+def test_damaged_utf8_is_repaired_and_warned_gbk_is_not():
+    warnings: list[ArticleError] = []
+    damaged = "衡阳新闻联播".encode() + b"\xff" + "今天开始播出".encode()
+    assert decode_bytes(damaged, "f.jsonl:4", on_error=warnings.append) == "衡阳新闻联播\ufffd今天开始播出"
+    assert [(str(w), w.warning) for w in warnings] == [
+        ("f.jsonl:4: 1 invalid UTF-8 byte sequence(s), first at byte 18, replaced with U+FFFD", True)
+    ]
+    warnings.clear()
+    gbk = "衡阳新闻联播今天开始播出，市民反响热烈".encode("gbk")
+    assert decode_bytes(gbk, "g.jsonl:1", on_error=warnings.append) == "衡阳新闻联播今天开始播出，市民反响热烈"
+    assert warnings == []
+    # without a handler a warning is not an exception
+    assert decode_bytes(damaged, "f.jsonl:4") == "衡阳新闻联播\ufffd今天开始播出"
 
 
 def test_truncated_gzip_keeps_what_was_read(tmp_path: Path):
