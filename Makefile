@@ -36,7 +36,7 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 
 test: install
-	bash tests/browser_setup.sh $(VENV)
+	bash tests/setup_system.sh $(VENV)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 

@@ -80,11 +80,21 @@ class ParsedQuery:
 
 
 def parse_date_bound(value: str, end: bool = False) -> datetime | None:
-    """``2020``, ``2020-05`` or a full date → aware datetime; None if unparseable or outside 1900–2100."""
+    """``2020``, ``2020-05`` or a full date → aware datetime; None if unparseable.
+
+    A well-formed date outside 1900–2100 is clamped to that range (no article
+    lies outside it), so ``from=0187-10-28`` means "from the start".
+    """
     value = value.strip()
     year = re.match(r"\d{1,4}", value)
-    if year is None or not MIN_YEAR <= int(year.group(0)) <= MAX_YEAR:
+    if year is None:
         return None
+    if not MIN_YEAR <= int(year.group(0)) <= MAX_YEAR:
+        if parse_date_bound("2000" + value[year.end() :], end) is None:  # 2000: a leap year, any day is valid
+            return None
+        if int(year.group(0)) < MIN_YEAR:
+            return datetime(MIN_YEAR, 1, 1, tzinfo=SHANGHAI)
+        return datetime(MAX_YEAR + 1, 1, 1, tzinfo=SHANGHAI) - timedelta(microseconds=1)
     try:
         if re.fullmatch(r"\d{4}", value):
             dt = datetime(int(value) + end, 1, 1, tzinfo=SHANGHAI)

@@ -1,7 +1,7 @@
 """The search pages in a real browser: type, read, page, filter, open, as a person would.
 
 Needs the ``playwright`` package and Debian's Chromium at /usr/bin/chromium (both
-installed by ``tests/browser_setup.sh``); without either, every test here skips.
+installed by ``tests/setup_system.sh``); without either, every test here skips.
 Playwright drives the system Chromium through ``executable_path``: we never run
 ``playwright install``.
 """
@@ -23,7 +23,7 @@ import search
 from search.web import create_app
 
 sync_api = pytest.importorskip(
-    "playwright.sync_api", reason="playwright is not installed (run tests/browser_setup.sh .venv)"
+    "playwright.sync_api", reason="playwright is not installed (run tests/setup_system.sh .venv)"
 )
 expect = sync_api.expect
 
@@ -44,7 +44,7 @@ SCRIPT_TITLE = "<script>alert(1)</script>衡阳新闻"
 
 pytestmark = pytest.mark.skipif(
     not os.access(CHROMIUM, os.X_OK),
-    reason=f"no Chromium at {CHROMIUM} (run tests/browser_setup.sh .venv as root to apt-get it)",
+    reason=f"no Chromium at {CHROMIUM} (run tests/setup_system.sh .venv as root to apt-get it)",
 )
 
 

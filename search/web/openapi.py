@@ -10,7 +10,11 @@ ERROR = {"$ref": "#/components/schemas/Error"}
 def _param(
     name: str, schema: dict[str, Any], description: str, where: str = "query", required: bool = False
 ) -> dict[str, Any]:
-    return {"name": name, "in": where, "required": required, "schema": schema, "description": description}
+    param = {"name": name, "in": where, "required": required, "schema": schema, "description": description}
+    if where == "query":
+        # ``size=`` (as an empty form field or data attribute sends it) means the default
+        param["allowEmptyValue"] = True
+    return param
 
 
 def _errors(*codes: int) -> dict[str, Any]:

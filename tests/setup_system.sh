@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
-# Install what tests/test_browser.py needs; safe to run again and again.
-#   bash tests/browser_setup.sh [VENV]      (VENV defaults to .venv)
-# - Debian's chromium at /usr/bin/chromium (apt-get, only when missing and root)
+# Install the system tools some tests drive; safe to run again and again.
+#   bash tests/setup_system.sh [VENV]      (VENV defaults to .venv)
+# - Debian's chromium at /usr/bin/chromium and CJK fonts (tests/test_browser.py)
+# - Debian's wrk, the HTTP load tool (tests/test_soak.py, benchmarks/bench.py)
+#   (apt-get, only when missing and root)
 # - the `playwright` Python package inside VENV (only when missing)
 # Never runs `playwright install`: the test drives the system Chromium through
 # executable_path, and browser downloads are not possible here.
-# Never fails: without Chromium or Playwright the browser test skips itself.
+# Never fails: without a tool the tests that need it skip themselves.
 set -u
 
 VENV="${1:-.venv}"
 PY="$VENV/bin/python"
 CHROMIUM=/usr/bin/chromium
 
-note() { echo "browser_setup: $*"; }
+note() { echo "setup_system: $*"; }
 
 if [ -x "$CHROMIUM" ]; then
     note "chromium present ($CHROMIUM)"
@@ -29,6 +31,21 @@ else
         note "chromium installed (without CJK fonts)"
     else
         note "apt-get could not install chromium (the browser test will skip)"
+    fi
+fi
+
+if command -v wrk >/dev/null 2>&1; then
+    note "wrk present"
+elif [ "$(id -u)" != "0" ] || ! command -v apt-get >/dev/null 2>&1; then
+    note "wrk missing and cannot apt-get (the soak test will skip)"
+else
+    note "installing wrk with apt-get"
+    export DEBIAN_FRONTEND=noninteractive
+    if apt-get install -y -qq --no-install-recommends wrk >/dev/null \
+        || { apt-get update -qq && apt-get install -y -qq --no-install-recommends wrk >/dev/null; }; then
+        note "wrk installed"
+    else
+        note "apt-get could not install wrk (the soak test will skip)"
     fi
 fi
 
