@@ -88,7 +88,7 @@ class Normalizer:
     def __call__(self, text: str) -> tuple[str, list[int] | None]:
         """Return (normalized text, offsets); offsets None means one-to-one."""
         norm = text.translate(self.table)
-        if len(norm) == len(text) and not (self.table.wide and any(ord(c) in self.table.wide for c in text)):
+        if len(norm) == len(text):  # every character maps to at least one: equal length, one to one
             return norm, None
         offsets: list[int] = []
         pieces: list[str] = []

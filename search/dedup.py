@@ -11,10 +11,10 @@ shingles get no signature: a headline alone says too little.
 
 from __future__ import annotations
 
-import heapq
 import re
-import zlib
 from array import array
+
+import numpy as np
 
 SHINGLE = 4
 K = 64
@@ -22,6 +22,9 @@ MIN_SHINGLES = 24
 THRESHOLD = 0.5
 HEAD = 16  # smallest hashes compared first
 HEAD_OVERLAP = 3  # below this overlap of the heads, similarity cannot reach THRESHOLD in practice
+_MULT = np.uint64(0x100000001B3)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
 _KEEP = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fffa-z0-9]+")
 
 
@@ -31,10 +34,19 @@ def signature(normalized: str) -> bytes | None:
     n = len(text) - SHINGLE + 1
     if n < MIN_SHINGLES:
         return None
-    buf = text.encode("utf-32-le")
-    width = SHINGLE * 4
-    hashes = {zlib.crc32(buf[4 * i : 4 * i + width]) for i in range(n)}
-    return array("I", sorted(heapq.nsmallest(K, hashes))).tobytes()
+    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    # Each shingle's code points combined (wrapping uint64 arithmetic), then mixed
+    # with splitmix64's finalizer; the top 32 bits are the shingle's hash.
+    h = np.zeros(n, dtype=np.uint64)
+    for i in range(SHINGLE):
+        h = h * _MULT + codes[i : i + n]
+    h ^= h >> np.uint64(30)
+    h *= _MIX1
+    h ^= h >> np.uint64(27)
+    h *= _MIX2
+    h ^= h >> np.uint64(31)
+    hashes = np.unique((h >> np.uint64(32)).astype(np.uint32))[:K]  # sorted, distinct
+    return hashes.astype("<u4").tobytes()
 
 
 def similarity(a: bytes, b: bytes) -> float:

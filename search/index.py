@@ -37,7 +37,7 @@ from .schema import bind_schema, build_schema
 CURRENT = "CURRENT"
 META = "meta.json"
 LOCK = "write.lock"
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 class IndexError_(Exception):

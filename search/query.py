@@ -83,14 +83,15 @@ def parse_date_bound(value: str, end: bool = False) -> datetime | None:
     """``2020``, ``2020-05`` or a full date → aware datetime; None if unparseable.
 
     A well-formed date outside 1900–2100 is clamped to that range (no article
-    lies outside it), so ``from=0187-10-28`` means "from the start".
+    lies outside it), so ``from=0187-10-28`` means "from the start"; the year
+    must have four digits.
     """
     value = value.strip()
     year = re.match(r"\d{1,4}", value)
     if year is None:
         return None
     if not MIN_YEAR <= int(year.group(0)) <= MAX_YEAR:
-        if parse_date_bound("2000" + value[year.end() :], end) is None:  # 2000: a leap year, any day is valid
+        if len(year.group(0)) != 4 or parse_date_bound("2000" + value[year.end() :], end) is None:  # 2000: a leap year, any day is valid
             return None
         if int(year.group(0)) < MIN_YEAR:
             return datetime(MIN_YEAR, 1, 1, tzinfo=SHANGHAI)

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
 
 from whoosh import fields, formats
+from whoosh.system import pack_uint
 
 from .analysis import Analyzer, Tok, WhooshTokenizer
 
@@ -30,7 +32,9 @@ class NewsText(fields.FieldType):
 
     def __init__(self, stream: str, stored: bool = False) -> None:
         self.stream = stream
-        self.format = formats.Positions()
+        # Only bigram fields answer "exact phrase" queries, so only they keep
+        # positions; word fields keep frequencies (less to write and to read).
+        self.format = formats.Positions() if stream == "bigrams" else formats.Frequency()
         self.vector = None
         self.scorable = True
         self.stored = stored
@@ -69,12 +73,25 @@ class NewsText(fields.FieldType):
         return WhooshTokenizer(self._analyzer, "bigrams" if self.stream == "bigrams" else "words")
 
     def postings(self, tokens: list[Tok]) -> Postings:
-        """Encode tokens as postings: one (term, freq, weight, positions) per term."""
+        """Encode tokens as postings: one (term, freq, weight, value) per term.
+
+        The value is what Whoosh's format would write: the frequency for word
+        fields, the frequency and pickled position deltas for bigram fields
+        (one-position lists, the most common, are encoded once and reused).
+        """
+        if not isinstance(self.format, formats.Positions):
+            counts: dict[str, int] = defaultdict(int)
+            for tok in tokens:
+                counts[tok.text] += 1
+            return Postings((w.encode("utf-8"), n, float(n), _freq_value(n)) for w, n in counts.items())
         poses: dict[str, list[int]] = defaultdict(list)
         for tok in tokens:
             poses[tok.text].append(tok.pos)
         encode = self.format.encode
-        return Postings((w.encode("utf-8"), len(p), float(len(p)), encode(p)) for w, p in poses.items())
+        return Postings(
+            (w.encode("utf-8"), len(p), float(len(p)), _one_position(p[0]) if len(p) == 1 else encode(p))
+            for w, p in poses.items()
+        )
 
     def tokens(self, text: str) -> list[Tok]:
         assert self._analyzer is not None, "bind an analyzer first"
@@ -94,6 +111,16 @@ class NewsText(fields.FieldType):
 
     def self_parsing(self) -> bool:
         return False
+
+
+@lru_cache(maxsize=4096)
+def _freq_value(freq: int) -> bytes:
+    return pack_uint(freq)  # what formats.Frequency.word_values writes
+
+
+@lru_cache(maxsize=65536)
+def _one_position(pos: int) -> bytes:
+    return formats.Positions().encode([pos])
 
 
 def build_schema() -> fields.Schema:

@@ -33,7 +33,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("USERDICT", "", "Extra user dictionary files for jieba, separated by the OS path separator."),
     Setting("SYNONYMS", "", "Extra synonym files (one group per line, comma separated)."),
     Setting("WORKERS", 0, "Processes used to analyse articles while indexing (0 = one per core)."),
-    Setting("WRITER_MB", 256, "Memory the index writer may use before spilling postings to disk, in MB."),
+    Setting(
+        "WRITER_MB",
+        1024,
+        "Postings each index writer process buffers in memory before spilling sorted runs to disk, in MB "
+        "(Whoosh's estimate; a run on disk costs a pickle round trip per posting).",
+    ),
     Setting("TITLE_WEIGHT", 8.0, "Ranking weight of the title field."),
     Setting("LEAD_WEIGHT", 6.0, "Ranking weight of the lead (核心提示 or derived opening)."),
     Setting("BODY_WEIGHT", 1.0, "Ranking weight of the body field."),
