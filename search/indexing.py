@@ -214,9 +214,7 @@ class _PostingPool(PostingPool):
         self.current.append(item)
 
 
-def _write_postings_w3(
-    fieldwriter: Any, schema: Any, lengths: _SegmentLengths | None, items: Iterable[tuple]
-) -> None:
+def _write_postings_w3(fieldwriter: Any, schema: Any, lengths: _SegmentLengths | None, items: Iterable[tuple]) -> None:
     """``FieldWriter.add_postings`` for Whoosh's W3 codec, a term at a time.
 
     The stock loop makes four Python calls per posting; here each term's

@@ -91,7 +91,9 @@ def parse_date_bound(value: str, end: bool = False) -> datetime | None:
     if year is None:
         return None
     if not MIN_YEAR <= int(year.group(0)) <= MAX_YEAR:
-        if len(year.group(0)) != 4 or parse_date_bound("2000" + value[year.end() :], end) is None:  # 2000: a leap year, any day is valid
+        if (
+            len(year.group(0)) != 4 or parse_date_bound("2000" + value[year.end() :], end) is None
+        ):  # 2000: a leap year, any day is valid
             return None
         if int(year.group(0)) < MIN_YEAR:
             return datetime(MIN_YEAR, 1, 1, tzinfo=SHANGHAI)
