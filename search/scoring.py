@@ -18,15 +18,18 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from whoosh.reading import TermNotFound
 
+from .dedup import Sketch
 from .ranking import K1, bm25f_saturate, field_b, idf
 
 POSTINGS_CACHE_ITEMS = 4_000_000  # decoded postings kept (about 8 bytes each)
+DOC_CACHE_ITEMS = 2_000  # decoded stored documents kept (ranking, collapsing and snippets read the same top hits)
 PREFIX_EXPANSION_LIMIT = 400
 
 
@@ -72,6 +75,9 @@ class Corpus:
         self._columns: dict[str, Any] = {}
         self._postings: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._cached_items = 0
+        self._docs: OrderedDict[int, dict[str, Any]] = OrderedDict()
+        self._sketches: OrderedDict[int, Sketch | None] = OrderedDict()
+        self._normalized: OrderedDict[int, tuple[dict[str, Any], str, str]] = OrderedDict()
         self._lock = threading.Lock()
         self._read_lock = threading.Lock()
 
@@ -118,6 +124,49 @@ class Corpus:
         mask[ids] = True
         return mask
 
+    # --- stored documents ---------------------------------------------------
+
+    def stored(self, docnum: int) -> dict[str, Any]:
+        """A document's stored fields (decoded once, kept in a bounded cache; do not modify)."""
+        with self._lock:
+            doc = self._docs.get(docnum)
+            if doc is not None:
+                self._docs.move_to_end(docnum)
+                return doc
+        with self._read_lock:
+            doc = self.reader.stored_fields(docnum)
+        with self._lock:
+            self._docs[docnum] = doc
+            if len(self._docs) > DOC_CACHE_ITEMS:
+                self._docs.popitem(last=False)
+        return doc
+
+    def normalized(self, docnum: int, normalize: Callable[[str], str]) -> tuple[str, str]:
+        """A document's (title, body) through ``normalize`` (cached with the document)."""
+        doc = self.stored(docnum)
+        cached = self._normalized.get(docnum)
+        if cached is None or cached[0] is not doc:
+            cached = (doc, normalize(doc.get("title", "")), normalize(doc.get("body", "")))
+            with self._lock:
+                self._normalized[docnum] = cached
+                if len(self._normalized) > DOC_CACHE_ITEMS:
+                    self._normalized.popitem(last=False)
+        return cached[1], cached[2]
+
+    def sketch(self, docnum: int) -> Sketch | None:
+        """A document's near-duplicate sketch (None when its text was too short)."""
+        with self._lock:
+            if docnum in self._sketches:
+                self._sketches.move_to_end(docnum)
+                return self._sketches[docnum]
+        signature = self.stored(docnum).get("signature")
+        sketch = Sketch(signature) if signature else None
+        with self._lock:
+            self._sketches[docnum] = sketch
+            if len(self._sketches) > 4 * DOC_CACHE_ITEMS:
+                self._sketches.popitem(last=False)
+        return sketch
+
     # --- postings ----------------------------------------------------------
 
     def postings(self, fieldname: str, term: str) -> tuple[np.ndarray, np.ndarray]:
@@ -132,9 +181,11 @@ class Corpus:
         tf_parts: list[np.ndarray] = []
         with self._read_lock:  # segment readers share file handles: one reader at a time
             for seg, offset in self.segments:
-                if (fieldname, term) not in seg:
+                try:
+                    matcher = seg.postings(fieldname, term)
+                except TermNotFound:
                     continue
-                ids, tfs = _read_postings(seg.postings(fieldname, term))
+                ids, tfs = _read_postings(matcher)
                 ids_parts.append(ids + offset)
                 tf_parts.append(tfs)
         if ids_parts:

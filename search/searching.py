@@ -339,12 +339,12 @@ class SearchEngine:
         corpus = self.corpus(searcher)
         ranked = self._rank(corpus, searcher, plan, matched, sort, page * size, explain)
         if collapse:
-            ranked = self._collapse(searcher, ranked, max(COLLAPSE_WINDOW, page * size * 2))
+            ranked = self._collapse(corpus, ranked, max(COLLAPSE_WINDOW, page * size * 2))
         results.total = (
             total - (min(total, len(ranked) + sum(len(r[2]) for r in ranked)) - len(ranked)) if collapse else total
         )
         for docnum, score, dups, parts in ranked[(page - 1) * size : page * size]:
-            results.hits.append(self._hit(searcher, docnum, score, dups, parts, plan.terms if snippets else None))
+            results.hits.append(self._hit(corpus, docnum, score, dups, parts, plan.terms if snippets else None))
         if facets and total:
             results.facets = self._facets(corpus, matched.candidates)
         results.took_ms = (time.perf_counter() - started) * 1000
@@ -377,7 +377,7 @@ class SearchEngine:
         top = ids[np.argsort(-key, kind="stable")[:window]]
         firsts = set(ids[first].tolist())
         final_by_doc = dict(zip(ids.tolist(), final.tolist(), strict=True))
-        boosted = self._proximity(searcher, plan, top[: ranking.PROXIMITY_DEPTH].tolist())
+        boosted = self._proximity(corpus, plan, top[: ranking.PROXIMITY_DEPTH].tolist())
         out = []
         for d in top.tolist():
             score = final_by_doc[d] * boosted.get(d, 1.0)
@@ -394,7 +394,7 @@ class SearchEngine:
         out.sort(key=lambda item: (item[0] not in firsts, -item[1]))
         return out
 
-    def _proximity(self, searcher: Any, plan: Plan, docnums: list[int]) -> dict[int, float]:
+    def _proximity(self, corpus: Corpus, plan: Plan, docnums: list[int]) -> dict[int, float]:
         """Boost documents whose title or body holds the query as written.
 
         Three signals, strongest first: the whole title stands in the query
@@ -409,13 +409,13 @@ class SearchEngine:
             return {}
         out = {}
         for d in docnums:
-            doc = searcher.stored_fields(d)
-            title = "".join(_KEEP_CHARS.findall(norm(doc.get("title", ""))))
+            title_norm, body_norm = corpus.normalized(d, norm)
+            title = "".join(_KEEP_CHARS.findall(title_norm))
             if len(title) >= 2 and title in needle:
                 out[d] = ranking.PROXIMITY_TITLE_IN_QUERY
             elif len(plan.words) > 1 and needle in title:
                 out[d] = ranking.PROXIMITY_TITLE
-            elif len(plan.words) > 1 and needle in norm(doc.get("body", "")):
+            elif len(plan.words) > 1 and needle in body_norm:
                 out[d] = ranking.PROXIMITY_BODY
         return out
 
@@ -449,13 +449,12 @@ class SearchEngine:
         t2s = self.analyzer.normalizer.t2s
         return any(ch in t2s and t2s[ch] != ch for ch in text)
 
-    def _collapse(self, searcher: Any, ranked: list, window: int) -> list:
+    def _collapse(self, corpus: Corpus, ranked: list, window: int) -> list:
         """Fold reprints of one story into the best-ranked copy (within the first ``window`` hits)."""
         kept: list = []
         sketches: list[Sketch | None] = []
         for docnum, score, dups, parts in ranked[:window]:
-            sig = searcher.stored_fields(docnum).get("signature")
-            sketch = Sketch(sig) if sig else None
+            sketch = corpus.sketch(docnum)
             for i, other in enumerate(sketches):
                 if sketch is not None and other is not None and sketch.near(other):
                     kept[i][2].append(docnum)
@@ -466,9 +465,9 @@ class SearchEngine:
         return kept + ranked[window:]
 
     def _hit(
-        self, searcher: Any, docnum: int, score: float, dups: list[int], parts: dict | None, terms: list[str] | None
+        self, corpus: Corpus, docnum: int, score: float, dups: list[int], parts: dict | None, terms: list[str] | None
     ) -> Hit:
-        doc = searcher.stored_fields(docnum)
+        doc = corpus.stored(docnum)
         hit = Hit(
             id=doc["id"],
             title=doc.get("title", ""),
@@ -488,7 +487,7 @@ class SearchEngine:
         )
         hit.title_html = highlight(hit.title, terms, normalize, max(len(hit.title), 1), 1) if hit.title else ""
         for other in dups:
-            d = searcher.stored_fields(other)
+            d = corpus.stored(other)
             hit.duplicates.append(
                 {
                     "id": d["id"],
