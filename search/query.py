@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from whoosh import query as Q
+from whoosh.query.spans import SpanNear
 
 from .analysis import Analyzer, Tok
 from .articles import MAX_YEAR, MIN_YEAR, SHANGHAI, parse_published
@@ -177,10 +178,21 @@ def content_words(analyzer: Analyzer, text: str) -> list[Tok]:
     return content or toks
 
 
+class _Near(SpanNear):
+    """Whoosh's ``SpanNear`` with the size estimate an ``And`` / ``Or`` asks its children for."""
+
+    def estimate_size(self, ixreader: object) -> int:
+        return min(self.a.estimate_size(ixreader), self.b.estimate_size(ixreader))
+
+    def estimate_min_size(self, ixreader: object) -> int:
+        return 0
+
+
 def _bigram_clause(
     analyzer: Analyzer, fieldname: str, word: str, boost: float, expand_single: bool = False, exact: bool = False
 ) -> Q.Query | None:
-    grams = [t.text for t in analyzer.bigrams(word)]
+    toks = analyzer.bigrams(word)
+    grams = [t.text for t in toks]
     if not grams:
         return None
     if len(grams) == 1:
@@ -193,7 +205,16 @@ def _bigram_clause(
     # Several bigrams score their sum: average them, so a long word's bigram
     # evidence weighs like one word, not like one per character.
     if exact:
-        return Q.Phrase(fieldname, grams, boost=boost / len(grams))
+        gaps = [b.pos - a.pos for a, b in zip(toks, toks[1:], strict=False)]
+        if all(g == 1 for g in gaps):
+            return Q.Phrase(fieldname, grams, boost=boost / len(grams))
+        # A latin word or a lone character takes two positions (5G基站: 5g@0 基站@2):
+        # each next token at exactly its own distance, as indexed.
+        near: Q.Query = Q.Term(fieldname, grams[0])
+        for gram, gap in zip(grams[1:], gaps, strict=True):
+            near = _Near(near, Q.Term(fieldname, gram), slop=gap, ordered=True, mindist=gap)
+        near.boost = boost / len(grams)
+        return near
     # Evidence for a query word needs no position check (the word fields
     # carry exactness); an And of its bigrams is many times cheaper than a
     # Whoosh phrase, whose span matching runs in Python for every candidate.

@@ -46,6 +46,15 @@ def test_phrase_exclude_and_filters(engine):
     assert ids(engine.search("after:2021 before:2022", sort="date")) == ["a2"]  # bounds are inclusive
 
 
+def test_phrases_with_latin_words_and_numbers(engine):
+    # a latin word takes two bigram positions: the phrase follows the indexed gaps
+    assert ids(engine.search('"5G校园网"')) == ["a2"]
+    assert ids(engine.search('"国产大飞机C919"')) == ["a3"]
+    assert ids(engine.search('"C919首次"')) == ["a3"]
+    assert ids(engine.search('"C919大飞机"')) == []  # not in that order anywhere
+    assert ids(engine.search('"COVID-19疫情"')) == ["a3"]
+
+
 @pytest.mark.parametrize("query", ['"', "-", "title:", '"疫情', "a:b:c", "((", '-""', "after:notadate", "　"])
 def test_malformed_syntax_degrades(engine, query):
     engine.search(query)  # no exception
