@@ -3,7 +3,7 @@
 Builds each system's index from the same corpus in a fresh process, measures
 indexing throughput, index size, peak memory, cold start and in-process query
 latency on short and long queries, then serves this project's index with
-``python cli.py serve`` (waitress) and load-tests ``/api/search`` with wrk at
+``python cli.py serve`` (gunicorn) and load-tests ``/api/search`` with wrk at
 1, 4 and 16 concurrent clients. Prints an aligned table (with the ratios of
 this project against the other two) and JSON. See benchmarks/README.md.
 
@@ -691,7 +691,7 @@ def versions() -> dict[str, str]:
     from importlib import metadata
 
     out = {"python": platform.python_version()}
-    for name in ("whoosh-reloaded", "jieba", "rjieba", "tantivy", "waitress", "flask", "numpy"):
+    for name in ("whoosh-reloaded", "jieba", "rjieba", "tantivy", "gunicorn", "flask", "numpy"):
         with contextlib.suppress(metadata.PackageNotFoundError):
             out[name] = metadata.version(name)
     wrk = shutil.which("wrk")

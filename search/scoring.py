@@ -213,7 +213,10 @@ class Corpus:
     def source_tf(self, source: Source) -> tuple[np.ndarray, np.ndarray]:
         """(doc ids, frequencies) of one evidence source."""
         if source.prefix:
-            parts = [self.postings(source.field, t) for t in self.expand_prefix(source.field, source.terms[0])]
+            terms = self.expand_prefix(source.field, source.terms[0])
+            if source.partial:  # longer words only: the word itself is scored on its own
+                terms = [t for t in terms if t != source.terms[0]]
+            parts = [self.postings(source.field, t) for t in terms]
             return _sum_postings(parts)
         if len(source.terms) == 1:
             return self.postings(source.field, source.terms[0])

@@ -160,6 +160,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory, analyzer: search.Analyzer
 
     app = create_app({"INDEX": str(root / "index"), "PAGE_SIZE": PAGE_SIZE})
     server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4)
+
     def serve() -> None:
         try:
             server.run()

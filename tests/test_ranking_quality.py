@@ -23,15 +23,15 @@ JUDGED = Path(__file__).parent / "data" / "judged"
 # Floors for our own collection: measured values minus a small margin.
 OWN_FLOORS = {"ndcg@10": 0.95, "mrr@10": 0.97, "recall@100": 0.95}
 
-# nDCG@10 floors on the dev tasks: the best baseline in ../shared/data/README.md plus
-# the margin this project reaches (measured with `python cli.py eval TASK`), less a
-# little tolerance. cmrc2018-dev sits 0.001 below tantivy-bigram's 0.9926: the
-# floor guards what we have while the gap is open (see the ranking issue's notes).
+# nDCG@10 floors on the dev tasks: the targets of the ranking issue, i.e. the best
+# baseline in ../shared/data/README.md plus 0.04 (xwlb) / 0.02 (qbqtc), and no worse
+# than the best baseline on the saturated tasks. Reached (python cli.py eval TASK):
+# xwlb 0.6587, qbqtc 0.8154, news-topics 0.9514, cmrc2018 0.9940.
 DEV_FLOORS = {
     "xwlb-title-dev": 0.6454,  # best baseline 0.6054 + 0.04
-    "qbqtc-dev": 0.8000,  # best baseline 0.7896
+    "qbqtc-dev": 0.8096,  # best baseline 0.7896 + 0.02
     "news-topics-dev": 0.9405,  # best baseline 0.9405
-    "cmrc2018-dev": 0.9900,  # best baseline 0.9926
+    "cmrc2018-dev": 0.9926,  # best baseline 0.9926
 }
 
 

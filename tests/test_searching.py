@@ -46,6 +46,13 @@ def test_phrase_exclude_and_filters(engine):
     assert ids(engine.search("after:2021 before:2022", sort="date")) == ["a2"]  # bounds are inclusive
 
 
+def test_latin_word_prefix_of_a_longer_latin_word(engine):
+    # titles often run latin together (ladybirdbooks…); a latin query word of 4+ characters
+    # also finds longer latin words it begins, as weak evidence
+    assert ids(engine.search("covi")) == ["a3"]  # covid-19
+    assert ids(engine.search("c91")) == []  # too short to expand
+
+
 def test_phrases_with_latin_words_and_numbers(engine):
     # a latin word takes two bigram positions: the phrase follows the indexed gaps
     assert ids(engine.search('"5G校园网"')) == ["a2"]

@@ -31,5 +31,7 @@ def test_locate_prefers_longer_terms(analyzer):
 
 
 def test_match_only_in_lead_is_marked_there(analyzer):
-    out = highlight("正文没有提到。", ["疫情防控"], analyzer.normalizer, width=40, fallback="核心提示：织密疫情防控网。")
+    out = highlight(
+        "正文没有提到。", ["疫情防控"], analyzer.normalizer, width=40, fallback="核心提示：织密疫情防控网。"
+    )
     assert out == "核心提示：织密<mark>疫情防控</mark>网。"
