@@ -312,18 +312,40 @@ def _jobs_while_parent_lives(jobs: Any, parent: int) -> Iterator[list[tuple[int,
         yield batch
 
 
+FLUSH_AT = 0.85  # of the writer's memory: end the segment there rather than spill sorted runs to disk
+
+
 def _segment_worker(gen_dir: str, documents: Documents, writer_mb: int, jobs: Any, results: Any, parent: int) -> None:
+    """Write batches into segments; a new segment whenever the postings fill the writer's memory.
+
+    Whoosh's writer would spill sorted runs to disk and merge them back through
+    pickle, a round trip per posting (at 100,000 articles most of the build);
+    several in-memory segments are cheaper to write than one merged one.
+    """
     try:
         ix = whoosh_index.open_dir(gen_dir)
         bind_schema(ix.schema, documents.analyzer)
-        writer = NewsSegmentWriter(ix, _lk=False, limitmb=writer_mb, codec=codec(), compound=False)
-        added, failed = _fill_segment(writer, documents, _jobs_while_parent_lives(jobs, parent))
-        segment = writer._finalize_segment() if added else None
-        if segment is None:
+
+        def new_writer() -> NewsSegmentWriter:
+            return NewsSegmentWriter(ix, _lk=False, limitmb=writer_mb, codec=codec(), compound=False)
+
+        parts: list[tuple[Any, list[tuple[int, int]]]] = []
+        failed: list[tuple[int, str]] = []
+        writer, added = new_writer(), []
+        for batch in _jobs_while_parent_lives(jobs, parent):
+            batch_added, batch_failed = _fill_segment(writer, documents, [batch])
+            added += batch_added
+            failed += batch_failed
+            if writer.pool.currentsize >= FLUSH_AT * writer.pool.limit:
+                parts.append((writer._finalize_segment(), added))
+                writer, added = new_writer(), []
+        if added:
+            parts.append((writer._finalize_segment(), added))
+        else:
             writer._close_segment()
-        results.put(("ok", segment, added, failed))
+        results.put(("ok", parts, failed))
     except BaseException as exc:  # report, so the parent fails the build cleanly
-        results.put(("error", f"{type(exc).__name__}: {exc}", [], []))
+        results.put(("error", f"{type(exc).__name__}: {exc}", []))
 
 
 def _plan(
@@ -407,10 +429,9 @@ def _write_segments(
     if problems:
         raise RuntimeError("an index writer process failed: " + "; ".join(problems))
     segments, failed = [], []
-    for _, segment, added, seg_failed in outcomes:
+    for _, parts, seg_failed in outcomes:
         failed.extend(seg_failed)
-        if segment is not None:
-            segments.append((segment, added))
+        segments.extend(parts)
     return segments, [], failed
 
 

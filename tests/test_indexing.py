@@ -36,6 +36,21 @@ def test_parallel_writers_match_single_writer(tmp_path, analyzer, corpus):
     assert sorted(ids(r1)) == sorted(ids(r2)) and r1.total == r2.total
 
 
+def test_writers_start_new_segments_when_their_memory_fills(tmp_path, analyzer):
+    records = [dict(a, id=f"{a['id']}-{i}") for i in range(200) for a in ARTICLES]
+    records.append(dict(ARTICLES[1], id="a1-0", title="重复编号的新版本"))  # last wins, segments apart
+    many = write_jsonl(tmp_path / "many.jsonl", records)
+    store = search.IndexStore(tmp_path / "ix", analyzer)
+    report = search.reindex(store, [many], full=True, workers=2, writer_mb=1)
+    assert (report.doc_count, report.skipped) == (800, 1)
+    with store.open().searcher() as searcher:
+        assert len(searcher.reader().leaf_readers()) >= 4  # no spilled runs: a segment each time
+    engine = search.SearchEngine(store)
+    assert engine.article("a1-0")["title"] == "重复编号的新版本"
+    assert engine.article("a1-1")["title"] == ARTICLES[0]["title"]
+    assert engine.search("大学生", size=10, collapse=False).total == 401  # a2, a4 copies and the new a1-0
+
+
 def test_incremental_update_and_delete(store, corpus, tmp_path):
     search.reindex(store, [corpus], full=True, workers=1)
     generation = store.current()
