@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from search.web import create_app
@@ -57,6 +59,15 @@ def test_api_article_related_hot_health(client):
     health = client.get("/healthz").get_json()
     assert health["status"] == "ok" and health["doc_count"] == 4
     assert_error(client.get("/api/nothing"), 404, "not_found", "")
+
+
+def test_healthz_reports_an_index_this_analysis_cannot_search(engine):
+    store = engine.store
+    meta_path = store.root / store.current() / "meta.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta_path.write_text(json.dumps(dict(meta, fingerprint="0123456789abcdef")), encoding="utf-8")
+    client = create_app({"INDEX": str(store.root), "TESTING": True}).test_client()
+    assert_error(client.get("/healthz"), 503, "index_unavailable", "0123456789abcdef")
 
 
 def test_pages_escape_and_render(client):

@@ -165,6 +165,10 @@ def healthz() -> Any:
         meta = store.meta()
     except NoIndexError as exc:
         raise ApiError(503, "no_index", str(exc)) from None
+    try:
+        store.check_compatible(meta)  # an index this analysis cannot search is not healthy
+    except IndexError_ as exc:
+        raise ApiError(503, "index_unavailable", str(exc)) from None
     return jsonify(
         {
             "status": "ok",
