@@ -166,6 +166,7 @@ class SearchEngine:
         self._vocab: tuple[Any, Vocabulary] | None = None
         self._corpora: dict[Any, Corpus] = {}
         self._lock = threading.Lock()
+        self._vocab_lock = threading.Lock()
 
     def warm(self) -> None:
         """Load the segmenter, the scoring arrays and the pinyin vocabulary before the first reader."""
@@ -425,10 +426,14 @@ class SearchEngine:
         """The pinyin-indexed words of the current index (built once per index version)."""
         searcher = searcher or self.store.searcher()
         key = (self.store.current(), searcher.doc_count_all())
-        with self._lock:
-            if self._vocab is None or self._vocab[0] != key:
-                self._vocab = (key, Vocabulary.from_reader(searcher.reader()))
-            return self._vocab[1]
+        # Built under its own lock: searches that need no recovery (and the
+        # scoring arrays behind ``self._lock``) never wait for it.
+        with self._vocab_lock:
+            vocab = self._vocab
+            if vocab is None or vocab[0] != key:
+                vocab = (key, Vocabulary.from_reader(searcher.reader()))
+                self._vocab = vocab
+            return vocab[1]
 
     def _recoveries(self, searcher: Any, parsed: ParsedQuery) -> list[tuple[str, str]]:
         """Rewrites worth trying when a query finds nothing (or little): pinyin, then homophone typos."""
