@@ -39,10 +39,15 @@ ROTATE_EVERY = 500
 class QueryLog:
     """Append-only log with a writer thread; reads open their own connection."""
 
-    def __init__(self, path: str | Path, max_rows: int = 200_000) -> None:
+    def __init__(self, path: str | Path, max_rows: int = 200_000, report_ttl: float = 30.0) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.max_rows = max_rows
+        # Hot searches and click counts aggregate the whole recent log: computed at most
+        # every ``report_ttl`` seconds per process, not on every page view.
+        self.report_ttl = report_ttl
+        self._reports: dict[tuple, tuple[float, Any]] = {}
+        self._reports_lock = threading.Lock()
         with self._connect() as db:
             db.executescript(SCHEMA)
         self._queue: queue.Queue[tuple[str, tuple] | None] = queue.Queue(maxsize=10_000)
@@ -101,8 +106,21 @@ class QueryLog:
             conn.close()
 
     def flush(self) -> None:
-        """Wait until every queued row is written (tests, shutdown)."""
+        """Wait until every queued row is written (tests, shutdown); reports are recomputed after."""
         self._queue.join()
+        with self._reports_lock:
+            self._reports.clear()
+
+    def _report(self, key: tuple, compute: Any) -> Any:
+        now = time.monotonic()
+        with self._reports_lock:
+            hit = self._reports.get(key)
+            if hit is not None and now - hit[0] < self.report_ttl:
+                return hit[1]
+        value = compute()
+        with self._reports_lock:
+            self._reports[key] = (now, value)
+        return value
 
     def close(self) -> None:
         self.flush()
@@ -112,6 +130,9 @@ class QueryLog:
     # --- reading ---------------------------------------------------------------
 
     def hot_searches(self, limit: int = 10, days: float = 7.0) -> list[dict[str, Any]]:
+        return self._report(("hot", limit, days), lambda: self._hot_searches(limit, days))
+
+    def _hot_searches(self, limit: int, days: float) -> list[dict[str, Any]]:
         since = time.time() - days * 86400
         with self._connect() as db:
             rows = db.execute(
@@ -122,6 +143,9 @@ class QueryLog:
         return [{"query": q, "count": n} for q, n in rows]
 
     def clicks_by_article(self, days: float = 7.0) -> dict[str, int]:
+        return self._report(("clicks", days), lambda: self._clicks_by_article(days))
+
+    def _clicks_by_article(self, days: float) -> dict[str, int]:
         since = time.time() - days * 86400
         with self._connect() as db:
             rows = db.execute(

@@ -57,6 +57,7 @@ class Vocabulary:
             for entries in table.values():
                 entries.sort(key=lambda e: (-e[1], e[0]))
         self.keys = sorted(self.full)
+        self.sorted_words = sorted(words)  # for prefix completion (bisect)
 
     @classmethod
     def from_reader(cls, reader: Any, fields: Iterable[str] = VOCAB_FIELDS) -> Vocabulary:

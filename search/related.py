@@ -13,8 +13,8 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 from whoosh import query as Q
-from whoosh import sorting
 
 from .dedup import near_duplicates
 from .searching import SearchEngine, iso
@@ -98,9 +98,12 @@ def hot_articles(engine: SearchEngine, limit: int = 8, clicks: dict[str, int] | 
     """The most read articles: views from the source site plus clicks recorded here."""
     searcher = engine.store.searcher()
     clicks = clicks or {}
-    pool = limit + len(clicks)
-    results = searcher.search(Q.Every(), limit=pool, sortedby=sorting.FieldFacet("views", reverse=True))
-    docs = {d["id"]: d for d in (searcher.stored_fields(h.docnum) for h in results)}
+    corpus = engine.corpus(searcher)
+    views, _ = corpus.column("views", translate=True)
+    pool = min(limit + len(clicks), corpus.n)
+    live_views = np.where(corpus.live, views, -1)
+    top = np.argpartition(-live_views, pool - 1)[:pool] if pool else np.zeros(0, dtype=np.int64)
+    docs = {d["id"]: d for d in (corpus.stored(int(n)) for n in top if live_views[n] >= 0)}
     for article_id in clicks:
         if article_id not in docs and (num := searcher.document_number(id=article_id)) is not None:
             docs[article_id] = searcher.stored_fields(num)

@@ -53,6 +53,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MAX_PAGE_SIZE", 100, "Largest page size a caller may ask for."),
     Setting("QUERY_LOG", "", "SQLite query log path (empty = <index>/querylog.sqlite3)."),
     Setting("QUERY_LOG_MAX_ROWS", 200_000, "Rows kept in the query log before the oldest are rotated out."),
+    Setting("HOT_TTL_SECONDS", 30.0, "How long hot searches and click counts are reused before the log is read again."),
     Setting("CLICK_LOG", False, "Record clicks on result links (/go/<id>) for hot articles; off by default."),
     Setting("CORS_ORIGINS", "", "Origins allowed to call the API from a browser (comma separated, * for any)."),
     Setting("ADMIN_TOKEN", "", "Token required by write endpoints; empty keeps them off."),

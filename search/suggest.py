@@ -34,7 +34,7 @@ def suggest(engine: SearchEngine, q: str, limit: int = 8) -> list[dict[str, Any]
     if _LATIN.match(text):
         for word in vocab.complete(text, limit):
             add(word, "pinyin")
-    words = sorted(vocab.df)
+    words = vocab.sorted_words
     i = bisect.bisect_left(words, text)
     starting = []
     while i < len(words) and words[i].startswith(text) and len(starting) < 200:

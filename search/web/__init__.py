@@ -53,7 +53,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     engine = open_engine(settings)
     app.extensions["engine"] = engine
     log_path = settings["QUERY_LOG"] or str(Path(settings["INDEX"]) / "querylog.sqlite3")
-    app.extensions["querylog"] = QueryLog(log_path, int(settings["QUERY_LOG_MAX_ROWS"]))
+    app.extensions["querylog"] = QueryLog(
+        log_path, int(settings["QUERY_LOG_MAX_ROWS"]), float(settings["HOT_TTL_SECONDS"])
+    )
     metrics.init_app(app)
     if not app.config.get("TESTING"):
         threading.Thread(target=engine.warm, name="warm-up", daemon=True).start()
