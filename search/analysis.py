@@ -60,7 +60,6 @@ class _NormTable(dict):
     def __init__(self, t2s: dict[str, str]) -> None:
         super().__init__()
         self.t2s = t2s
-        self.wide: set[int] = set()  # code points whose mapping is not one character
 
     def __missing__(self, code: int) -> int | str:
         ch = chr(code)
@@ -72,8 +71,6 @@ class _NormTable(dict):
             out = unicodedata.normalize("NFKC", ch).lower()
             out = "".join(self.t2s.get(c, c) for c in out) or " "
         value: int | str = code if out == ch else out
-        if len(out) != 1:
-            self.wide.add(code)
         self[code] = value
         return value
 

@@ -222,12 +222,14 @@ def _write_postings_w3(fieldwriter: Any, schema: Any, lengths: _SegmentLengths |
     ``_write_block`` / ``finish_postings`` write them, so the files are the
     ones Whoosh writes.
     """
+    current: str | None = None
     field_lengths: list[int] | None = None
     for (fieldname, btext), group in groupby(items, key=itemgetter(0, 1)):
-        if fieldname != getattr(fieldwriter, "_fieldname", None) or not fieldwriter._infield:
-            if fieldwriter._infield:
+        if fieldname != current:
+            if current is not None:
                 fieldwriter.finish_field()
             fieldwriter.start_field(fieldname, schema[fieldname])
+            current = fieldname
             field_lengths = lengths.field(fieldname) if lengths is not None else None
         fieldwriter.start_term(btext)
         pw = fieldwriter._postwriter
@@ -249,7 +251,7 @@ def _write_postings_w3(fieldwriter: Any, schema: Any, lengths: _SegmentLengths |
                 pw._minlength = low if pw._minlength is None else min(pw._minlength, low)
                 pw._maxlength = max(pw._maxlength, max(lens))
         fieldwriter.finish_term()
-    if fieldwriter._infield:
+    if current is not None:
         fieldwriter.finish_field()
 
 

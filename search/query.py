@@ -284,13 +284,14 @@ def word_plan(
             )
             for name, w in word_fields:
                 plan.sources.append(Source(name, (alt,), w * factor))
-            if alt == word and _LATIN_STEM.fullmatch(alt):
-                # Latin run together in titles (ladybirdbooks…, c919大飞机 → c919): the word as a
-                # prefix of longer latin words, weak partial evidence.
-                plan.sources += [
-                    Source(n, (alt,), w * LATIN_PREFIX_WEIGHT, prefix=True, partial=True) for n, w in word_fields[:3]
-                ]
             if alt == word:
+                if _LATIN_STEM.fullmatch(alt):
+                    # Latin run together in titles (ladybirdbooks…, c919大飞机 → c919): the word as a
+                    # prefix of longer latin words, weak partial evidence.
+                    plan.sources += [
+                        Source(n, (alt,), w * LATIN_PREFIX_WEIGHT, prefix=True, partial=True)
+                        for n, w in word_fields[:3]
+                    ]
                 # The dictionary words inside a long word (乡村振兴 → 乡村, 振兴): weak partial evidence.
                 for sub in dict.fromkeys(t.text for t in analyzer.words(alt) if t.text != alt):
                     plan.sources += [Source(n, (sub,), w * SUBWORD_WEIGHT, partial=True) for n, w in word_fields[:3]]

@@ -28,33 +28,21 @@ HTML_SUFFIXES = (".html", ".htm", ".shtml")
 JSON_SUFFIXES = (".json",)
 
 
-def _damaged_utf8(data: bytes, where: str, on_error: ErrorHandler | None) -> str | None:
-    """``data`` as UTF-8 if it is UTF-8 with a few invalid bytes, else None.
+def _damaged_utf8(data: bytes, first_bad: int, where: str, on_error: ErrorHandler | None) -> str | None:
+    """``data`` (not valid UTF-8 from byte ``first_bad``) as UTF-8 if only a few bytes are bad, else None.
 
     Text where at least 10 non-ASCII characters decode for each invalid byte is
     UTF-8 with damage (GBK or another legacy encoding decodes as UTF-8 only by
     rare accident): the bad bytes become U+FFFD and a warning names the place,
     instead of the whole record being re-read as mojibake in some other charset.
     """
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        first_bad = exc.start
-    else:
-        return None
     text = data.decode("utf-8", errors="replace")
     bad = text.count("\ufffd")
     non_ascii = sum(1 for ch in text if ch > "\x7f") - bad
     if bad == 0 or non_ascii < 10 * bad:
         return None
-    _report(
-        ArticleError(
-            where,
-            f"{bad} invalid UTF-8 byte sequence(s), first at byte {first_bad}, replaced with U+FFFD",
-            warning=True,
-        ),
-        on_error,
-    )
+    message = f"{bad} invalid UTF-8 byte sequence(s), first at byte {first_bad}, replaced with U+FFFD"
+    _report(ArticleError(where, message, warning=True), on_error)
     return text
 
 
@@ -64,22 +52,24 @@ def decode_bytes(data: bytes, where: str, declared: str | None = None, on_error:
         return data[3:].decode("utf-8", errors="strict")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return data.decode("utf-16")
-    candidates = ["utf-8", "damaged-utf-8", "gb18030"]
     if declared:
         declared = declared.lower().strip()
         if declared in {"gb2312", "gbk", "gb18030", "x-gbk"}:
             declared = "gb18030"  # superset: never fails where gb2312 would
-        candidates.insert(0, declared)
-    for encoding in candidates:
-        if encoding == "damaged-utf-8":
-            text = _damaged_utf8(data, where, on_error)
-            if text is not None:
-                return text
-            continue
         try:
-            return data.decode(encoding)
+            return data.decode(declared)
         except (UnicodeDecodeError, LookupError):
-            continue
+            pass
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        text = _damaged_utf8(data, exc.start, where, on_error)
+        if text is not None:
+            return text
+    try:
+        return data.decode("gb18030")
+    except UnicodeDecodeError:
+        pass
     from charset_normalizer import from_bytes
 
     best = from_bytes(data).best()
