@@ -73,11 +73,8 @@ class Corpus:
         self._lengths: dict[str, np.ndarray] = {}
         self._avg: dict[str, float] = {}
         self._columns: dict[str, Any] = {}
-        self._postings: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = OrderedDict()
-        self._cached_items = 0
-        self._docs: OrderedDict[int, dict[str, Any]] = OrderedDict()
-        self._sketches: OrderedDict[int, Sketch | None] = OrderedDict()
-        self._normalized: OrderedDict[int, tuple[dict[str, Any], str, str]] = OrderedDict()
+        self._postings = _BoundedCache(POSTINGS_CACHE_ITEMS, size=lambda p: len(p[0]))
+        self._docs = _BoundedCache(DOC_CACHE_ITEMS)
         self._lock = threading.Lock()
         self._read_lock = threading.Lock()
 
@@ -126,59 +123,27 @@ class Corpus:
 
     # --- stored documents ---------------------------------------------------
 
-    def stored(self, docnum: int) -> dict[str, Any]:
-        """A document's stored fields (decoded once, kept in a bounded cache; do not modify)."""
-        with self._lock:
-            doc = self._docs.get(docnum)
-            if doc is not None:
-                self._docs.move_to_end(docnum)
-                return doc
-        with self._read_lock:
-            doc = self.reader.stored_fields(docnum)
-        with self._lock:
-            if len(self._docs) >= DOC_CACHE_ITEMS and not _admitted(docnum):
-                return doc
-            self._docs[docnum] = doc
-            if len(self._docs) > DOC_CACHE_ITEMS:
-                self._docs.popitem(last=False)
+    def document(self, docnum: int) -> StoredDoc:
+        """A document's stored fields and what is derived from them (decoded once, kept in a bounded cache)."""
+        doc = self._docs.get(docnum)
+        if doc is None:
+            with self._read_lock:
+                doc = StoredDoc(self.reader.stored_fields(docnum))
+            self._docs.put(docnum, doc)
         return doc
 
-    def normalized(self, docnum: int, normalize: Callable[[str], str]) -> tuple[str, str]:
-        """A document's (title, body) through ``normalize`` (cached with the document)."""
-        doc = self.stored(docnum)
-        cached = self._normalized.get(docnum)
-        if cached is None or cached[0] is not doc:
-            cached = (doc, normalize(doc.get("title", "")), normalize(doc.get("body", "")))
-            with self._lock:
-                self._normalized[docnum] = cached
-                if len(self._normalized) > DOC_CACHE_ITEMS:
-                    self._normalized.popitem(last=False)
-        return cached[1], cached[2]
-
-    def sketch(self, docnum: int) -> Sketch | None:
-        """A document's near-duplicate sketch (None when its text was too short)."""
-        with self._lock:
-            if docnum in self._sketches:
-                self._sketches.move_to_end(docnum)
-                return self._sketches[docnum]
-        signature = self.stored(docnum).get("signature")
-        sketch = Sketch(signature) if signature else None
-        with self._lock:
-            self._sketches[docnum] = sketch
-            if len(self._sketches) > 4 * DOC_CACHE_ITEMS:
-                self._sketches.popitem(last=False)
-        return sketch
+    def stored(self, docnum: int) -> dict[str, Any]:
+        """A document's stored fields (cached; do not modify)."""
+        return self.document(docnum).fields
 
     # --- postings ----------------------------------------------------------
 
     def postings(self, fieldname: str, term: str) -> tuple[np.ndarray, np.ndarray]:
         """Document numbers and term frequencies of one term (cached, decoded)."""
         key = (fieldname, term)
-        with self._lock:
-            hit = self._postings.get(key)
-            if hit is not None:
-                self._postings.move_to_end(key)
-                return hit
+        hit = self._postings.get(key)
+        if hit is not None:
+            return hit
         ids_parts: list[np.ndarray] = []
         tf_parts: list[np.ndarray] = []
         with self._read_lock:  # segment readers share file handles: one reader at a time
@@ -194,14 +159,7 @@ class Corpus:
             result = (np.concatenate(ids_parts), np.concatenate(tf_parts))
         else:
             result = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
-        with self._lock:
-            if self._cached_items + len(result[0]) > POSTINGS_CACHE_ITEMS and not _admitted(key):
-                return result
-            self._postings[key] = result
-            self._cached_items += len(result[0])
-            while self._cached_items > POSTINGS_CACHE_ITEMS and len(self._postings) > 1:
-                _, old = self._postings.popitem(last=False)
-                self._cached_items -= len(old[0])
+        self._postings.put(key, result)
         return result
 
     def expand_prefix(self, fieldname: str, prefix: str) -> list[str]:
@@ -273,15 +231,67 @@ class Corpus:
         return total, matched, per_word
 
 
-def _admitted(key: Any) -> bool:
-    """Whether a new entry may displace others in a full cache: a fixed quarter of all keys.
+class _BoundedCache:
+    """An LRU cache of at most ``capacity`` units, ``size(value)`` units an entry.
 
-    Plain LRU fails under cyclic traffic larger than the cache (every entry is
-    evicted just before it is needed again: the hit rate falls to zero and a
-    server got three times slower after minutes of steady load). Admitting a
-    fixed subset of keys once full keeps a stable share of the working set.
+    Once full, only a fixed quarter of new keys may displace others: plain LRU
+    fails under cyclic traffic larger than the cache (every entry is evicted
+    just before it is needed again), while a fixed subset keeps a stable share
+    of the working set.
     """
-    return hash(key) & 3 == 0
+
+    def __init__(self, capacity: int, size: Callable[[Any], int] = lambda value: 1) -> None:
+        self.capacity = capacity
+        self._size = size
+        self._items: OrderedDict[Any, Any] = OrderedDict()
+        self._used = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: Any, value: Any) -> None:
+        size = self._size(value)
+        with self._lock:
+            if key in self._items or (self._used + size > self.capacity and hash(key) & 3):
+                return
+            self._items[key] = value
+            self._used += size
+            while self._used > self.capacity and len(self._items) > 1:
+                _, old = self._items.popitem(last=False)
+                self._used -= self._size(old)
+
+
+class StoredDoc:
+    """One document's stored fields, with what ranking, collapsing and snippets derive from them."""
+
+    __slots__ = ("fields", "_sketch", "_normalized")
+
+    def __init__(self, fields: dict[str, Any]) -> None:
+        self.fields = fields
+        self._sketch: Sketch | None | bool = False  # False: not computed yet
+        self._normalized: dict[str, tuple[str, list[int] | None]] = {}
+
+    @property
+    def sketch(self) -> Sketch | None:
+        """The near-duplicate sketch (None when the text was too short)."""
+        if self._sketch is False:
+            signature = self.fields.get("signature")
+            self._sketch = Sketch(signature) if signature else None
+        return self._sketch  # type: ignore[return-value]
+
+    def normalized(
+        self, name: str, normalizer: Callable[[str], tuple[str, list[int] | None]]
+    ) -> tuple[str, list[int] | None]:
+        """A stored text field through ``normalizer`` (normalized text and offsets), computed once."""
+        out = self._normalized.get(name)
+        if out is None:
+            out = self._normalized[name] = normalizer(self.fields.get(name) or "")
+        return out
 
 
 def _text(value: Any) -> str:

@@ -404,19 +404,19 @@ class SearchEngine:
         """
         if not plan.text:
             return {}
-        norm = self.analyzer.normalizer.text
-        needle = "".join(_KEEP_CHARS.findall(norm(plan.text)))
+        normalizer = self.analyzer.normalizer
+        needle = "".join(_KEEP_CHARS.findall(normalizer.text(plan.text)))
         if len(needle) < 2:
             return {}
         out = {}
         for d in docnums:
-            title_norm, body_norm = corpus.normalized(d, norm)
-            title = "".join(_KEEP_CHARS.findall(title_norm))
+            doc = corpus.document(d)
+            title = "".join(_KEEP_CHARS.findall(doc.normalized("title", normalizer)[0]))
             if len(title) >= 2 and title in needle:
                 out[d] = ranking.PROXIMITY_TITLE_IN_QUERY
             elif len(plan.words) > 1 and needle in title:
                 out[d] = ranking.PROXIMITY_TITLE
-            elif len(plan.words) > 1 and needle in body_norm:
+            elif len(plan.words) > 1 and needle in doc.normalized("body", normalizer)[0]:
                 out[d] = ranking.PROXIMITY_BODY
         return out
 
@@ -459,7 +459,7 @@ class SearchEngine:
         kept: list = []
         sketches: list[Sketch | None] = []
         for docnum, score, dups, parts in ranked[:window]:
-            sketch = corpus.sketch(docnum)
+            sketch = corpus.document(docnum).sketch
             for i, other in enumerate(sketches):
                 if sketch is not None and other is not None and sketch.near(other):
                     kept[i][2].append(docnum)
@@ -472,7 +472,8 @@ class SearchEngine:
     def _hit(
         self, corpus: Corpus, docnum: int, score: float, dups: list[int], parts: dict | None, terms: list[str] | None
     ) -> Hit:
-        doc = corpus.stored(docnum)
+        stored = corpus.document(docnum)
+        doc = stored.fields
         hit = Hit(
             id=doc["id"],
             title=doc.get("title", ""),
@@ -485,7 +486,15 @@ class SearchEngine:
         )
         if terms is None:  # no snippets wanted (evaluation, exports)
             return hit
-        normalize = self.analyzer.normalizer
+        normalizer = self.analyzer.normalizer
+
+        def normalize(text: str) -> tuple[str, list[int] | None]:
+            # title and body were normalized for proximity already: reuse them
+            for name in ("body", "title"):
+                if text is doc.get(name):
+                    return stored.normalized(name, normalizer)
+            return normalizer(text)
+
         lead = doc.get("lead") or (doc.get("extra") or {}).get("derived_lead", "")
         hit.snippet = highlight(
             doc.get("body", ""), terms, normalize, self.snippet_chars, self.fragments, fallback=lead
