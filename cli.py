@@ -224,36 +224,17 @@ def serve(obj: Context, host: str, port: int, workers: int | None, threads: int 
     Each worker notices a new index generation on its next request: a full
     reindex needs no restart. Example: python cli.py --index indexes/default serve --port 5000
     """
-    from gunicorn.app.base import BaseApplication
-
     from search.web import create_app
+    from search.web.server import gunicorn_options, run
 
     settings = obj.settings
-    options = {
-        "bind": f"{host}:{port}",
-        "workers": workers or int(settings["SERVE_WORKERS"]),
-        "threads": threads or int(settings["SERVE_THREADS"]),
-        "worker_class": "gthread",
-        "timeout": 60,
-        "graceful_timeout": 10,
-        "accesslog": None,
-        "errorlog": "-",
-        "loglevel": "warning",
-        "preload_app": False,
-    }
-
-    class Server(BaseApplication):  # type: ignore[misc]
-        def load_config(self) -> None:
-            for key, value in options.items():
-                self.cfg.set(key, value)
-
-        def load(self) -> Any:
-            return create_app({"INDEX": settings["INDEX"]})
-
+    options = gunicorn_options(
+        host, port, workers or int(settings["SERVE_WORKERS"]), threads or int(settings["SERVE_THREADS"])
+    )
     click.echo(
         f"serving {settings['INDEX']} on http://{host}:{port}/ ({options['workers']} workers × {options['threads']} threads)"
     )
-    Server().run()
+    run(lambda: create_app({"INDEX": settings["INDEX"]}), options)
 
 
 @cli.command(name="eval")
