@@ -55,11 +55,17 @@ def _load_t2s() -> dict[str, str]:
 
 
 class _NormTable(dict):
-    """``str.translate`` table computed lazily, one code point at a time."""
+    """``str.translate`` table computed lazily, one code point at a time.
+
+    ``expanding`` matches the characters seen so far that map to more than one
+    character (``…`` → ``...``, ``㎡`` → ``m2``): only they need offsets.
+    """
 
     def __init__(self, t2s: dict[str, str]) -> None:
         super().__init__()
         self.t2s = t2s
+        self.expanding: re.Pattern[str] = re.compile("(?!)")  # matches nothing
+        self._wide: set[str] = set()
 
     def __missing__(self, code: int) -> int | str:
         ch = chr(code)
@@ -71,6 +77,9 @@ class _NormTable(dict):
             out = unicodedata.normalize("NFKC", ch).lower()
             out = "".join(self.t2s.get(c, c) for c in out) or " "
         value: int | str = code if out == ch else out
+        if len(out) > 1:
+            self._wide.add(ch)
+            self.expanding = re.compile("[" + "".join(re.escape(c) for c in sorted(self._wide)) + "]")
         self[code] = value
         return value
 
@@ -87,13 +96,17 @@ class Normalizer:
         norm = text.translate(self.table)
         if len(norm) == len(text):  # every character maps to at least one: equal length, one to one
             return norm, None
+        # translate() has put every character of text in the table: walk the expanding ones only
+        table = self.table
         offsets: list[int] = []
-        pieces: list[str] = []
-        for i, ch in enumerate(text):
-            mapped = ch.translate(self.table)
-            pieces.append(mapped)
-            offsets.extend([i] * len(mapped))
-        return "".join(pieces), offsets
+        done = 0
+        for match in table.expanding.finditer(text):
+            i = match.start()
+            offsets.extend(range(done, i))
+            offsets.extend([i] * len(table[ord(text[i])]))
+            done = i + 1
+        offsets.extend(range(done, len(text)))
+        return norm, offsets
 
     def text(self, text: str) -> str:
         return text.translate(self.table)

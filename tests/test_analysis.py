@@ -1,3 +1,5 @@
+import random
+
 import pytest
 
 from search.analysis import Analyzer, Segmenter
@@ -18,6 +20,19 @@ def test_normalize_expanding_characters_keep_offsets(analyzer):
     norm, offsets = analyzer.normalizer(text)
     assert norm == "面积m2达到1号"
     assert [text[i] for i in offsets] == list("面积㎡㎡达到①号")
+
+
+def test_normalize_offsets_match_character_by_character_mapping(analyzer):
+    table = analyzer.normalizer.table
+    rng = random.Random(7)
+    alphabet = "中文新闻臺灣…㎡①ＡＢ abc\t\n\u200bß²½ﬁ℃—"
+    for _ in range(500):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
+        pieces = [ch.translate(table) for ch in text]
+        expected = [i for i, piece in enumerate(pieces) for _ in piece]
+        norm, offsets = analyzer.normalizer(text)
+        assert norm == "".join(pieces)
+        assert (offsets or list(range(len(text)))) == expected, text
 
 
 def test_word_tokens_positions_offsets_point_into_original(analyzer):
