@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from whoosh import index as whoosh_index
+from whoosh.filedb.filestore import FileStorage
+from whoosh.filedb.structfile import StructFile
 from whoosh.searching import Searcher
 
 from .analysis import Analyzer
@@ -83,6 +85,30 @@ def write_text_atomic(path: Path, text: str) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+class _PreadFile(StructFile):
+    """A read-only index file whose ``get`` is one ``pread``, not a seek and a buffered read."""
+
+    def get(self, position: int, length: int) -> bytes:
+        return os.pread(self._fd, length, position)
+
+
+class PreadStorage(FileStorage):
+    """Whoosh file storage whose random reads are single ``pread`` calls.
+
+    Whoosh looks a term up and reads stored documents with a seek and a read
+    each; through Python's buffered file that is a seek, an 8 KB buffer fill
+    and a copy per lookup, hundreds per query. ``pread`` reads just the bytes
+    (page cache hits), does not move the file position the other readers use,
+    and keeps memory honest (``mmap`` would count the mapped index in every
+    worker's RSS). Writers are unchanged.
+    """
+
+    def open_file(self, name: str, **kwargs: Any) -> StructFile:
+        f = _PreadFile(open(self._fpath(name), "rb"), name=name, **kwargs)
+        f._fd = f.file.fileno()
+        return f
 
 
 class IndexStore:
@@ -190,7 +216,7 @@ class IndexStore:
         gen_dir = self.generation_dir(name)
         if check:
             self.check_compatible(self.meta(gen_dir.name))
-        ix = whoosh_index.open_dir(str(gen_dir))
+        ix = PreadStorage(str(gen_dir)).open_index()
         bind_schema(ix.schema, self.analyzer)
         return ix
 
