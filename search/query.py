@@ -91,12 +91,13 @@ def parse_date_bound(value: str, end: bool = False) -> datetime | None:
     year = re.match(r"\d{1,4}", value)
     if year is None:
         return None
-    if not MIN_YEAR <= int(year.group(0)) <= MAX_YEAR:
+    number = int(year.group(0))
+    if not MIN_YEAR <= number <= MAX_YEAR:
         if (
             len(year.group(0)) != 4 or parse_date_bound("2000" + value[year.end() :], end) is None
         ):  # 2000: a leap year, any day is valid
             return None
-        if int(year.group(0)) < MIN_YEAR:
+        if number < MIN_YEAR:
             return datetime(MIN_YEAR, 1, 1, tzinfo=SHANGHAI)
         return datetime(MAX_YEAR + 1, 1, 1, tzinfo=SHANGHAI) - timedelta(microseconds=1)
     try:

@@ -106,7 +106,7 @@ def hot_articles(engine: SearchEngine, limit: int = 8, clicks: dict[str, int] | 
     docs = {d["id"]: d for d in (corpus.stored(int(n)) for n in top if live_views[n] >= 0)}
     for article_id in clicks:
         if article_id not in docs and (num := searcher.document_number(id=article_id)) is not None:
-            docs[article_id] = searcher.stored_fields(num)
+            docs[article_id] = corpus.stored(num)
     # A click here says more than a page view counted elsewhere.
     ranked = sorted(docs.values(), key=lambda d: -(d.get("views", 0) + CLICK_WEIGHT * clicks.get(d["id"], 0)))
     return [
