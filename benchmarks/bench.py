@@ -575,6 +575,8 @@ def http_bench(index_dir: Path, spec: dict, short: str, args: argparse.Namespace
         status = [proc_status_kb(p) for p in pids]
         for key, name in (("VmRSS", "rss"), ("VmHWM", "peak_rss"), ("RssAnon", "rss_anon"), ("RssFile", "rss_file")):
             out[f"server_{name}_mb"] = sum(st.get(key, 0) for st in status) / 1024
+        workers = [st.get("VmHWM", 0) / 1024 for p, st in zip(pids, status, strict=True) if p != proc.pid]
+        out["server_worker_peak_rss_mb"] = max(workers, default=None)
         out["server_processes"] = len(pids)
         out["server_threads"] = sum(len(os.listdir(f"/proc/{p}/task")) for p in pids if os.path.isdir(f"/proc/{p}"))
         return out
@@ -786,6 +788,17 @@ def table(report: dict[str, Any]) -> str:
         rows.append(("  server RSS after load, MB", "lower", fmt(http.get("server_rss_mb")), "—", "—", "—", "—"))
         rows.append(
             ("  server peak RSS (sum of VmHWM), MB", "lower", fmt(http.get("server_peak_rss_mb")), "—", "—", "—", "—")
+        )
+        rows.append(
+            (
+                "  largest worker's peak RSS (VmHWM), MB",
+                "lower",
+                fmt(http.get("server_worker_peak_rss_mb")),
+                "—",
+                "—",
+                "—",
+                "—",
+            )
         )
         rows.append(
             (
