@@ -56,7 +56,6 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("HOT_TTL_SECONDS", 30.0, "How long hot searches and click counts are reused before the log is read again."),
     Setting("CLICK_LOG", False, "Record clicks on result links (/go/<id>) for hot articles; off by default."),
     Setting("CORS_ORIGINS", "", "Origins allowed to call the API from a browser (comma separated, * for any)."),
-    Setting("ADMIN_TOKEN", "", "Token required by write endpoints; empty keeps them off."),
     Setting("SERVE_THREADS", 8, "Threads of the production WSGI server."),
     Setting("SERVE_WORKERS", 2, "Worker processes of the production WSGI server."),
 )

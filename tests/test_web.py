@@ -104,6 +104,15 @@ def test_suggest_hot_and_clicks(engine, tmp_path):
     assert [r["query"] for r in log.zero_results()] == ["不存在的词语组合"]
 
 
+def test_clicks_are_not_recorded_unless_turned_on(engine, tmp_path):
+    app = create_app({"INDEX": str(engine.store.root), "QUERY_LOG": str(tmp_path / "log.sqlite3")})
+    client = app.test_client()
+    response = client.get("/go/a2?q=大学生")
+    assert response.status_code == 302 and response.headers["Location"].endswith("/articles/a2")
+    app.extensions["querylog"].flush()
+    assert app.extensions["querylog"].clicks_by_article() == {}
+
+
 def test_metrics(client):
     client.get("/api/search?q=疫情")
     client.get("/api/search?q=page&page=0")
