@@ -148,9 +148,8 @@ class Corpus:
         tf_parts: list[np.ndarray] = []
         with self._read_lock:  # segment readers share file handles: one reader at a time
             for seg, offset in self.segments:
-                try:
-                    matcher = seg.postings(fieldname, term)
-                except TermNotFound:
+                matcher = _leaf_matcher(seg, fieldname, term)
+                if matcher is None:
                     continue
                 ids, tfs = _read_postings(matcher)
                 ids_parts.append(ids + offset)
@@ -298,6 +297,28 @@ def _text(value: Any) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="replace")
     return "" if value is None else str(value)
+
+
+def _leaf_matcher(seg: Any, fieldname: str, term: str) -> Any:
+    """A segment's postings of a term as the codec stores them, or None when absent.
+
+    Deleted documents are included: the live mask drops them from candidates
+    and document frequencies. Whoosh's ``postings()`` wraps the matcher of a
+    segment with deletions in a filter, which hides the codec's blocks and
+    made every posting list of that segment decode one posting at a time.
+    """
+    terms = getattr(seg, "_terms", None)
+    if terms is None or not hasattr(terms, "matcher") or not hasattr(seg, "_text_to_bytes"):
+        try:  # another reader implementation: the public, filtered way
+            return seg.postings(fieldname, term)
+        except TermNotFound:
+            return None
+    if fieldname not in seg.schema:
+        return None
+    try:
+        return terms.matcher(fieldname, seg._text_to_bytes(fieldname, term), seg.schema[fieldname].format)
+    except TermNotFound:
+        return None
 
 
 def _read_postings(m: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -1,6 +1,7 @@
 import pytest
 
 import search
+from search.scoring import _leaf_matcher
 
 from .conftest import ids
 
@@ -97,3 +98,19 @@ def test_facets(engine):
     res = engine.search("衡阳", facets=True)
     assert res.facets["year"] == {"2020": 1, "2021": 1, "2023": 1}
     assert res.facets["channel"] == {"交通": 1, "教育": 1, "时政": 1}
+
+
+def test_deletions_keep_the_codec_block_path(store, corpus):
+    """A segment with deletions is read block by block; the live mask, not a filter, drops deleted documents."""
+    search.reindex(store, [corpus], full=True, workers=1)
+    engine = search.SearchEngine(store)
+    assert ids(engine.search("疫情防控")) == ["a1", "a3"]
+    assert search.delete(store, ["a1"]) == 1
+    assert ids(engine.search("疫情防控")) == ["a3"]
+    corpus_ = engine.corpus(store.searcher())
+    assert corpus_.reader.has_deletions() and int(corpus_.live.sum()) == 3
+    (segment, _), *_ = corpus_.segments
+    matcher = _leaf_matcher(segment, "title", "疫情")
+    assert hasattr(matcher, "_read_data")  # the W3 block matcher, not Whoosh's per-posting deletion filter
+    assert _leaf_matcher(segment, "title", "没有这个词") is None
+    assert _leaf_matcher(segment, "no_such_field", "疫情") is None
