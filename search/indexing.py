@@ -341,6 +341,8 @@ def _segment_worker(gen_dir: str, documents: Documents, writer_mb: int, jobs: An
             if writer.pool.currentsize >= FLUSH_AT * writer.pool.limit:
                 parts.append((writer._finalize_segment(), added))
                 writer, added = new_writer(), []
+        if os.getppid() != parent:
+            os._exit(1)
         if added:
             parts.append((writer._finalize_segment(), added))
         else:
@@ -348,6 +350,22 @@ def _segment_worker(gen_dir: str, documents: Documents, writer_mb: int, jobs: An
         results.put(("ok", parts, failed))
     except BaseException as exc:  # report, so the parent fails the build cleanly
         results.put(("error", f"{type(exc).__name__}: {exc}", []))
+    _flush_while_parent_lives(results, parent)
+
+
+def _flush_while_parent_lives(results: Any, parent: int) -> None:
+    """Wait until the result is in the pipe, but not for a parent that died.
+
+    A process exits only after its queue's feeder thread has written everything;
+    with the parent gone nobody reads, a large result fills the pipe, and the
+    worker would hang forever holding the inherited write lock.
+    """
+    results.close()
+    feeder = getattr(results, "_thread", None)  # CPython's multiprocessing.Queue feeder thread
+    while feeder is not None and feeder.is_alive():
+        if os.getppid() != parent:
+            os._exit(1)
+        feeder.join(0.2)
 
 
 def _plan(
