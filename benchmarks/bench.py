@@ -516,6 +516,9 @@ def http_bench(index_dir: Path, spec: dict, short: str, args: argparse.Namespace
             statuses = list(pool.map(lambda q: safe_get(base + api_path(q)), (warm * 2)[: max(8, args.http_warmup)]))
         out["warmup_failures"] = sum(1 for x in statuses if x != 200)
         out["peak_anon_after_warmup_mb"] = watch["peak_anon_mb"]
+        if why := gone():
+            out["killed"] = why + " (during warm-up: 8 concurrent requests)"
+            return out
         # Each worker finishes its start-up (scoring arrays, the pinyin vocabulary) in a
         # background thread: measure the served state, not start-up, so wait until idle.
         settle_deadline = time.perf_counter() + 120
@@ -539,9 +542,6 @@ def http_bench(index_dir: Path, spec: dict, short: str, args: argparse.Namespace
                 "failures": failures,
                 **{f"p{p}_ms": percentile(latencies, p) for p in (50, 95, 99)},
             }
-        if why := gone():
-            out["killed"] = why + " (during warm-up: 8 concurrent requests)"
-            return out
         urls = [api_path(q) for q in spec["sets"][short]]
         script = logdir / "queries.lua"
         script.write_text(WRK_LUA % ",\n".join(json.dumps(u) for u in urls), encoding="utf-8")

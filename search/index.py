@@ -90,6 +90,10 @@ def write_text_atomic(path: Path, text: str) -> None:
 class _PreadFile(StructFile):
     """A read-only index file whose ``get`` is one ``pread``, not a seek and a buffered read."""
 
+    def __init__(self, fileobj: Any, **kwargs: Any) -> None:
+        super().__init__(fileobj, **kwargs)
+        self._fd = fileobj.fileno()
+
     def get(self, position: int, length: int) -> bytes:
         return os.pread(self._fd, length, position)
 
@@ -106,9 +110,7 @@ class PreadStorage(FileStorage):
     """
 
     def open_file(self, name: str, **kwargs: Any) -> StructFile:
-        f = _PreadFile(open(self._fpath(name), "rb"), name=name, **kwargs)
-        f._fd = f.file.fileno()
-        return f
+        return _PreadFile(open(self._fpath(name), "rb"), name=name, **kwargs)
 
 
 class IndexStore:

@@ -305,8 +305,7 @@ def _jobs_while_parent_lives(jobs: Any, parent: int) -> Iterator[list[tuple[int,
             batch = jobs.get(timeout=0.5)
         except queue.Empty:
             batch = ()
-        if os.getppid() != parent:
-            os._exit(1)
+        _exit_if_orphaned(parent)
         if batch == ():
             continue
         if batch is None:
@@ -341,8 +340,7 @@ def _segment_worker(gen_dir: str, documents: Documents, writer_mb: int, jobs: An
             if writer.pool.currentsize >= FLUSH_AT * writer.pool.limit:
                 parts.append((writer._finalize_segment(), added))
                 writer, added = new_writer(), []
-        if os.getppid() != parent:
-            os._exit(1)
+        _exit_if_orphaned(parent)
         if added:
             parts.append((writer._finalize_segment(), added))
         else:
@@ -363,9 +361,14 @@ def _flush_while_parent_lives(results: Any, parent: int) -> None:
     results.close()
     feeder = getattr(results, "_thread", None)  # CPython's multiprocessing.Queue feeder thread
     while feeder is not None and feeder.is_alive():
-        if os.getppid() != parent:
-            os._exit(1)
+        _exit_if_orphaned(parent)
         feeder.join(0.2)
+
+
+def _exit_if_orphaned(parent: int) -> None:
+    """A worker whose parent died exits at once: it holds the write lock it inherited."""
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def _plan(

@@ -38,12 +38,11 @@ class RecycleConnections:
         response = getattr(start_response, "__self__", None)
         if sock is not None and callable(getattr(response, "force_close", None)):
             with self._lock:
-                served = self._served.get(sock, 0) + 1
-                if served >= self.every:
-                    self._served.pop(sock, None)
-                else:
+                served = self._served.pop(sock, 0) + 1
+                recycle = served >= self.every
+                if not recycle:
                     self._served[sock] = served
-            if served >= self.every:
+            if recycle:
                 response.force_close()
         return self.app(environ, start_response)
 
