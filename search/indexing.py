@@ -37,8 +37,9 @@ from .analysis import Analyzer
 from .articles import Article, ArticleError, author_names
 from .dedup import signature
 from .index import IndexStore
+from .postings import TableWriter
 from .readers import read_articles
-from .schema import NewsText, Postings, bind_schema, build_schema
+from .schema import BIGRAM_FIELDS, WORD_FIELDS, NewsText, Postings, bind_schema, build_schema
 
 ProgressHook = Callable[[int], None]
 
@@ -214,13 +215,20 @@ class _PostingPool(PostingPool):
         self.current.append(item)
 
 
-def _write_postings_w3(fieldwriter: Any, schema: Any, lengths: _SegmentLengths | None, items: Iterable[tuple]) -> None:
+def _write_postings_w3(
+    fieldwriter: Any,
+    schema: Any,
+    lengths: _SegmentLengths | None,
+    items: Iterable[tuple],
+    table: TableWriter | None = None,
+) -> None:
     """``FieldWriter.add_postings`` for Whoosh's W3 codec, a term at a time.
 
     The stock loop makes four Python calls per posting; here each term's
     postings fill the codec's block buffers in slices and the codec's own
     ``_write_block`` / ``finish_postings`` write them, so the files are the
-    ones Whoosh writes.
+    ones Whoosh writes. ``table`` also collects the scoring fields' postings
+    for the segment's postings table (``search.postings``).
     """
     current: str | None = None
     field_lengths: list[int] | None = None
@@ -232,6 +240,7 @@ def _write_postings_w3(fieldwriter: Any, schema: Any, lengths: _SegmentLengths |
             current = fieldname
             field_lengths = lengths.field(fieldname) if lengths is not None else None
         fieldwriter.start_term(btext)
+        tabled = table is not None and fieldname in table.fields
         pw = fieldwriter._postwriter
         limit = pw._blocklimit
         postings = list(group)
@@ -245,12 +254,16 @@ def _write_postings_w3(fieldwriter: Any, schema: Any, lengths: _SegmentLengths |
             pw._weights.extend(weights)
             pw._values.extend(v for p in chunk if (v := p[4]))
             pw._maxweight = max(pw._maxweight, max(weights))
+            if tabled:
+                table.extend(docnums, weights)  # type: ignore[union-attr]
             lens = [n for d in docnums if (n := field_lengths[d])] if field_lengths is not None else None
             if lens:
                 low = min(lens)
                 pw._minlength = low if pw._minlength is None else min(pw._minlength, low)
                 pw._maxlength = max(pw._maxlength, max(lens))
         fieldwriter.finish_term()
+        if tabled:
+            table.finish_term(fieldname, btext)  # type: ignore[union-attr]
     if current is not None:
         fieldwriter.finish_field()
 
@@ -267,7 +280,9 @@ class NewsSegmentWriter(SegmentWriter):
         pdr = self.per_document_reader() if self.codec.length_stats else None
         lengths = _SegmentLengths(pdr) if pdr is not None else None
         if isinstance(self.fieldwriter, W3FieldWriter):
-            _write_postings_w3(self.fieldwriter, self.schema, lengths, self.pool.iter_postings())
+            table = TableWriter(WORD_FIELDS + BIGRAM_FIELDS)
+            _write_postings_w3(self.fieldwriter, self.schema, lengths, self.pool.iter_postings(), table)
+            table.write(self.storage, self.newsegment)
         else:  # another codec: its own loop
             self.fieldwriter.add_postings(self.schema, lengths, self.pool.iter_postings())
         self.fieldwriter.close()

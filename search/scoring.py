@@ -26,6 +26,7 @@ import numpy as np
 from whoosh.reading import TermNotFound
 
 from .dedup import Sketch
+from .postings import Table, term_key
 from .ranking import K1, bm25f_saturate, field_b, idf
 
 POSTINGS_CACHE_ITEMS = 4_000_000  # decoded postings kept (about 8 bytes each)
@@ -73,6 +74,7 @@ class Corpus:
         self._lengths: dict[str, np.ndarray] = {}
         self._avg: dict[str, float] = {}
         self._columns: dict[str, Any] = {}
+        self.tables = [Table.of_segment(seg) for seg, _ in self.segments]
         self._postings = _BoundedCache(POSTINGS_CACHE_ITEMS, size=lambda p: len(p[0]))
         self._docs = _BoundedCache(DOC_CACHE_ITEMS)
         self._lock = threading.Lock()
@@ -146,12 +148,17 @@ class Corpus:
             return hit
         ids_parts: list[np.ndarray] = []
         tf_parts: list[np.ndarray] = []
-        with self._read_lock:  # segment readers share file handles: one reader at a time
-            for seg, offset in self.segments:
-                matcher = _leaf_matcher(seg, fieldname, term)
-                if matcher is None:
+        key = term_key(fieldname, term.encode("utf-8"))
+        for (seg, offset), table in zip(self.segments, self.tables, strict=True):
+            found = table.get(fieldname, key) if table is not None else None
+            if found is None:  # no table, or a key two terms share: through Whoosh
+                with self._read_lock:  # segment readers share file handles: one reader at a time
+                    matcher = _leaf_matcher(seg, fieldname, term)
+                    found = _read_postings(matcher) if matcher is not None else None
+                if found is None:
                     continue
-                ids, tfs = _read_postings(matcher)
+            ids, tfs = found
+            if len(ids):
                 ids_parts.append(ids + offset)
                 tf_parts.append(tfs)
         if ids_parts:

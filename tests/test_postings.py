@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import search
+from search import postings
+from search.postings import EXT, Table, TableWriter, term_key
+from search.schema import BIGRAM_FIELDS, WORD_FIELDS
+from search.scoring import _leaf_matcher, _read_postings
+
+SAMPLE = Path(__file__).resolve().parents[1] / "sample"
+QUERIES = ["衡阳", "疫情防控", "大学生志愿者", "C919", "5G", "南华大学 新生", "hengyang", "蒸湘区 -反诈", "title:衡阳"]
+
+
+@pytest.fixture(scope="module")
+def sample_store(tmp_path_factory: pytest.TempPathFactory, analyzer: search.Analyzer) -> search.IndexStore:
+    store = search.IndexStore(tmp_path_factory.mktemp("postings") / "index", analyzer)
+    report = search.reindex(store, [SAMPLE], full=True, workers=2)
+    assert report.ok, report.errors
+    return store
+
+
+def _segments(store: search.IndexStore) -> list:
+    reader = store.searcher().reader()
+    return [reader] if reader.is_atomic() else list(reader.readers)
+
+
+def _as_lists(pair: tuple[np.ndarray, np.ndarray]) -> tuple[list[int], list[float]]:
+    return pair[0].tolist(), pair[1].tolist()
+
+
+def test_tables_hold_every_scoring_posting_whoosh_holds(sample_store):
+    segments = _segments(sample_store)
+    assert len(segments) >= 2  # one segment per indexing worker
+    checked = 0
+    for seg in segments:
+        table = Table.of_segment(seg)
+        assert table is not None and table.fields == frozenset(WORD_FIELDS + BIGRAM_FIELDS)
+        terms = [(f, t) for f, t in seg.all_terms() if f in table.fields]
+        assert len(table.keys) == len(terms)
+        for fieldname, btext in terms:
+            term = btext.decode("utf-8")
+            whoosh = _read_postings(_leaf_matcher(seg, fieldname, term))
+            assert _as_lists(table.get(fieldname, term_key(fieldname, btext))) == _as_lists(whoosh), (fieldname, term)
+            checked += 1
+        assert _as_lists(table.get("body", term_key("body", "没有这个词".encode()))) == ([], [])
+        assert table.get("id", term_key("id", b"a1")) is None  # a field the table does not cover: ask Whoosh
+    assert checked > 10_000
+
+
+def _search_json(store: search.IndexStore) -> list[dict]:
+    engine = search.SearchEngine(store)
+    out = []
+    for q in QUERIES:
+        data = engine.search(q, facets=True).to_json()
+        data.pop("took_ms")
+        out.append(data)
+    return out
+
+
+def test_search_is_the_same_through_tables_and_through_whoosh(sample_store, tmp_path, analyzer):
+    with_tables = _search_json(sample_store)
+    assert sum(r["total"] for r in with_tables) > 20
+    # the same index with its tables removed, and with one damaged: Whoosh answers
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    gen = sample_store.generation_dir()
+    for path in gen.parent.iterdir():
+        if path.is_dir():
+            (copy / path.name).mkdir()
+            for f in path.iterdir():
+                (copy / path.name / f.name).write_bytes(f.read_bytes())
+        else:
+            (copy / path.name).write_bytes(path.read_bytes())
+    tables = sorted((copy / gen.name).glob(f"*{EXT}"))
+    assert len(tables) >= 2
+    tables[0].unlink()
+    tables[1].write_bytes(tables[1].read_bytes()[:-3])  # truncated
+    other = search.IndexStore(copy, analyzer)
+    assert [Table.of_segment(seg) for seg in _segments(other)].count(None) >= 2
+    assert _search_json(other) == with_tables
+
+
+class _Segment:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def create_file(self, storage, ext):
+        return open(self.path, "wb")
+
+
+def test_terms_sharing_a_key_are_read_through_whoosh(tmp_path, monkeypatch):
+    real = postings.term_key
+    monkeypatch.setattr(postings, "term_key", lambda f, b: 7 if b in (b"x", b"y") else real(f, b))
+    writer = TableWriter(("body",))
+    for btext, docnums, weights in ((b"w", [0, 3], [1.0, 2.0]), (b"x", [1], [1.0]), (b"y", [2], [5.0])):
+        writer.extend(docnums, weights)
+        writer.finish_term("body", btext)
+    assert writer.write(None, _Segment(tmp_path / f"seg{EXT}"))
+    table = Table(str(tmp_path / f"seg{EXT}"))
+    assert _as_lists(table.get("body", real("body", b"w"))) == ([0, 3], [1.0, 2.0])
+    assert table.get("body", 7) is None
+    assert _as_lists(table.get("body", real("body", b"z"))) == ([], [])
+
+
+@pytest.mark.parametrize(
+    ("weights", "dtype"),
+    [([], "uint8"), ([1.0, 255.0], "uint8"), ([1.0, 300.0], "uint16"), ([70000.0], "float32"), ([1.5], "float32")],
+)
+def test_frequencies_are_stored_in_the_smallest_exact_type(tmp_path, weights, dtype):
+    writer = TableWriter(("body",))
+    writer.extend(list(range(len(weights))), weights)
+    writer.finish_term("body", b"t")
+    writer.write(None, _Segment(tmp_path / f"seg{EXT}"))
+    table = Table(str(tmp_path / f"seg{EXT}"))
+    assert table._tf_dtype == np.dtype(dtype)
+    assert _as_lists(table.get("body", term_key("body", b"t"))) == (list(range(len(weights))), weights)
+
+
+def test_a_file_that_is_not_a_table_is_refused(tmp_path):
+    (tmp_path / f"seg{EXT}").write_bytes(b"NOPE" + b"\0" * 60)
+    with pytest.raises(ValueError, match="not a complete postings table"):
+        Table(str(tmp_path / f"seg{EXT}"))
