@@ -37,7 +37,7 @@ from .analysis import Analyzer
 from .articles import Article, ArticleError, author_names
 from .dedup import signature
 from .index import IndexStore
-from .postings import TableWriter
+from .postings import EXT, MERGED, TableWriter, merge
 from .readers import read_articles
 from .schema import BIGRAM_FIELDS, WORD_FIELDS, NewsText, Postings, bind_schema, build_schema
 
@@ -595,6 +595,8 @@ def reindex(
             crash_hook("committed")
         with ix.reader() as r:
             report.doc_count = r.doc_count()
+            if report.mode == "full":
+                _merge_tables(r, gen_dir)
         previous = store.meta(gen_dir.name) if report.mode == "incremental" else {}
         sources = sorted(set(previous.get("sources", [])) | {str(Path(p).resolve()) for p in paths})
         store.write_meta(
@@ -609,6 +611,17 @@ def reindex(
             store.cleanup()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _merge_tables(reader: Any, gen_dir: Path) -> None:
+    """Merge the segments' postings tables into the generation's one (``search.postings.merge``)."""
+    if reader.is_atomic():
+        return
+    parts = [
+        (str(gen_dir / seg.segment().make_filename(EXT)), seg.segment().segment_id(), offset, seg.doc_count_all())
+        for seg, offset in zip(reader.readers, reader.doc_offsets, strict=True)
+    ]
+    merge(parts, gen_dir / MERGED)
 
 
 def delete(store: IndexStore, ids: Iterable[str]) -> int:

@@ -21,20 +21,25 @@ document numbers ``u4[P]`` and frequencies ``dtype[P]``.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import struct
 from array import array
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 EXT = ".nps"
+MERGED = "postings.npt"  # the whole generation's table (not a Whoosh file name: Whoosh leaves it alone)
 MAGIC = b"NPS1"
-VERSION = 1
-HEADER = struct.Struct("<4sIQQII")  # magic, version, keys, postings, dtype code, field-list bytes
+VERSION = 2
+HEADER = struct.Struct("<4sIQQII")  # magic, version, keys, postings, dtype code, JSON description bytes
 ASK_WHOOSH = 0xFFFFFFFF  # count of a key two terms share: that term is read through Whoosh
 _DTYPES = {1: np.dtype("<u1"), 2: np.dtype("<u2"), 4: np.dtype("<f4")}
 _EMPTY = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+MERGE_CHUNK = 1 << 22  # postings gathered at a time when merging tables
 
 
 def term_key(fieldname: str, btext: bytes) -> int:
@@ -43,12 +48,43 @@ def term_key(fieldname: str, btext: bytes) -> int:
     return int.from_bytes(digest, "little")
 
 
+def _write(
+    handle: Any,
+    about: dict[str, Any],
+    keys: np.ndarray,
+    starts: np.ndarray,
+    counts: np.ndarray,
+    code: int,
+    postings: int,
+    ids: Iterable[np.ndarray],
+    tfs: Iterable[np.ndarray],
+) -> None:
+    """Write a table: the arrays of the key table, then ``postings`` document numbers and frequencies (in parts)."""
+    described = json.dumps(about, ensure_ascii=False, sort_keys=True).encode("utf-8")
+    handle.write(HEADER.pack(MAGIC, VERSION, len(keys), postings, code, len(described)))
+    handle.write(described + b"\0" * (-len(described) % 8))
+    for part in (keys.astype("<u8"), starts.astype("<u4"), counts.astype("<u4")):
+        handle.write(part.tobytes())
+    for part in ids:
+        handle.write(part.astype("<u4").tobytes())
+    for part in tfs:
+        handle.write(part.astype(_DTYPES[code]).tobytes())
+
+
+def _mark_shared(keys: np.ndarray, counts: np.ndarray) -> None:
+    """Keys (sorted) that two entries share answer ``ASK_WHOOSH``."""
+    if len(keys) > 1:
+        same = keys[1:] == keys[:-1]
+        counts[1:][same] = ASK_WHOOSH
+        counts[:-1][same] = ASK_WHOOSH
+
+
 class TableWriter:
     """Collects one segment's postings, a term at a time, and writes its table at the end."""
 
     def __init__(self, fields: tuple[str, ...]) -> None:
         self.fields = frozenset(fields)
-        self._field_list = "\n".join(fields).encode("utf-8")
+        self._field_list = sorted(fields)
         self._keys: list[int] = []
         self._starts = array("Q")
         self._counts = array("Q")
@@ -70,72 +106,159 @@ class TableWriter:
 
     def write(self, storage: Any, segment: Any) -> bool:
         """Write ``<segment>.nps``; False (nothing written) when it would not fit the format."""
-        postings = len(self._ids)
-        if postings >= 2**32 - 1:
+        if len(self._ids) >= ASK_WHOOSH:
             return False
         keys = np.array(self._keys, dtype=np.uint64)
         order = np.argsort(keys, kind="stable")
         keys = keys[order]
-        starts = np.frombuffer(self._starts, dtype=np.uint64)[order].astype(np.uint32)
+        starts = np.frombuffer(self._starts, dtype=np.uint64)[order]
         counts = np.frombuffer(self._counts, dtype=np.uint64)[order].astype(np.uint32)
-        shared = np.zeros(len(keys), dtype=bool)
-        if len(keys) > 1:
-            same = keys[1:] == keys[:-1]
-            shared[1:] |= same
-            shared[:-1] |= same
-        counts[shared] = ASK_WHOOSH
+        _mark_shared(keys, counts)
+        code = _narrowest(np.frombuffer(self._tfs, dtype=np.float32))
+        ids = np.frombuffer(self._ids, dtype=np.uint32)
         tfs = np.frombuffer(self._tfs, dtype=np.float32)
-        code, tfs = _narrow(tfs)
         handle = segment.create_file(storage, EXT)
         try:
-            handle.write(HEADER.pack(MAGIC, VERSION, len(keys), postings, code, len(self._field_list)))
-            handle.write(self._field_list + b"\0" * (-len(self._field_list) % 8))
-            for part in (keys.astype("<u8"), starts.astype("<u4"), counts.astype("<u4")):
-                handle.write(part.tobytes())
-            handle.write(np.frombuffer(self._ids, dtype=np.uint32).astype("<u4").tobytes())
-            handle.write(tfs.tobytes())
+            _write(handle, {"fields": self._field_list}, keys, starts, counts, code, len(ids), [ids], [tfs])
         finally:
             handle.close()
         return True
 
 
-def _narrow(tfs: np.ndarray) -> tuple[int, np.ndarray]:
-    """The smallest exact dtype for a segment's frequencies (they are counts, nearly always small)."""
-    if not len(tfs) or (np.all(tfs == np.floor(tfs)) and tfs.min() >= 0):
-        top = float(tfs.max()) if len(tfs) else 0.0
+def _narrowest(tfs: np.ndarray) -> int:
+    """The code of the smallest exact dtype for frequencies (they are counts, nearly always small)."""
+    if not len(tfs):
+        return 1
+    if np.all(tfs == np.floor(tfs)) and tfs.min() >= 0:
+        top = float(tfs.max())
         if top <= 0xFF:
-            return 1, tfs.astype("<u1")
+            return 1
         if top <= 0xFFFF:
-            return 2, tfs.astype("<u2")
-    return 4, tfs.astype("<f4")
+            return 2
+    return 4
+
+
+def merge(parts: list[tuple[str, str, int, int]], path: str | Path) -> bool:
+    """Merge segment tables into one table of the whole generation, with global document numbers.
+
+    ``parts`` are (table path, segment id, document offset, document count)
+    for every segment in reader order; the table records them, so readers use
+    it only while the generation holds exactly those segments first. Writes
+    to a temporary name and renames. False (nothing written) when a segment
+    has no readable table or the result would not fit the format.
+    """
+    tables: list[Table] = []
+    try:
+        for table_path, *_ in parts:
+            try:
+                tables.append(Table(table_path))
+            except (OSError, ValueError, struct.error):
+                return False
+        fields = sorted(set.intersection(*(set(t.fields) for t in tables))) if tables else []
+        if not tables or any(t.meta.get("segments") for t in tables):
+            return False
+        which = np.concatenate([np.full(len(t.keys), i, dtype=np.int32) for i, t in enumerate(tables)])
+        keys = np.concatenate([t.keys for t in tables])
+        order = np.lexsort((which, keys))  # by key, then segment: runs come out in document order
+        keys, which = keys[order], which[order]
+        starts = np.concatenate([t.starts for t in tables]).astype(np.int64)[order]
+        counts = np.concatenate([t.counts for t in tables]).astype(np.int64)[order]
+        new = np.ones(len(keys), dtype=bool)
+        new[1:] = keys[1:] != keys[:-1]
+        group = np.cumsum(new) - 1
+        shared = np.zeros(int(new.sum()), dtype=bool)
+        shared[group[counts == ASK_WHOOSH]] = True
+        counts[shared[group]] = 0  # every segment's entry of a shared key: nothing gathered
+        merged_counts = np.bincount(group, weights=counts, minlength=len(shared)).astype(np.int64)
+        total = int(merged_counts.sum())
+        if total >= ASK_WHOOSH:
+            return False
+        merged_starts = np.concatenate([[0], np.cumsum(merged_counts)[:-1]]).astype(np.int64)
+        merged_counts[shared] = ASK_WHOOSH
+        code = max(t.tf_code for t in tables)
+        offsets = np.array([offset for _, _, offset, _ in parts], dtype=np.int64)
+        ids_of = [t.mapped("ids") for t in tables]
+        tfs_of = [t.mapped("tfs") for t in tables]
+
+        def gathered(arrays: list[np.ndarray], shift: bool) -> Iterator[np.ndarray]:
+            # entries in merged order, MERGE_CHUNK postings at a time
+            ends = np.cumsum(counts)
+            first = 0
+            while first < len(counts):
+                last = int(np.searchsorted(ends, ends[first] - counts[first] + MERGE_CHUNK, side="right"))
+                last = max(last, first + 1)
+                c, s, w = counts[first:last], starts[first:last], which[first:last]
+                n = int(c.sum())
+                if n:
+                    base = np.repeat(s - (np.cumsum(c) - c), c) + np.arange(n)
+                    seg = np.repeat(w, c)
+                    out = np.empty(n, dtype=np.int64 if shift else np.float32)
+                    for i in np.unique(seg).tolist():
+                        mask = seg == i
+                        values = arrays[i][base[mask]]
+                        out[mask] = values + offsets[i] if shift else values
+                    yield out
+                first = last
+
+        about = {"fields": fields, "segments": [[segid, count] for _, segid, _, count in parts]}
+        tmp = f"{path}.tmp"
+        with open(tmp, "wb") as handle:
+            _write(
+                handle,
+                about,
+                keys[new],
+                merged_starts,
+                merged_counts,
+                code,
+                total,
+                gathered(ids_of, True),
+                gathered(tfs_of, False),
+            )
+        os.replace(tmp, path)
+        return True
+    finally:
+        for t in tables:
+            t.close()
 
 
 class Table:
-    """One segment's postings table, opened for reading (thread-safe: reads are ``pread``)."""
+    """A postings table opened for reading (thread-safe: reads are ``pread``).
+
+    ``meta`` describes it: the ``fields`` it covers and, for a merged table,
+    the ``segments`` (id, document count) it covers, in order.
+    """
 
     def __init__(self, path: str) -> None:
+        self.path = path
         self._fd = -1
         self._fd = os.open(path, os.O_RDONLY)
         try:
-            magic, version, n, postings, code, names = HEADER.unpack(os.pread(self._fd, HEADER.size, 0))
+            magic, version, n, postings, code, described = HEADER.unpack(os.pread(self._fd, HEADER.size, 0))
             size = os.fstat(self._fd).st_size
+            self.tf_code = code
             self._tf_dtype = _DTYPES.get(code)
-            keys_at = HEADER.size + names + (-names % 8)
+            keys_at = HEADER.size + described + (-described % 8)
             expected = keys_at + 16 * n + postings * (4 + (self._tf_dtype.itemsize if self._tf_dtype else 0))
             if magic != MAGIC or version != VERSION or self._tf_dtype is None or size != expected:
                 raise ValueError(f"{path}: not a complete postings table")
-            self.fields = frozenset(os.pread(self._fd, names, HEADER.size).decode("utf-8").split("\n"))
+            self.meta = json.loads(os.pread(self._fd, described, HEADER.size).decode("utf-8"))
+            self.fields = frozenset(self.meta["fields"])
             head = os.pread(self._fd, 16 * n, keys_at)
-            if len(head) != 16 * n:
-                raise ValueError(f"{path}: truncated")
             self.keys = np.frombuffer(head, dtype="<u8", count=n)
             self.starts = np.frombuffer(head, dtype="<u4", count=n, offset=8 * n)
             self.counts = np.frombuffer(head, dtype="<u4", count=n, offset=12 * n)
+            self._postings = postings
             self._ids_at = keys_at + 16 * n
             self._tfs_at = self._ids_at + 4 * postings
         except BaseException:
             self.close()
             raise
+
+    def mapped(self, part: str) -> np.ndarray:
+        """The document numbers (``ids``) or frequencies (``tfs``) of every term, memory-mapped (for merging)."""
+        if part == "ids":
+            return np.memmap(self.path, dtype="<u4", mode="r", offset=self._ids_at, shape=(self._postings,))
+        return np.memmap(self.path, dtype=self._tf_dtype, mode="r", offset=self._tfs_at, shape=(self._postings,))
 
     @classmethod
     def of_segment(cls, seg: Any) -> Table | None:
@@ -150,8 +273,24 @@ class Table:
             return None
         try:
             return cls(path)
-        except (OSError, ValueError, struct.error):
+        except (OSError, ValueError, struct.error, KeyError):
             return None
+
+    @classmethod
+    def merged(cls, reader: Any) -> Table | None:
+        """The merged table of the generation ``reader`` reads (check its ``segments`` before use), or None."""
+        seg = reader if reader.is_atomic() else reader.readers[0] if reader.readers else None
+        fpath = getattr(getattr(seg, "_storage", None), "_fpath", None)
+        if fpath is None or not os.path.exists(fpath(MERGED)):
+            return None
+        try:
+            table = cls(fpath(MERGED))
+        except (OSError, ValueError, struct.error, KeyError):
+            return None
+        if not isinstance(table.meta.get("segments"), list):
+            table.close()
+            return None
+        return table
 
     def get(self, fieldname: str, key: int) -> tuple[np.ndarray, np.ndarray] | None:
         """(segment-local document numbers, frequencies) of a term; None: ask Whoosh.
@@ -160,7 +299,7 @@ class Table:
         """
         if fieldname not in self.fields:
             return None
-        i = int(np.searchsorted(self.keys, np.uint64(key)))
+        i = int(self.keys.searchsorted(np.uint64(key)))
         if i >= len(self.keys) or int(self.keys[i]) != key:
             return _EMPTY
         count = int(self.counts[i])

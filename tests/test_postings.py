@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -7,9 +8,11 @@ import pytest
 
 import search
 from search import postings
-from search.postings import EXT, Table, TableWriter, term_key
+from search.postings import EXT, MERGED, Table, TableWriter, merge, term_key
 from search.schema import BIGRAM_FIELDS, WORD_FIELDS
 from search.scoring import _leaf_matcher, _read_postings
+
+from .conftest import write_jsonl
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample"
 QUERIES = ["衡阳", "疫情防控", "大学生志愿者", "C919", "5G", "南华大学 新生", "hengyang", "蒸湘区 -反诈", "title:衡阳"]
@@ -51,6 +54,76 @@ def test_tables_hold_every_scoring_posting_whoosh_holds(sample_store):
     assert checked > 10_000
 
 
+def test_the_merged_table_holds_every_posting_with_global_numbers(sample_store):
+    reader = sample_store.searcher().reader()
+    merged = Table.merged(reader)
+    assert merged is not None
+    assert merged.meta["segments"] == [[seg.segment().segment_id(), seg.doc_count_all()] for seg in reader.readers]
+    expected: dict[tuple[str, bytes], tuple[list[int], list[float]]] = {}
+    for seg, offset in zip(reader.readers, reader.doc_offsets, strict=True):
+        for fieldname, btext in seg.all_terms():
+            if fieldname in merged.fields:
+                ids, tfs = _as_lists(_read_postings(_leaf_matcher(seg, fieldname, btext.decode("utf-8"))))
+                have = expected.setdefault((fieldname, btext), ([], []))
+                have[0].extend(i + offset for i in ids)
+                have[1].extend(tfs)
+    assert len(merged.keys) == len(expected)
+    for (fieldname, btext), want in expected.items():
+        assert _as_lists(merged.get(fieldname, term_key(fieldname, btext))) == want, (fieldname, btext)
+    corpus = search.SearchEngine(sample_store).corpus(sample_store.searcher())
+    assert [(table.path if table else None, len(covered)) for table, covered, _ in corpus.tables] == [
+        (merged.path, len(reader.readers))
+    ]
+
+
+def _whoosh_only(engine: search.SearchEngine) -> search.SearchEngine:
+    corpus = engine.corpus(engine.store.searcher())
+    corpus.tables = [(None, [(seg, offset)], offset) for seg, offset in corpus.segments]
+    return engine
+
+
+def test_an_incremental_update_reads_the_merged_table_and_the_new_segment_table(sample_store, tmp_path, analyzer):
+    store = search.IndexStore(tmp_path / "index", analyzer)
+    search.reindex(store, [SAMPLE], full=True, workers=2)
+    update = [
+        {
+            "id": "new-1",
+            "title": "衡阳新增一条公交线路",
+            "published": "2025-01-02 08:00:00",
+            "body": "衡阳公交集团开通新线路。",
+        },
+    ]
+    first = json.loads((SAMPLE / "articles-1.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    update.append({**first, "title": "衡阳 更新后的标题 疫情防控"})
+    report = search.reindex(store, [write_jsonl(tmp_path / "update.jsonl", update)])
+    assert report.ok and report.mode == "incremental"
+    engine = search.SearchEngine(store)
+    corpus = engine.corpus(store.searcher())
+    (merged, covered, _), *rest = corpus.tables
+    assert merged.meta["segments"] and len(covered) == len(merged.meta["segments"]) >= 2
+    assert len(rest) == 1 and rest[0][0] is not None and rest[0][0].path.endswith(EXT)
+    queries = QUERIES + ["公交线路", "更新后的标题"]
+    got = [engine.search(q).to_json() for q in queries]
+    want = [_whoosh_only(search.SearchEngine(store)).search(q).to_json() for q in queries]
+    for data in got + want:
+        data.pop("took_ms")
+    assert got == want
+    assert got[-2]["hits"][0]["id"] == "new-1" and got[-1]["hits"][0]["id"] == first["id"]
+
+
+def test_a_merged_table_of_other_segments_is_not_used(sample_store, tmp_path, analyzer):
+    store = search.IndexStore(tmp_path / "index", analyzer)
+    search.reindex(store, [SAMPLE], full=True, workers=2)
+    path = store.generation_dir() / MERGED
+    table = Table(str(path))
+    segments = table.meta["segments"]
+    table.close()
+    raw = path.read_bytes().replace(segments[0][0].encode(), b"MAIN_" + b"x" * (len(segments[0][0]) - 5))
+    path.write_bytes(raw)
+    corpus = search.SearchEngine(store).corpus(store.searcher())
+    assert all(table is not None and "segments" not in table.meta for table, _, _ in corpus.tables)
+
+
 def _search_json(store: search.IndexStore) -> list[dict]:
     engine = search.SearchEngine(store)
     out = []
@@ -75,6 +148,7 @@ def test_search_is_the_same_through_tables_and_through_whoosh(sample_store, tmp_
                 (copy / path.name / f.name).write_bytes(f.read_bytes())
         else:
             (copy / path.name).write_bytes(path.read_bytes())
+    (copy / gen.name / MERGED).unlink()
     tables = sorted((copy / gen.name).glob(f"*{EXT}"))
     assert len(tables) >= 2
     tables[0].unlink()
@@ -104,6 +178,30 @@ def test_terms_sharing_a_key_are_read_through_whoosh(tmp_path, monkeypatch):
     assert _as_lists(table.get("body", real("body", b"w"))) == ([0, 3], [1.0, 2.0])
     assert table.get("body", 7) is None
     assert _as_lists(table.get("body", real("body", b"z"))) == ([], [])
+
+
+def test_merging_numbers_documents_globally_widens_frequencies_and_keeps_shared_keys_shared(tmp_path, monkeypatch):
+    real = postings.term_key
+    monkeypatch.setattr(postings, "term_key", lambda f, b: 7 if b in (b"x", b"y") else real(f, b))
+    segments = {
+        "a": [(b"w", [0, 3], [1.0, 2.0]), (b"x", [1], [1.0]), (b"y", [2], [1.0])],
+        "b": [(b"w", [1], [300.0]), (b"z", [0], [1.0]), (b"x", [0], [1.0])],
+    }
+    for name, terms in segments.items():
+        writer = TableWriter(("body", "title"))
+        for btext, docnums, weights in terms:
+            writer.extend(docnums, weights)
+            writer.finish_term("body", btext)
+        writer.write(None, _Segment(tmp_path / f"{name}{EXT}"))
+    parts = [(str(tmp_path / f"a{EXT}"), "SEG_a", 0, 4), (str(tmp_path / f"b{EXT}"), "SEG_b", 4, 2)]
+    assert merge(parts, tmp_path / MERGED)
+    table = Table(str(tmp_path / MERGED))
+    assert table.meta == {"fields": ["body", "title"], "segments": [["SEG_a", 4], ["SEG_b", 2]]}
+    assert table.tf_code == 2
+    assert _as_lists(table.get("body", real("body", b"w"))) == ([0, 3, 5], [1.0, 2.0, 300.0])
+    assert _as_lists(table.get("body", real("body", b"z"))) == ([4], [1.0])
+    assert table.get("body", 7) is None
+    assert not merge([*parts, (str(tmp_path / f"missing{EXT}"), "SEG_c", 6, 1)], tmp_path / "other.npt")
 
 
 @pytest.mark.parametrize(
