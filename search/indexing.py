@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
 import queue
 import re
 import shutil
 import time
+import zlib
+from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import timezone
@@ -30,7 +33,10 @@ from pathlib import Path
 from typing import Any
 
 from whoosh import index as whoosh_index
-from whoosh.codec.whoosh3 import W3Codec, W3FieldWriter
+from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3Codec, W3FieldWriter, W3TermInfo
+from whoosh.system import pack_int, pack_long, pack_ushort
+from whoosh.util.numeric import length_to_byte
+from whoosh.util.numlists import delta_encode
 from whoosh.writing import PostingPool, SegmentWriter
 
 from .analysis import Analyzer
@@ -239,11 +245,18 @@ def _write_postings_w3(
             fieldwriter.start_field(fieldname, schema[fieldname])
             current = fieldname
             field_lengths = lengths.field(fieldname) if lengths is not None else None
-        fieldwriter.start_term(btext)
         tabled = table is not None and fieldname in table.fields
+        postings = list(group)
+        pw = fieldwriter._postwriter
+        if pw is not None and len(postings) <= pw._blocklimit and pw._inlinelimit <= 1:
+            docnums, weights = _one_block_term(fieldwriter, pw, btext, postings, field_lengths)
+            if tabled:
+                table.extend(docnums, weights)  # type: ignore[union-attr]
+                table.finish_term(fieldname, btext)  # type: ignore[union-attr]
+            continue
+        fieldwriter.start_term(btext)
         pw = fieldwriter._postwriter
         limit = pw._blocklimit
-        postings = list(group)
         for start in range(0, len(postings), limit):
             chunk = postings[start : start + limit]
             if len(pw._ids) >= limit:
@@ -266,6 +279,62 @@ def _write_postings_w3(
             table.finish_term(fieldname, btext)  # type: ignore[union-attr]
     if current is not None:
         fieldwriter.finish_field()
+
+
+def _one_block_term(
+    fieldwriter: Any, pw: Any, btext: bytes, postings: list[tuple], field_lengths: list[int] | None
+) -> tuple[list[int], list[float]]:
+    """Write a term whose postings fit one block: the bytes W3's ``start_term``,
+    ``_write_block`` and ``finish_term`` write, without their per-call overhead
+    (most terms are rare bigrams with one or two postings). Returns the
+    term's document numbers and weights.
+    """
+    docnums = [p[2] for p in postings]
+    weights = [p[3] for p in postings]
+    stored = array("f", weights)
+    maxweight = max(0, max(weights))
+    lens = [n for d in docnums if (n := field_lengths[d])] if field_lengths is not None else []
+    minlength = min(lens) if lens else None
+    maxlength = max(lens) if lens else 0
+    if all(w == 1.0 for w in stored):
+        mini_weights: Any = None
+    elif all(w == stored[0] for w in stored):
+        mini_weights = stored[0]
+    else:
+        mini_weights = tuple(stored)
+    values = [v for p in postings if (v := p[4])]
+    fixedsize = fieldwriter._format.fixed_value_size()
+    if fixedsize is None or fixedsize < 0:
+        mini_values: Any = tuple(values)
+    elif fixedsize == 0:
+        mini_values = None
+    else:
+        mini_values = b"".join(values)
+    comp = pw._compression
+    data = pickle.dumps((tuple(delta_encode(docnums)), mini_weights, mini_values), 2)
+    if comp:
+        data = zlib.compress(data, comp)
+    info = pickle.dumps(
+        (len(docnums), docnums[-1], maxweight, comp, length_to_byte(minlength), length_to_byte(maxlength)), 2
+    )
+    postfile = pw._postfile
+    start = postfile.tell()
+    block = WHOOSH3_HEADER_MAGIC + pack_int(-(len(info) + len(data))) + info + data
+    postfile.write(block)
+    terminfo = W3TermInfo._struct.pack(
+        False,
+        0 + sum(stored),
+        len(docnums),
+        0 if minlength is None else length_to_byte(minlength),
+        length_to_byte(maxlength),
+        maxweight,
+        docnums[0],
+        docnums[-1],
+    )
+    fieldwriter._tindex.add(
+        pack_ushort(fieldwriter._fieldid) + btext, terminfo + pack_long(start) + pack_int(len(block))
+    )
+    return docnums, weights
 
 
 class NewsSegmentWriter(SegmentWriter):
@@ -633,7 +702,8 @@ def delete(store: IndexStore, ids: Iterable[str]) -> int:
         try:
             for article_id in ids:
                 count += writer.delete_by_term("id", article_id)
-            writer.commit()
+            # no segment merging: the generation's postings table stays valid (deleted documents are masked)
+            writer.commit(merge=False)
         except BaseException:
             writer.cancel()
             raise

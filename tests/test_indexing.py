@@ -124,3 +124,49 @@ def test_index_built_with_other_dictionary_is_refused(store, corpus, tmp_path):
 def test_no_index_message(tmp_path, analyzer):
     with pytest.raises(search.NoIndexError, match="reindex PATH --full"):
         search.SearchEngine(search.IndexStore(Path(tmp_path / "none"), analyzer)).search("x")
+
+
+@pytest.mark.parametrize(
+    "options", [{}, {"blocklimit": 4}, {"blocklimit": 8, "compression": 3}, {"limitmb": 1}], ids=str
+)
+def test_the_term_at_a_time_flush_writes_the_files_whoosh_writes(tmp_path, analyzer, options):
+    """Our W3 flush and Whoosh's own ``add_postings`` loop write byte-identical postings and term files
+    (with small blocks, terms of one block and of many, compressed or not)."""
+    from whoosh.codec.whoosh3 import W3Codec
+    from whoosh.filedb.filestore import FileStorage
+
+    from search.indexing import Documents, NewsSegmentWriter, codec
+    from search.readers import read_articles
+    from search.schema import bind_schema, build_schema
+
+    class StockFlush(NewsSegmentWriter):
+        def _flush_segment(self) -> None:
+            self.perdocwriter.close()
+            pdr = self.per_document_reader()
+            self.fieldwriter.add_postings(self.schema, pdr, self.pool.iter_postings())
+            self.fieldwriter.close()
+            pdr.close()
+
+    sample = Path(__file__).resolve().parents[1] / "sample"
+    articles = list(read_articles([sample], lambda error: None))
+    documents = Documents(analyzer)
+    files = {}
+    for name, writer_class in (("ours", NewsSegmentWriter), ("stock", StockFlush)):
+        schema = build_schema()
+        bind_schema(schema, analyzer)
+        ix = FileStorage(str(tmp_path / name)).create().create_index(schema)
+        codec_options = {k: v for k, v in options.items() if k != "limitmb"}
+        writer = writer_class(
+            ix,
+            codec=W3Codec(**{"compression": 0, **codec_options}) if codec_options else codec(),
+            compound=False,
+            limitmb=options.get("limitmb", 128),
+        )
+        for article in articles:
+            writer.add_document(**documents(article))
+        assert bool(writer.pool.runs) == ("limitmb" in options)  # 1 MB: the pool spilled sorted runs to disk
+        segment = writer._finalize_segment()
+        writer.cancel()
+        files[name] = {ext: (tmp_path / name / segment.make_filename(ext)).read_bytes() for ext in (".pst", ".trm")}
+    assert len(files["ours"][".pst"]) > 100_000
+    assert files["ours"] == files["stock"]

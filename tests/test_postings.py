@@ -111,6 +111,25 @@ def test_an_incremental_update_reads_the_merged_table_and_the_new_segment_table(
     assert got[-2]["hits"][0]["id"] == "new-1" and got[-1]["hits"][0]["id"] == first["id"]
 
 
+def test_a_delete_keeps_the_merged_table(tmp_path, analyzer):
+    store = search.IndexStore(tmp_path / "index", analyzer)
+    search.reindex(store, [SAMPLE], full=True, workers=2)
+    before = search.SearchEngine(store)
+    gone = before.search("衡阳", size=5).hits[0].id
+    uncollapsed = before.search("衡阳", collapse=False).total
+    assert search.delete(store, [gone]) == 1
+    engine = search.SearchEngine(store)
+    corpus = engine.corpus(store.searcher())
+    assert len(corpus.tables) == 1 and corpus.tables[0][0].meta["segments"]
+    got = [engine.search(q).to_json() for q in QUERIES]
+    want = [_whoosh_only(search.SearchEngine(store)).search(q).to_json() for q in QUERIES]
+    for data in got + want:
+        data.pop("took_ms")
+    assert got == want
+    assert gone not in [h["id"] for h in got[0]["hits"]]
+    assert engine.search("衡阳", collapse=False).total == uncollapsed - 1
+
+
 def test_a_merged_table_of_other_segments_is_not_used(sample_store, tmp_path, analyzer):
     store = search.IndexStore(tmp_path / "index", analyzer)
     search.reindex(store, [SAMPLE], full=True, workers=2)
