@@ -683,14 +683,22 @@ def reindex(
 
 
 def _merge_tables(reader: Any, gen_dir: Path) -> None:
-    """Merge the segments' postings tables into the generation's one (``search.postings.merge``)."""
+    """Merge the segments' postings tables into the generation's one (``search.postings.merge``).
+
+    The segments' own tables are removed once merged: the merged table covers
+    them for the life of the generation (incremental updates append segments
+    and deletes do not merge), and a segment without a table is still read
+    correctly, through Whoosh.
+    """
     if reader.is_atomic():
         return
     parts = [
         (str(gen_dir / seg.segment().make_filename(EXT)), seg.segment().segment_id(), offset, seg.doc_count_all())
         for seg, offset in zip(reader.readers, reader.doc_offsets, strict=True)
     ]
-    merge(parts, gen_dir / MERGED)
+    if merge(parts, gen_dir / MERGED):
+        for path, *_ in parts:
+            Path(path).unlink(missing_ok=True)
 
 
 def delete(store: IndexStore, ids: Iterable[str]) -> int:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -26,6 +27,17 @@ def sample_store(tmp_path_factory: pytest.TempPathFactory, analyzer: search.Anal
     return store
 
 
+@pytest.fixture(scope="module")
+def segment_store(tmp_path_factory: pytest.TempPathFactory, analyzer: search.Analyzer) -> search.IndexStore:
+    """The sample corpus with the segments' own tables, not merged (as an incremental update leaves them)."""
+    store = search.IndexStore(tmp_path_factory.mktemp("segments") / "index", analyzer)
+    with mock.patch("search.indexing._merge_tables"):
+        report = search.reindex(store, [SAMPLE], full=True, workers=2)
+    assert report.ok, report.errors
+    assert not (store.generation_dir() / MERGED).exists()
+    return store
+
+
 def _segments(store: search.IndexStore) -> list:
     reader = store.searcher().reader()
     return [reader] if reader.is_atomic() else list(reader.readers)
@@ -35,8 +47,8 @@ def _as_lists(pair: tuple[np.ndarray, np.ndarray]) -> tuple[list[int], list[floa
     return pair[0].tolist(), pair[1].tolist()
 
 
-def test_tables_hold_every_scoring_posting_whoosh_holds(sample_store):
-    segments = _segments(sample_store)
+def test_tables_hold_every_scoring_posting_whoosh_holds(segment_store):
+    segments = _segments(segment_store)
     assert len(segments) >= 2  # one segment per indexing worker
     checked = 0
     for seg in segments:
@@ -70,6 +82,7 @@ def test_the_merged_table_holds_every_posting_with_global_numbers(sample_store):
     assert len(merged.keys) == len(expected)
     for (fieldname, btext), want in expected.items():
         assert _as_lists(merged.get(fieldname, term_key(fieldname, btext))) == want, (fieldname, btext)
+    assert not list(sample_store.generation_dir().glob(f"*{EXT}"))  # merged: the segments' own tables are gone
     corpus = search.SearchEngine(sample_store).corpus(sample_store.searcher())
     assert [(table.path if table else None, len(covered)) for table, covered, _ in corpus.tables] == [
         (merged.path, len(reader.readers))
@@ -140,11 +153,12 @@ def test_a_merged_table_of_other_segments_is_not_used(sample_store, tmp_path, an
     raw = path.read_bytes().replace(segments[0][0].encode(), b"MAIN_" + b"x" * (len(segments[0][0]) - 5))
     path.write_bytes(raw)
     corpus = search.SearchEngine(store).corpus(store.searcher())
-    assert all(table is not None and "segments" not in table.meta for table, _, _ in corpus.tables)
+    assert [(table, len(covered)) for table, covered, _ in corpus.tables] == [(None, 1)] * len(segments)
+    assert _search_json(store) == _search_json(store, whoosh_only=True)
 
 
-def _search_json(store: search.IndexStore) -> list[dict]:
-    engine = search.SearchEngine(store)
+def _search_json(store: search.IndexStore, whoosh_only: bool = False) -> list[dict]:
+    engine = _whoosh_only(search.SearchEngine(store)) if whoosh_only else search.SearchEngine(store)
     out = []
     for q in QUERIES:
         data = engine.search(q, facets=True).to_json()
@@ -153,13 +167,16 @@ def _search_json(store: search.IndexStore) -> list[dict]:
     return out
 
 
-def test_search_is_the_same_through_tables_and_through_whoosh(sample_store, tmp_path, analyzer):
-    with_tables = _search_json(sample_store)
-    assert sum(r["total"] for r in with_tables) > 20
-    # the same index with its tables removed, and with one damaged: Whoosh answers
+def test_search_is_the_same_through_tables_and_through_whoosh(sample_store, segment_store, tmp_path, analyzer):
+    merged = _search_json(sample_store)
+    assert sum(r["total"] for r in merged) > 20
+    assert merged == _search_json(sample_store, whoosh_only=True)
+    with_tables = _search_json(segment_store)
+    assert with_tables == _search_json(segment_store, whoosh_only=True)
+    # the same index with one table removed and one damaged: Whoosh answers for those segments
     copy = tmp_path / "copy"
     copy.mkdir()
-    gen = sample_store.generation_dir()
+    gen = segment_store.generation_dir()
     for path in gen.parent.iterdir():
         if path.is_dir():
             (copy / path.name).mkdir()
@@ -167,7 +184,6 @@ def test_search_is_the_same_through_tables_and_through_whoosh(sample_store, tmp_
                 (copy / path.name / f.name).write_bytes(f.read_bytes())
         else:
             (copy / path.name).write_bytes(path.read_bytes())
-    (copy / gen.name / MERGED).unlink()
     tables = sorted((copy / gen.name).glob(f"*{EXT}"))
     assert len(tables) >= 2
     tables[0].unlink()
