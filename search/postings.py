@@ -1,21 +1,24 @@
-"""Postings tables: each segment's scoring postings as flat arrays beside Whoosh's files.
+"""Postings tables: the scoring postings as flat arrays beside Whoosh's files.
 
 Scoring reads every posting of about thirty field-terms per query, in every
 segment. Through Whoosh that is a hash-table probe of the terms file (several
 reads, and two thirds of the probes miss), a matcher with its header, and a
 decode per block: a sixth of a millisecond per term and segment, half of a
 short query's time. The flush that writes a segment's Whoosh postings also
-writes them here (``<segment>.nps``): a sorted table of 64-bit term keys held
-in memory, and per term one run of document numbers and one of frequencies,
+writes them here (``<segment>.nps``), and a full build merges the segments'
+tables into one for the generation (``postings.npt``, global document
+numbers; ``merge``). A table is a sorted array of 64-bit term keys held in
+memory and, per term, one run of document numbers and one of frequencies,
 read with one ``pread`` each. Whoosh's files stay complete and authoritative:
-a segment without a table (written by stock Whoosh, e.g. merged on delete)
-or a term whose key collides is read through Whoosh, with the same result.
+a segment without a table (written by stock Whoosh, or damaged) or a term
+whose key two terms share is read through Whoosh, with the same result.
 
 File layout (little-endian): a 32-byte header (magic, version, key count,
-posting count, frequency dtype code, length of the field list), the fields
-the table covers (UTF-8, newline-separated, padded to 8 bytes), keys ``u8[n]`` sorted, starts
-``u4[n]``, counts ``u4[n]`` (``ASK_WHOOSH`` for a key two terms share), then
-document numbers ``u4[P]`` and frequencies ``dtype[P]``.
+posting count, frequency dtype code, length of the description), a JSON
+description (the ``fields`` covered; for a merged table the ``segments`` and
+their document counts, in order) padded to 8 bytes, keys ``u8[n]`` sorted,
+starts ``u4[n]``, counts ``u4[n]`` (``ASK_WHOOSH`` for a key two terms
+share), then document numbers ``u4[P]`` and frequencies ``dtype[P]``.
 """
 
 from __future__ import annotations
