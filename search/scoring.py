@@ -309,8 +309,8 @@ def _tables(reader: Any, segments: list[tuple[Any, int]]) -> list[tuple[Table | 
 
     The generation's merged table covers the segments it was built from while
     they are still the reader's first segments (an incremental update appends
-    segments; a delete may merge some); every other segment reads its own
-    table, or Whoosh.
+    segments; a writer that merged segments would make it stale); every other
+    segment reads its own table, or Whoosh.
     """
     out: list[tuple[Table | None, list[tuple[Any, int]], int]] = []
     merged = Table.merged(reader)
