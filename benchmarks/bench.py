@@ -764,83 +764,39 @@ def table(report: dict[str, Any]) -> str:
     http = report.get("http", {})
     if http.get("runs") or http.get("killed"):
         rows.append(f"HTTP, ours only: GET /api/search, wrk, {report['config']['http_seconds']} s per level")
-        rows.append(
-            (
-                "  server processes / threads (after load)",
-                "",
-                f"{fmt(http.get('server_processes'))} / {fmt(http.get('server_threads'))}",
-                "—",
-                "—",
-                "—",
-                "—",
-            )
-        )
-        rows.append(("  server start → /healthz, s", "lower", fmt(http.get("healthz_s")), "—", "—", "—", "—"))
-        rows.append(
-            ("  server start → first search answer, s", "lower", fmt(http.get("first_answer_s")), "—", "—", "—", "—")
-        )
-        rows.append(("  server start → warm and idle, s", "lower", fmt(http.get("settled_s")), "—", "—", "—", "—"))
+
+        def ours(label: str, better: str, value: str) -> None:
+            rows.append((label, better, value, "—", "—", "—", "—"))
+
+        procs = f"{fmt(http.get('server_processes'))} / {fmt(http.get('server_threads'))}"
+        ours("  server processes / threads (after load)", "", procs)
+        ours("  server start → /healthz, s", "lower", fmt(http.get("healthz_s")))
+        ours("  server start → first search answer, s", "lower", fmt(http.get("first_answer_s")))
+        ours("  server start → warm and idle, s", "lower", fmt(http.get("settled_s")))
         for label, r in http.get("once", {}).items():
-            rows.append(
-                (
-                    f"  {label} queries each once, c=1: p50 / p95 / p99, ms",
-                    "lower",
-                    f"{fmt(r['p50_ms'])} / {fmt(r['p95_ms'])} / {fmt(r['p99_ms'])}",
-                    "—",
-                    "—",
-                    "—",
-                    "—",
-                )
-            )
+            latency = f"{fmt(r['p50_ms'])} / {fmt(r['p95_ms'])} / {fmt(r['p99_ms'])}"
+            ours(f"  {label} queries each once, c=1: p50 / p95 / p99, ms", "lower", latency)
             if r["failures"]:
-                rows.append(
-                    (f"  {label} queries each once: non-200 answers", "lower", str(r["failures"]), "—", "—", "—", "—")
-                )
+                ours(f"  {label} queries each once: non-200 answers", "lower", str(r["failures"]))
         for c, r in http["runs"].items():
             if "error" in r:
-                rows.append((f"  c={c}: not run or failed (see notes / JSON)", "", "—", "—", "—", "—", "—"))
+                ours(f"  c={c}: not run or failed (see notes / JSON)", "", "—")
                 continue
-            rows.append((f"  c={c}: requests/s", "higher", fmt(r["rps"]), "—", "—", "—", "—"))
-            rows.append(
-                (f"  c={c}: p50 / p99, ms", "lower", f"{fmt(r['p50_ms'])} / {fmt(r['p99_ms'])}", "—", "—", "—", "—")
-            )
-            rows.append(
-                (f"  c={c}: errors / requests", "lower", f"{r['errors']} / {r['requests']}", "—", "—", "—", "—")
-            )
-            rows.append((f"  c={c}: server CPU, cores busy", "", fmt(r["server_cpu_cores"]), "—", "—", "—", "—"))
-        rows.append(("  server PSS after load, MB", "lower", fmt(http.get("server_pss_mb")), "—", "—", "—", "—"))
-        rows.append(
-            ("  server peak PSS (sampled 1/s), MB", "lower", fmt(http.get("server_peak_pss_mb")), "—", "—", "—", "—")
-        )
-        rows.append(
-            ("  server peak anonymous memory, MB", "lower", fmt(http.get("server_peak_anon_mb")), "—", "—", "—", "—")
-        )
-        rows.append(("  server RSS after load, MB", "lower", fmt(http.get("server_rss_mb")), "—", "—", "—", "—"))
-        rows.append(
-            ("  server peak RSS (sum of VmHWM), MB", "lower", fmt(http.get("server_peak_rss_mb")), "—", "—", "—", "—")
-        )
-        rows.append(
-            (
-                "  largest worker's peak RSS (VmHWM), MB",
-                "lower",
-                fmt(http.get("server_worker_peak_rss_mb")),
-                "—",
-                "—",
-                "—",
-                "—",
-            )
-        )
-        rows.append(
-            (
-                "  server RSS anon / file-mapped, MB",
-                "",
-                f"{fmt(http.get('server_rss_anon_mb'))} / {fmt(http.get('server_rss_file_mb'))}",
-                "—",
-                "—",
-                "—",
-                "—",
-            )
-        )
+            ours(f"  c={c}: requests/s", "higher", fmt(r["rps"]))
+            ours(f"  c={c}: p50 / p99, ms", "lower", f"{fmt(r['p50_ms'])} / {fmt(r['p99_ms'])}")
+            ours(f"  c={c}: errors / requests", "lower", f"{r['errors']} / {r['requests']}")
+            ours(f"  c={c}: server CPU, cores busy", "", fmt(r["server_cpu_cores"]))
+        for label, key in (
+            ("  server PSS after load, MB", "server_pss_mb"),
+            ("  server peak PSS (sampled 1/s), MB", "server_peak_pss_mb"),
+            ("  server peak anonymous memory, MB", "server_peak_anon_mb"),
+            ("  server RSS after load, MB", "server_rss_mb"),
+            ("  server peak RSS (sum of VmHWM), MB", "server_peak_rss_mb"),
+            ("  largest worker's peak RSS (VmHWM), MB", "server_worker_peak_rss_mb"),
+        ):
+            ours(label, "lower", fmt(http.get(key)))
+        split = f"{fmt(http.get('server_rss_anon_mb'))} / {fmt(http.get('server_rss_file_mb'))}"
+        ours("  server RSS anon / file-mapped, MB", "", split)
     head = ("metric", "better", "ours", "naive", "tantivy", "ours/naive", "ours/tantivy")
     tuples = [r for r in rows if isinstance(r, tuple)]
     widths = [max(len(r[i]) for r in [head, *tuples]) for i in range(len(head))]

@@ -43,7 +43,7 @@ from .analysis import Analyzer
 from .articles import Article, ArticleError, author_names
 from .dedup import signature
 from .index import IndexStore
-from .postings import EXT, MERGED, TableWriter, merge
+from .postings import EXT, MERGED, TableWriter, merge, table_path
 from .readers import read_articles
 from .schema import BIGRAM_FIELDS, WORD_FIELDS, NewsText, Postings, bind_schema, build_schema
 
@@ -245,52 +245,49 @@ def _write_postings_w3(
             fieldwriter.start_field(fieldname, schema[fieldname])
             current = fieldname
             field_lengths = lengths.field(fieldname) if lengths is not None else None
-        tabled = table is not None and fieldname in table.fields
         postings = list(group)
-        pw = fieldwriter._postwriter
-        if pw is not None and len(postings) <= pw._blocklimit and pw._inlinelimit <= 1:
-            docnums, weights = _one_block_term(fieldwriter, pw, btext, postings, field_lengths)
-            if tabled:
-                table.extend(docnums, weights)  # type: ignore[union-attr]
-                table.finish_term(fieldname, btext)  # type: ignore[union-attr]
-            continue
-        fieldwriter.start_term(btext)
-        pw = fieldwriter._postwriter
+        docnums = [p[2] for p in postings]
+        weights = [p[3] for p in postings]
+        pw = fieldwriter._postwriter  # the field's, set by start_field
         limit = pw._blocklimit
-        for start in range(0, len(postings), limit):
-            chunk = postings[start : start + limit]
-            if len(pw._ids) >= limit:
-                pw._write_block()
-            docnums = [p[2] for p in chunk]
-            weights = [p[3] for p in chunk]
-            pw._ids.extend(docnums)
-            pw._weights.extend(weights)
-            pw._values.extend(v for p in chunk if (v := p[4]))
-            pw._maxweight = max(pw._maxweight, max(weights))
-            if tabled:
-                table.extend(docnums, weights)  # type: ignore[union-attr]
-            lens = [n for d in docnums if (n := field_lengths[d])] if field_lengths is not None else None
-            if lens:
-                low = min(lens)
-                pw._minlength = low if pw._minlength is None else min(pw._minlength, low)
-                pw._maxlength = max(pw._maxlength, max(lens))
-        fieldwriter.finish_term()
-        if tabled:
-            table.finish_term(fieldname, btext)  # type: ignore[union-attr]
+        if len(postings) <= limit and pw._inlinelimit <= 1:
+            _one_block_term(fieldwriter, pw, btext, postings, docnums, weights, field_lengths)
+        else:
+            fieldwriter.start_term(btext)
+            for start in range(0, len(postings), limit):
+                if len(pw._ids) >= limit:
+                    pw._write_block()
+                chunk_ids = docnums[start : start + limit]
+                chunk_weights = weights[start : start + limit]
+                pw._ids.extend(chunk_ids)
+                pw._weights.extend(chunk_weights)
+                pw._values.extend(v for p in postings[start : start + limit] if (v := p[4]))
+                pw._maxweight = max(pw._maxweight, max(chunk_weights))
+                lens = [n for d in chunk_ids if (n := field_lengths[d])] if field_lengths is not None else None
+                if lens:
+                    low = min(lens)
+                    pw._minlength = low if pw._minlength is None else min(pw._minlength, low)
+                    pw._maxlength = max(pw._maxlength, max(lens))
+            fieldwriter.finish_term()
+        if table is not None and fieldname in table.fields:
+            table.add(fieldname, btext, docnums, weights)
     if current is not None:
         fieldwriter.finish_field()
 
 
 def _one_block_term(
-    fieldwriter: Any, pw: Any, btext: bytes, postings: list[tuple], field_lengths: list[int] | None
-) -> tuple[list[int], list[float]]:
+    fieldwriter: Any,
+    pw: Any,
+    btext: bytes,
+    postings: list[tuple],
+    docnums: list[int],
+    weights: list[float],
+    field_lengths: list[int] | None,
+) -> None:
     """Write a term whose postings fit one block: the bytes W3's ``start_term``,
     ``_write_block`` and ``finish_term`` write, without their per-call overhead
-    (most terms are rare bigrams with one or two postings). Returns the
-    term's document numbers and weights.
+    (most terms are rare bigrams with one or two postings).
     """
-    docnums = [p[2] for p in postings]
-    weights = [p[3] for p in postings]
     stored = array("f", weights)
     maxweight = max(0, max(weights))
     lens = [n for d in docnums if (n := field_lengths[d])] if field_lengths is not None else []
@@ -334,7 +331,6 @@ def _one_block_term(
     fieldwriter._tindex.add(
         pack_ushort(fieldwriter._fieldid) + btext, terminfo + pack_long(start) + pack_int(len(block))
     )
-    return docnums, weights
 
 
 class NewsSegmentWriter(SegmentWriter):
@@ -693,7 +689,7 @@ def _merge_tables(reader: Any, gen_dir: Path) -> None:
     if reader.is_atomic():
         return
     parts = [
-        (str(gen_dir / seg.segment().make_filename(EXT)), seg.segment().segment_id(), offset, seg.doc_count_all())
+        (table_path(seg, seg.segment().make_filename(EXT)), seg.segment().segment_id(), offset, seg.doc_count_all())
         for seg, offset in zip(reader.readers, reader.doc_offsets, strict=True)
     ]
     if merge(parts, gen_dir / MERGED):

@@ -59,19 +59,28 @@ def _write(
     counts: np.ndarray,
     code: int,
     postings: int,
-    ids: Iterable[np.ndarray],
-    tfs: Iterable[np.ndarray],
+    chunks: Iterable[tuple[np.ndarray, np.ndarray]],
 ) -> None:
-    """Write a table: the arrays of the key table, then ``postings`` document numbers and frequencies (in parts)."""
+    """Write a table: the key table, then ``postings`` document numbers and frequencies.
+
+    ``chunks`` are (document numbers, frequencies) in table order; each is
+    written into its place in both regions, so the postings are gathered once.
+    """
     described = json.dumps(about, ensure_ascii=False, sort_keys=True).encode("utf-8")
     handle.write(HEADER.pack(MAGIC, VERSION, len(keys), postings, code, len(described)))
     handle.write(described + b"\0" * (-len(described) % 8))
     for part in (keys.astype("<u8"), starts.astype("<u4"), counts.astype("<u4")):
         handle.write(part.tobytes())
-    for part in ids:
-        handle.write(part.astype("<u4").tobytes())
-    for part in tfs:
-        handle.write(part.astype(_DTYPES[code]).tobytes())
+    ids_at = handle.tell()
+    tf_dtype = _DTYPES[code]
+    tfs_at = ids_at + 4 * postings
+    done = 0
+    for ids, tfs in chunks:
+        handle.seek(ids_at + 4 * done)
+        handle.write(ids.astype("<u4").tobytes())
+        handle.seek(tfs_at + tf_dtype.itemsize * done)
+        handle.write(tfs.astype(tf_dtype).tobytes())
+        done += len(ids)
 
 
 def _mark_shared(keys: np.ndarray, counts: np.ndarray) -> None:
@@ -93,19 +102,14 @@ class TableWriter:
         self._counts = array("Q")
         self._ids = array("I")
         self._tfs = array("f")
-        self._start = 0
 
-    def extend(self, docnums: list[int], weights: list[float]) -> None:
-        """Postings of the current term, in document order (called per chunk)."""
+    def add(self, fieldname: str, btext: bytes, docnums: list[int], weights: list[float]) -> None:
+        """One term's postings, in document order."""
+        self._keys.append(term_key(fieldname, btext))
+        self._starts.append(len(self._ids))
+        self._counts.append(len(docnums))
         self._ids.extend(docnums)
         self._tfs.extend(weights)
-
-    def finish_term(self, fieldname: str, btext: bytes) -> None:
-        end = len(self._ids)
-        self._keys.append(term_key(fieldname, btext))
-        self._starts.append(self._start)
-        self._counts.append(end - self._start)
-        self._start = end
 
     def write(self, storage: Any, segment: Any) -> bool:
         """Write ``<segment>.nps``; False (nothing written) when it would not fit the format."""
@@ -122,7 +126,7 @@ class TableWriter:
         tfs = np.frombuffer(self._tfs, dtype=np.float32)
         handle = segment.create_file(storage, EXT)
         try:
-            _write(handle, {"fields": self._field_list}, keys, starts, counts, code, len(ids), [ids], [tfs])
+            _write(handle, {"fields": self._field_list}, keys, starts, counts, code, len(ids), [(ids, tfs)])
         finally:
             handle.close()
         return True
@@ -141,10 +145,10 @@ def _narrowest(tfs: np.ndarray) -> int:
     return 4
 
 
-def merge(parts: list[tuple[str, str, int, int]], path: str | Path) -> bool:
+def merge(parts: list[tuple[str | None, str, int, int]], path: str | Path) -> bool:
     """Merge segment tables into one table of the whole generation, with global document numbers.
 
-    ``parts`` are (table path, segment id, document offset, document count)
+    ``parts`` are (table path or None, segment id, document offset, document count)
     for every segment in reader order; the table records them, so readers use
     it only while the generation holds exactly those segments first. Writes
     to a temporary name and renames. False (nothing written) when a segment
@@ -153,13 +157,13 @@ def merge(parts: list[tuple[str, str, int, int]], path: str | Path) -> bool:
     tables: list[Table] = []
     try:
         for table_path, *_ in parts:
-            try:
-                tables.append(Table(table_path))
-            except (OSError, ValueError, struct.error):
+            table = _open(table_path)
+            if table is None:
                 return False
-        fields = sorted(set.intersection(*(set(t.fields) for t in tables))) if tables else []
+            tables.append(table)
         if not tables or any(t.meta.get("segments") for t in tables):
             return False
+        fields = sorted(set.intersection(*(set(t.fields) for t in tables)))
         which = np.concatenate([np.full(len(t.keys), i, dtype=np.int32) for i, t in enumerate(tables)])
         keys = np.concatenate([t.keys for t in tables])
         order = np.lexsort((which, keys))  # by key, then segment: runs come out in document order
@@ -183,8 +187,8 @@ def merge(parts: list[tuple[str, str, int, int]], path: str | Path) -> bool:
         ids_of = [t.mapped("ids") for t in tables]
         tfs_of = [t.mapped("tfs") for t in tables]
 
-        def gathered(arrays: list[np.ndarray], shift: bool) -> Iterator[np.ndarray]:
-            # entries in merged order, MERGE_CHUNK postings at a time
+        def gathered() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+            # (global document numbers, frequencies) in merged order, MERGE_CHUNK postings at a time
             ends = np.cumsum(counts)
             first = 0
             while first < len(counts):
@@ -195,12 +199,13 @@ def merge(parts: list[tuple[str, str, int, int]], path: str | Path) -> bool:
                 if n:
                     base = np.repeat(s - (np.cumsum(c) - c), c) + np.arange(n)
                     seg = np.repeat(w, c)
-                    out = np.empty(n, dtype=np.int64 if shift else np.float32)
+                    ids = np.empty(n, dtype=np.int64)
+                    tfs = np.empty(n, dtype=np.float32)
                     for i in np.unique(seg).tolist():
                         mask = seg == i
-                        values = arrays[i][base[mask]]
-                        out[mask] = values + offsets[i] if shift else values
-                    yield out
+                        ids[mask] = ids_of[i][base[mask]] + offsets[i]
+                        tfs[mask] = tfs_of[i][base[mask]]
+                    yield ids, tfs
                 first = last
 
         about = {"fields": fields, "segments": [[segid, count] for _, segid, _, count in parts]}
@@ -214,8 +219,7 @@ def merge(parts: list[tuple[str, str, int, int]], path: str | Path) -> bool:
                 merged_counts,
                 code,
                 total,
-                gathered(ids_of, True),
-                gathered(tfs_of, False),
+                gathered(),
             )
         os.replace(tmp, path)
         return True
@@ -266,31 +270,14 @@ class Table:
     @classmethod
     def of_segment(cls, seg: Any) -> Table | None:
         """The table of a Whoosh segment reader, or None when it has none (or an unreadable one)."""
-        storage = getattr(seg, "_storage", None)
-        segment = getattr(seg, "_segment", None)
-        fpath = getattr(storage, "_fpath", None)
-        if segment is None or fpath is None:
-            return None
-        path = fpath(segment.make_filename(EXT))
-        if not os.path.exists(path):
-            return None
-        try:
-            return cls(path)
-        except (OSError, ValueError, struct.error, KeyError):
-            return None
+        return _open(table_path(seg, seg.segment().make_filename(EXT)))
 
     @classmethod
     def merged(cls, reader: Any) -> Table | None:
         """The merged table of the generation ``reader`` reads (check its ``segments`` before use), or None."""
         seg = reader if reader.is_atomic() else reader.readers[0] if reader.readers else None
-        fpath = getattr(getattr(seg, "_storage", None), "_fpath", None)
-        if fpath is None or not os.path.exists(fpath(MERGED)):
-            return None
-        try:
-            table = cls(fpath(MERGED))
-        except (OSError, ValueError, struct.error, KeyError):
-            return None
-        if not isinstance(table.meta.get("segments"), list):
+        table = _open(table_path(seg, MERGED))
+        if table is not None and not isinstance(table.meta.get("segments"), list):
             table.close()
             return None
         return table
@@ -321,3 +308,19 @@ class Table:
 
     def __del__(self) -> None:
         self.close()
+
+
+def table_path(seg: Any, name: str) -> str | None:
+    """The path of the file ``name`` beside a Whoosh segment reader's files (None: not a file storage)."""
+    fpath = getattr(getattr(seg, "_storage", None), "_fpath", None)
+    return fpath(name) if fpath is not None else None
+
+
+def _open(path: str | None) -> Table | None:
+    """A table, or None when there is no path, no file, or not a complete table."""
+    if path is None or not os.path.exists(path):
+        return None
+    try:
+        return Table(path)
+    except (OSError, ValueError, KeyError, struct.error):
+        return None

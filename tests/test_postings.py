@@ -206,8 +206,7 @@ def test_terms_sharing_a_key_are_read_through_whoosh(tmp_path, monkeypatch):
     monkeypatch.setattr(postings, "term_key", lambda f, b: 7 if b in (b"x", b"y") else real(f, b))
     writer = TableWriter(("body",))
     for btext, docnums, weights in ((b"w", [0, 3], [1.0, 2.0]), (b"x", [1], [1.0]), (b"y", [2], [5.0])):
-        writer.extend(docnums, weights)
-        writer.finish_term("body", btext)
+        writer.add("body", btext, docnums, weights)
     assert writer.write(None, _Segment(tmp_path / f"seg{EXT}"))
     table = Table(str(tmp_path / f"seg{EXT}"))
     assert _as_lists(table.get("body", real("body", b"w"))) == ([0, 3], [1.0, 2.0])
@@ -225,8 +224,7 @@ def test_merging_numbers_documents_globally_widens_frequencies_and_keeps_shared_
     for name, terms in segments.items():
         writer = TableWriter(("body", "title"))
         for btext, docnums, weights in terms:
-            writer.extend(docnums, weights)
-            writer.finish_term("body", btext)
+            writer.add("body", btext, docnums, weights)
         writer.write(None, _Segment(tmp_path / f"{name}{EXT}"))
     parts = [(str(tmp_path / f"a{EXT}"), "SEG_a", 0, 4), (str(tmp_path / f"b{EXT}"), "SEG_b", 4, 2)]
     assert merge(parts, tmp_path / MERGED)
@@ -245,8 +243,7 @@ def test_merging_numbers_documents_globally_widens_frequencies_and_keeps_shared_
 )
 def test_frequencies_are_stored_in_the_smallest_exact_type(tmp_path, weights, dtype):
     writer = TableWriter(("body",))
-    writer.extend(list(range(len(weights))), weights)
-    writer.finish_term("body", b"t")
+    writer.add("body", b"t", list(range(len(weights))), weights)
     writer.write(None, _Segment(tmp_path / f"seg{EXT}"))
     table = Table(str(tmp_path / f"seg{EXT}"))
     assert table._tf_dtype == np.dtype(dtype)
