@@ -39,7 +39,7 @@ from .schema import bind_schema, build_schema
 CURRENT = "CURRENT"
 META = "meta.json"
 LOCK = "write.lock"
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 
 class IndexError_(Exception):

@@ -2,7 +2,8 @@
 
 ``document(article, schema)`` is the one place that decides what an article
 contributes to each field (the derived lead for articles without 核心提示,
-the meta field of source/authors/channel/tags, the near-duplicate signature).
+the meta field of source/authors/channel/tags, the near-duplicate signature,
+the normalized title and body that ranking's query-as-written boost reads).
 ``reindex`` streams articles from the readers, analyses them in worker
 processes when there are many, and writes them with one Whoosh writer:
 
@@ -44,6 +45,7 @@ from .articles import Article, ArticleError, author_names
 from .dedup import signature
 from .index import IndexStore
 from .postings import EXT, MERGED, TableWriter, merge, table_path
+from .ranking import key_text
 from .readers import read_articles
 from .schema import BIGRAM_FIELDS, WORD_FIELDS, NewsText, Postings, bind_schema, build_schema
 
@@ -147,6 +149,8 @@ class Documents:
             "pages": [[p.title, len(p.text)] for p in article.pages] if len(article.pages) > 1 else None,
             "extra": {"derived_lead": lead} if not article.lead and lead else None,
             "signature": signature(norm_title[0] + "\n" + norm_body[0]),
+            "title_text": key_text(norm_title[0]).encode("utf-8"),
+            "body_text": norm_body[0].encode("utf-8"),
         }
         if names:
             doc["authors"] = ",".join(n.lower() for n in names)

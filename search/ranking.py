@@ -10,6 +10,7 @@ the one hook that adjusts a BM25F score: the recency prior for news
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -81,6 +82,12 @@ PROXIMITY_TITLE_IN_QUERY = 1.3  # the whole title stands in the query (an entity
 PROXIMITY_TITLE = 1.3  # the query as written, in the title
 PROXIMITY_BODY = 1.1  # … in the body
 _USECS_PER_DAY = 86_400_000_000
+_KEY_CHARS = re.compile(r"[\u3400-\u9fffa-z0-9]+")
+
+
+def key_text(normalized: str) -> str:
+    """The CJK characters, letters and digits of normalized text: what the query-as-written boost compares."""
+    return "".join(_KEY_CHARS.findall(normalized))
 
 
 def now_long() -> int:

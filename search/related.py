@@ -63,11 +63,12 @@ def related(engine: SearchEngine, article_id: str, limit: int = 5) -> list[dict[
         return []
     query = Q.Or([Q.Or([Q.Term("title", w, boost=2.0 * wt), Q.Term("body", w, boost=wt)]) for w, wt in terms])
     results = searcher.search(query, limit=limit * 6 + 10, mask=Q.Term("id", article_id))
-    channel, published, signature = doc.get("channel"), _date(doc.get("published")), doc.get("signature")
+    corpus = engine.corpus(searcher)
+    channel, published, signature = doc.get("channel"), _date(doc.get("published")), corpus.value("signature", docnum)
     candidates = []
     for hit in results:
         other = searcher.stored_fields(hit.docnum)
-        if near_duplicates(signature, other.get("signature")):
+        if near_duplicates(signature or None, corpus.value("signature", hit.docnum) or None):
             continue
         score = hit.score or 0.0
         if channel and other.get("channel") == channel:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
-from whoosh import fields, formats
+from whoosh import columns, fields, formats
 from whoosh.system import pack_uint
 
 from .analysis import Analyzer, Tok, WhooshTokenizer
@@ -143,7 +143,13 @@ def build_schema() -> fields.Schema:
         views=fields.NUMERIC(int, bits=64, stored=True, sortable=True),
         pages=fields.STORED(),
         extra=fields.STORED(),
-        signature=fields.STORED(),
+        # Per-document columns that ranking reads for its top candidates
+        # without decoding the stored article (search.scoring.Corpus.value):
+        # the near-duplicate sketch, and the normalized title and body that
+        # the query-as-written boost looks for the query in.
+        signature=fields.COLUMN(columns.VarBytesColumn()),
+        title_text=fields.COLUMN(columns.VarBytesColumn()),
+        body_text=fields.COLUMN(columns.VarBytesColumn()),
     )
 
 

@@ -77,6 +77,8 @@ class Corpus:
         self.tables = _tables(reader, self.segments)
         self._postings = _BoundedCache(POSTINGS_CACHE_ITEMS, size=lambda p: len(p[0]))
         self._docs = _BoundedCache(DOC_CACHE_ITEMS)
+        self._sketches = _BoundedCache(DOC_CACHE_ITEMS)
+        self._value_columns: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._read_lock = threading.Lock()
 
@@ -137,6 +139,28 @@ class Corpus:
     def stored(self, docnum: int) -> dict[str, Any]:
         """A document's stored fields (cached; do not modify)."""
         return self.document(docnum).fields
+
+    def value(self, name: str, docnum: int) -> bytes:
+        """A document's value in a bytes column of the schema (``b""`` when it has none).
+
+        Ranking reads the columns of its top candidates (sketch, normalized
+        title and body) instead of decoding their stored articles.
+        """
+        with self._read_lock:  # column readers seek and read shared file handles
+            if name not in self._value_columns:
+                reader = self.reader
+                self._value_columns[name] = reader.column_reader(name) if reader.has_column(name) else None
+            column = self._value_columns[name]
+            return column[docnum] if column is not None else b""
+
+    def sketch(self, docnum: int) -> Sketch | None:
+        """A document's near-duplicate sketch (None when its text was too short), decoded once."""
+        sketch = self._sketches.get(docnum)
+        if sketch is None:
+            signature = self.value("signature", docnum)
+            sketch = Sketch(signature) if signature else _NO_SKETCH
+            self._sketches.put(docnum, sketch)
+        return None if sketch is _NO_SKETCH else sketch
 
     # --- postings ----------------------------------------------------------
 
@@ -276,23 +300,17 @@ class _BoundedCache:
                 self._used -= self._size(old)
 
 
-class StoredDoc:
-    """One document's stored fields, with what ranking, collapsing and snippets derive from them."""
+_NO_SKETCH = object()  # cached for a document without a sketch
 
-    __slots__ = ("fields", "_sketch", "_normalized")
+
+class StoredDoc:
+    """One document's stored fields, with the normalized texts snippets derive from them."""
+
+    __slots__ = ("fields", "_normalized")
 
     def __init__(self, fields: dict[str, Any]) -> None:
         self.fields = fields
-        self._sketch: Sketch | None | bool = False  # False: not computed yet
         self._normalized: dict[str, tuple[str, list[int] | None]] = {}
-
-    @property
-    def sketch(self) -> Sketch | None:
-        """The near-duplicate sketch (None when the text was too short)."""
-        if self._sketch is False:
-            signature = self.fields.get("signature")
-            self._sketch = Sketch(signature) if signature else None
-        return self._sketch  # type: ignore[return-value]
 
     def normalized(
         self, name: str, normalizer: Callable[[str], tuple[str, list[int] | None]]

@@ -8,7 +8,6 @@ candidates → rank (``search.ranking``) → collapse near-duplicate reprints
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -29,7 +28,6 @@ from .scoring import Corpus, WordPlan
 from .snippets import highlight
 
 SORTS = ("relevance", "date")
-_KEEP_CHARS = re.compile(r"[\u3400-\u9fffa-z0-9]+")
 MAX_QUERY_TEXT = 2000  # characters of a query the engine reads (the web layer rejects much less)
 CANDIDATES = 200
 COLLAPSE_WINDOW = 30  # hits checked for reprints: the pages a reader sees, not every candidate  # top hits re-ranked and collapsed; pages beyond are plain BM25F order
@@ -404,19 +402,18 @@ class SearchEngine:
         """
         if not plan.text:
             return {}
-        normalizer = self.analyzer.normalizer
-        needle = "".join(_KEEP_CHARS.findall(normalizer.text(plan.text)))
+        needle = ranking.key_text(self.analyzer.normalizer.text(plan.text))
         if len(needle) < 2:
             return {}
+        body_needle = needle.encode("utf-8")  # UTF-8 is self-synchronizing: a byte match is a character match
         out = {}
         for d in docnums:
-            doc = corpus.document(d)
-            title = "".join(_KEEP_CHARS.findall(doc.normalized("title", normalizer)[0]))
+            title = corpus.value("title_text", d).decode("utf-8")
             if len(title) >= 2 and title in needle:
                 out[d] = ranking.PROXIMITY_TITLE_IN_QUERY
             elif len(plan.words) > 1 and needle in title:
                 out[d] = ranking.PROXIMITY_TITLE
-            elif len(plan.words) > 1 and needle in doc.normalized("body", normalizer)[0]:
+            elif len(plan.words) > 1 and body_needle in corpus.value("body_text", d):
                 out[d] = ranking.PROXIMITY_BODY
         return out
 
@@ -459,7 +456,7 @@ class SearchEngine:
         kept: list = []
         sketches: list[Sketch | None] = []
         for docnum, score, dups, parts in ranked[:window]:
-            sketch = corpus.document(docnum).sketch
+            sketch = corpus.sketch(docnum)
             for i, other in enumerate(sketches):
                 if sketch is not None and other is not None and sketch.near(other):
                     kept[i][2].append(docnum)
@@ -489,7 +486,7 @@ class SearchEngine:
         normalizer = self.analyzer.normalizer
 
         def normalize(text: str) -> tuple[str, list[int] | None]:
-            # title and body were normalized for proximity already: reuse them
+            # the title's and body's normalized texts are kept with the cached document
             for name in ("body", "title"):
                 if text is doc.get(name):
                     return stored.normalized(name, normalizer)

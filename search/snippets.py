@@ -11,7 +11,6 @@ text or a synonym is marked where the reader sees it.
 
 from __future__ import annotations
 
-import bisect
 import html
 import re
 from collections.abc import Callable, Iterable
@@ -55,16 +54,14 @@ def locate(text: str, terms: Iterable[str], normalize: Normalize) -> list[tuple[
     return merged
 
 
-def _sentence_bounds(text: str) -> list[tuple[int, int]]:
-    bounds, start = [], 0
-    for i, ch in enumerate(text):
-        if ch in _SENTENCE_END:
-            if i + 1 > start:
-                bounds.append((start, i + 1))
-            start = i + 1
-    if start < len(text):
-        bounds.append((start, len(text)))
-    return bounds
+_SENTENCE_MARK = re.compile(f"[{_SENTENCE_END}]")
+
+
+def _sentence_around(text: str, pos: int, floor: int) -> tuple[int, int]:
+    """(start, end) of the sentence holding ``pos``, its closing mark included; none starts before ``floor``."""
+    start = max(text.rfind(mark, floor, pos) for mark in _SENTENCE_END) + 1
+    end = _SENTENCE_MARK.search(text, pos)
+    return max(start, floor), end.end() if end else len(text)
 
 
 def _trim(text: str, start: int, end: int, spans: list[tuple[int, int]], width: int) -> tuple[int, int]:
@@ -87,17 +84,18 @@ def _trim(text: str, start: int, end: int, spans: list[tuple[int, int]], width: 
 
 
 def fragments(text: str, spans: list[tuple[int, int]], width: int = 120) -> list[Fragment]:
-    """Return one fragment per sentence that holds a match."""
+    """Return one fragment per sentence that holds a match (only those sentences are looked for)."""
     out = []
-    starts = [a for a, _ in spans]
-    for s, e in _sentence_bounds(text):
-        lo = bisect.bisect_left(starts, s)
-        hi = bisect.bisect_left(starts, e, lo)
-        inside = [(a, b) for a, b in spans[lo:hi] if b <= e]
+    i, floor = 0, 0
+    while i < len(spans) and len(out) < MAX_FRAGMENTS:
+        s, e = _sentence_around(text, spans[i][0], floor)
+        j = i
+        while j < len(spans) and spans[j][0] < e:
+            j += 1
+        inside = [(a, b) for a, b in spans[i:j] if b <= e]  # a match across the sentence's end belongs to neither
+        i, floor = j, e
         if not inside:
             continue
-        if len(out) >= MAX_FRAGMENTS:
-            break
         lo, hi = _trim(text, s, e, inside, width)
         while lo < hi and text[lo].isspace():
             lo += 1

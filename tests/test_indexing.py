@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 import search
+from search.dedup import signature
 from search.index import IndexBusyError, IndexMismatchError
 
 from .conftest import ARTICLES, ids, write_jsonl
@@ -170,3 +171,23 @@ def test_the_term_at_a_time_flush_writes_the_files_whoosh_writes(tmp_path, analy
         files[name] = {ext: (tmp_path / name / segment.make_filename(ext)).read_bytes() for ext in (".pst", ".trm")}
     assert len(files["ours"][".pst"]) > 100_000
     assert files["ours"] == files["stock"]
+
+
+def test_ranking_columns_hold_the_normalized_title_and_body(store, tmp_path):
+    path = write_jsonl(
+        tmp_path / "one.jsonl",
+        [
+            {"id": "t", "title": "ＣＯＶＩＤ－19：衛生部發佈通報", "body": "疫情防控形勢穩定。ＡＢＣ　5G"},
+            {"id": "s", "title": "短"},
+        ],
+    )
+    search.reindex(store, [path], full=True, workers=1)
+    engine = search.SearchEngine(store)
+    searcher = store.searcher()
+    corpus = engine.corpus(searcher)
+    t, s = searcher.document_number(id="t"), searcher.document_number(id="s")
+    assert corpus.value("title_text", t).decode() == "covid19卫生部发布通报"
+    assert corpus.value("body_text", t).decode() == "疫情防控形势稳定。abc 5g"
+    assert (corpus.value("title_text", s), corpus.value("body_text", s)) == ("短".encode(), b"")
+    assert corpus.value("signature", t) == signature("covid-19:卫生部发布通报\n疫情防控形势稳定。abc 5g")
+    assert corpus.sketch(s) is None and corpus.value("signature", s) == b""  # too short for a sketch

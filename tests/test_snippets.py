@@ -1,4 +1,4 @@
-from search.snippets import highlight, locate, plain
+from search.snippets import Fragment, fragments, highlight, locate, plain
 
 
 def test_marks_every_term_in_original_text(analyzer):
@@ -35,3 +35,19 @@ def test_match_only_in_lead_is_marked_there(analyzer):
         "正文没有提到。", ["疫情防控"], analyzer.normalizer, width=40, fallback="核心提示：织密疫情防控网。"
     )
     assert out == "核心提示：织密<mark>疫情防控</mark>网。"
+
+
+def test_one_fragment_per_sentence_with_a_match(analyzer):
+    text = "第一句没有。第二句说衡阳！第三句无关？衡陽第四句；尾巴衡阳和衡阳"
+    spans = locate(text, ["衡阳"], analyzer.normalizer)
+    assert spans == [(10, 12), (19, 21), (27, 29), (30, 32)]
+    assert fragments(text, spans) == [
+        Fragment(6, 13, ((10, 12),)),
+        Fragment(19, 25, ((19, 21),)),
+        Fragment(25, 32, ((27, 29), (30, 32))),  # the text after the last mark is a sentence too
+    ]
+
+
+def test_a_match_across_a_sentence_end_is_in_no_fragment():
+    text = "前文。甲！乙后文。"
+    assert fragments(text, [(3, 6), (6, 7)]) == [Fragment(5, 9, ((6, 7),))]
