@@ -5,14 +5,16 @@ time every article gets ``signature(text)``: the ``K`` smallest hashes of its
 4-character shingles (a bottom-k MinHash sketch). Two sketches estimate the
 Jaccard similarity of the shingle sets (``similarity``); at query time hits
 whose estimate reaches ``THRESHOLD`` are collapsed into the best-ranked one,
-which lists the others as "also reported by". Texts under ``MIN_SHINGLES``
-shingles get no signature: a headline alone says too little.
+which lists the others as "also reported by" (``near_matrix`` compares a
+page of hits at once). Texts under ``MIN_SHINGLES`` shingles get no
+signature: a headline alone says too little.
 """
 
 from __future__ import annotations
 
 import re
 from array import array
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -25,6 +27,7 @@ HEAD_OVERLAP = 3  # below this overlap of the heads, similarity cannot reach THR
 _MULT = np.uint64(0x100000001B3)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
+_ABSENT = np.uint64(1 << 32)  # pads a short signature: above every hash
 _KEEP = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fffa-z0-9]+")
 
 
@@ -74,6 +77,42 @@ class Sketch:
         if len(self.head & other.head) < HEAD_OVERLAP:
             return False
         return self.similarity(other) >= threshold
+
+
+def near_matrix(signatures: Sequence[bytes | None], threshold: float = THRESHOLD) -> np.ndarray:
+    """Which pairs of signatures are near duplicates: ``out[i, j]`` is ``Sketch(i).near(Sketch(j))``.
+
+    All pairs at once with numpy (a page of hits is a few hundred pairs): the
+    heads' overlap first, then the bottom-k similarity of the pairs that pass.
+    """
+    m = len(signatures)
+    out = np.zeros((m, m), dtype=bool)
+    have = np.array([i for i, s in enumerate(signatures) if s], dtype=np.int64)
+    if len(have) < 2:
+        return out
+    hashes = np.full((len(have), K), _ABSENT, dtype=np.uint64)
+    lengths = np.array([len(signatures[i]) // 4 for i in have])  # type: ignore[arg-type]
+    hashes[np.arange(K) < lengths[:, None]] = np.frombuffer(b"".join(signatures[i] for i in have), dtype="<u4")  # type: ignore[misc]
+    first, second = np.triu_indices(len(have), 1)
+    _, shared = _bottom_k_overlap(hashes[first, :HEAD], hashes[second, :HEAD], 2 * HEAD)
+    maybe = shared >= HEAD_OVERLAP
+    first, second = first[maybe], second[maybe]
+    if len(first):
+        union, shared = _bottom_k_overlap(hashes[first], hashes[second], K)
+        close = (union > 0) & (shared / np.maximum(union, 1) >= threshold)
+        a, b = have[first[close]], have[second[close]]
+        out[a, b] = out[b, a] = True
+    return out
+
+
+def _bottom_k_overlap(a: np.ndarray, b: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row by row: the size of the ``k`` smallest of ``a ∪ b``, and how many of those are in both."""
+    merged = np.sort(np.concatenate([a, b], axis=1), axis=1)
+    present = merged != _ABSENT
+    new = np.ones(merged.shape, dtype=bool)
+    new[:, 1:] = merged[:, 1:] != merged[:, :-1]  # a value in both rows appears twice, side by side
+    top = np.cumsum(new & present, axis=1) <= k
+    return (new & present & top).sum(axis=1), (~new & present & top).sum(axis=1)
 
 
 def near_duplicates(a: bytes | None, b: bytes | None, threshold: float = THRESHOLD) -> bool:

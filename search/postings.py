@@ -283,7 +283,8 @@ class Table:
         return table
 
     def get(self, fieldname: str, key: int) -> tuple[np.ndarray, np.ndarray] | None:
-        """(segment-local document numbers, frequencies) of a term; None: ask Whoosh.
+        """(segment-local document numbers, frequencies) of a term, as stored (``u4``, and the table's
+        frequency type); None: ask Whoosh.
 
         ``key`` is ``term_key(fieldname, term)``, computed once for every segment.
         """
@@ -299,7 +300,7 @@ class Table:
         ids = np.frombuffer(os.pread(self._fd, 4 * count, self._ids_at + 4 * start), dtype="<u4")
         size = self._tf_dtype.itemsize
         tfs = np.frombuffer(os.pread(self._fd, size * count, self._tfs_at + size * start), dtype=self._tf_dtype)
-        return ids.astype(np.int64), tfs.astype(np.float32)
+        return ids, tfs
 
     def close(self) -> None:
         if self._fd >= 0:

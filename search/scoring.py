@@ -25,13 +25,13 @@ from typing import Any
 import numpy as np
 from whoosh.reading import TermNotFound
 
-from .dedup import Sketch
 from .postings import Table, term_key
 from .ranking import K1, bm25f_saturate, field_b, idf
 
 POSTINGS_CACHE_ITEMS = 4_000_000  # decoded postings kept (about 8 bytes each)
 DOC_CACHE_ITEMS = 2_000  # decoded stored documents kept (ranking, collapsing and snippets read the same top hits)
 PREFIX_EXPANSION_LIMIT = 400
+SPARSE_SHARE = 8  # a word with postings in under 1/8 of the documents is scored over those documents only
 
 
 @dataclass(frozen=True)
@@ -73,11 +73,11 @@ class Corpus:
             self.live[np.fromiter(reader.all_doc_ids(), dtype=np.int64)] = True
         self._lengths: dict[str, np.ndarray] = {}
         self._avg: dict[str, float] = {}
+        self._inverse_norms: dict[str, np.ndarray] = {}
         self._columns: dict[str, Any] = {}
         self.tables = _tables(reader, self.segments)
         self._postings = _BoundedCache(POSTINGS_CACHE_ITEMS, size=lambda p: len(p[0]))
         self._docs = _BoundedCache(DOC_CACHE_ITEMS)
-        self._sketches = _BoundedCache(DOC_CACHE_ITEMS)
         self._value_columns: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._read_lock = threading.Lock()
@@ -97,6 +97,16 @@ class Corpus:
                 total = self.reader.field_length(fieldname)
                 self._avg[fieldname] = max(total / max(self.n, 1), 1.0)
             return self._lengths[fieldname], self._avg[fieldname]
+
+    def inverse_norms(self, fieldname: str) -> np.ndarray:
+        """BM25 length normalisation of every document in a field, inverted: ``1 / (1 - b + b * length / avg)`` (float32)."""
+        inverse = self._inverse_norms.get(fieldname)
+        if inverse is None:
+            lengths, avg = self.lengths(fieldname)
+            b = field_b(fieldname)
+            inverse = 1.0 / (1.0 - b + b * lengths.astype(np.float64) / avg)
+            inverse = self._inverse_norms[fieldname] = inverse.astype(np.float32)
+        return inverse
 
     def column(self, fieldname: str, translate: bool = False) -> tuple[np.ndarray, Any]:
         """A sortable field's values for every document: numbers, or strings as (codes, labels).
@@ -153,31 +163,28 @@ class Corpus:
             column = self._value_columns[name]
             return column[docnum] if column is not None else b""
 
-    def sketch(self, docnum: int) -> Sketch | None:
-        """A document's near-duplicate sketch (None when its text was too short), decoded once."""
-        sketch = self._sketches.get(docnum)
-        if sketch is None:
-            signature = self.value("signature", docnum)
-            sketch = Sketch(signature) if signature else _NO_SKETCH
-            self._sketches.put(docnum, sketch)
-        return None if sketch is _NO_SKETCH else sketch
-
     # --- postings ----------------------------------------------------------
 
-    def postings(self, fieldname: str, term: str) -> tuple[np.ndarray, np.ndarray]:
-        """Document numbers and term frequencies of one term (cached, decoded)."""
+    def term_tf(self, fieldname: str, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """Document numbers and length-normalised frequencies (``tf / norm``, float32) of one term, cached."""
         key = (fieldname, term)
-        hit = self._postings.get(key)
-        if hit is not None:
-            return hit
+        found = self._postings.get(key)
+        if found is None:
+            ids, tfs = self.postings(fieldname, term)
+            found = (ids, tfs * self.inverse_norms(fieldname)[ids])
+            self._postings.put(key, found)
+        return found
+
+    def postings(self, fieldname: str, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """Document numbers and term frequencies of one term, as read (tables first, then Whoosh)."""
         ids_parts: list[np.ndarray] = []
         tf_parts: list[np.ndarray] = []
-        key = term_key(fieldname, term.encode("utf-8"))
+        hashed = term_key(fieldname, term.encode("utf-8"))
         for table, covered, table_offset in self.tables:
-            found = table.get(fieldname, key) if table is not None else None
+            found = table.get(fieldname, hashed) if table is not None else None
             if found is not None:
                 if len(found[0]):
-                    ids_parts.append(found[0] + table_offset)
+                    ids_parts.append(found[0] + table_offset if table_offset else found[0])
                     tf_parts.append(found[1])
                 continue
             for seg, offset in covered:  # no table, or a key two terms share: through Whoosh
@@ -188,11 +195,12 @@ class Corpus:
                     ids, tfs = _read_postings(matcher)
                 ids_parts.append(ids + offset)
                 tf_parts.append(tfs)
-        if ids_parts:
+        if len(ids_parts) == 1:
+            result = (ids_parts[0], tf_parts[0])
+        elif ids_parts:
             result = (np.concatenate(ids_parts), np.concatenate(tf_parts))
         else:
             result = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
-        self._postings.put(key, result)
         return result
 
     def expand_prefix(self, fieldname: str, prefix: str) -> list[str]:
@@ -206,63 +214,109 @@ class Corpus:
         return terms
 
     def source_tf(self, source: Source) -> tuple[np.ndarray, np.ndarray]:
-        """(doc ids, frequencies) of one evidence source."""
+        """(document numbers, length-normalised frequencies) of one evidence source; numbers ascending."""
         if source.prefix:
             terms = self.expand_prefix(source.field, source.terms[0])
             if source.partial:  # longer words only: the word itself is scored on its own
                 terms = [t for t in terms if t != source.terms[0]]
-            parts = [self.postings(source.field, t) for t in terms]
-            return _sum_postings(parts)
+            return _sum_postings([self.term_tf(source.field, t) for t in terms])
         if len(source.terms) == 1:
-            return self.postings(source.field, source.terms[0])
-        lists = sorted((self.postings(source.field, t) for t in source.terms), key=lambda p: len(p[0]))
+            return self.term_tf(source.field, source.terms[0])
+        # Every term must occur (a word's bigrams): the smallest frequency counts.
+        lists = sorted((self.term_tf(source.field, t) for t in source.terms), key=lambda p: len(p[0]))
         ids, tfs = lists[0]
         for other_ids, other_tfs in lists[1:]:
-            keep = np.isin(ids, other_ids, assume_unique=True)
-            ids, tfs = ids[keep], tfs[keep]
             if not len(ids):
                 break
-            pos = np.searchsorted(other_ids, ids)
-            tfs = np.minimum(tfs, other_tfs[pos])
+            pos = np.minimum(np.searchsorted(other_ids, ids), len(other_ids) - 1)
+            keep = other_ids[pos] == ids
+            ids, tfs = ids[keep], np.minimum(tfs[keep], other_tfs[pos[keep]])
         return ids, tfs
 
     # --- scoring -------------------------------------------------------------
 
-    def score(self, plans: Sequence[WordPlan]) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    def score(self, plans: Sequence[WordPlan]) -> tuple[np.ndarray, np.ndarray, list[WordScores]]:
         """BM25F scores, matched-word counts and per-word scores for every document.
 
         A document with only partial evidence (part of a word) gets a score but
         no match count: callers use ``scores > 0`` to find such partial matches.
+        A word whose postings are few is scored over its own documents only
+        (the work follows its postings, not the collection's size).
         """
         total = np.zeros(self.n, dtype=np.float32)
         matched = np.zeros(self.n, dtype=np.int16)
         per_word = []
         for plan in plans:
-            tf_c = np.zeros(self.n, dtype=np.float32)
-            tf_part = np.zeros(self.n, dtype=np.float32)
+            whole: list[tuple[np.ndarray, np.ndarray]] = []
+            part: list[tuple[np.ndarray, np.ndarray]] = []
             for source in plan.sources:
                 ids, tfs = self.source_tf(source)
-                if not len(ids):
-                    continue
-                lengths, avg = self.lengths(source.field)
-                b = field_b(source.field)
-                norm = 1.0 - b + b * lengths[ids] / avg
-                # ids of one source are unique: a plain indexed add (np.add.at is several times slower)
-                (tf_part if source.partial else tf_c)[ids] += source.weight * tfs / norm
+                if len(ids):
+                    (part if source.partial else whole).append((ids, tfs, source.weight))
+            docs, tf_whole, tf_part = self._gather(whole, part)
             # A word the index has nowhere whole (an unseen name: 尚恩有) is matched by its parts.
-            hit = tf_c > 0 if tf_c.any() else tf_part > 0
-            tf_c += tf_part
-            scored = tf_c > 0
-            df = int(np.count_nonzero(hit & self.live))
-            word_score = np.zeros(self.n, dtype=np.float32)
+            hit = tf_whole > 0 if tf_whole.any() else tf_part > 0
+            tf = (tf_whole + tf_part).astype(np.float32)
+            scored = tf > 0
+            live = self.live if docs is None else self.live[docs]
+            df = int(np.count_nonzero(hit & live))
+            word_score = np.zeros(len(tf), dtype=np.float32)
             if scored.any():
                 # idf from the whole-word matches; parts alone borrow it, with their small weights
-                word_score[scored] = idf(max(df, 1), self.n) * bm25f_saturate(tf_c[scored], K1)
-            total += word_score
-            if plan.counts:
-                matched += hit
-            per_word.append(word_score)
+                word_score[scored] = idf(max(df, 1), self.n) * bm25f_saturate(tf[scored], K1)
+            if docs is None:
+                total += word_score
+                if plan.counts:
+                    matched += hit
+            else:
+                total[docs] += word_score
+                if plan.counts:
+                    matched[docs] += hit
+            per_word.append(WordScores(docs, word_score))
         return total, matched, per_word
+
+    def _gather(
+        self, whole: list[tuple[np.ndarray, np.ndarray, float]], part: list[tuple[np.ndarray, np.ndarray, float]]
+    ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+        """One word's weighted evidence summed per document: (documents or None for all, whole-word tf, partial tf).
+
+        Both ways sum each document's evidence in float64 in the order of the
+        sources, so they give the same numbers.
+        """
+        postings = sum(len(ids) for ids, _, _ in whole) + sum(len(ids) for ids, _, _ in part)
+        if postings * SPARSE_SHARE >= self.n:
+            dense = []
+            for sources in (whole, part):
+                tf = np.zeros(self.n, dtype=np.float64)
+                for ids, tfs, weight in sources:
+                    tf[ids] += tfs * np.float64(weight)  # ids of one source are unique: a plain indexed add
+                dense.append(tf)
+            return None, dense[0], dense[1]
+        if not postings:
+            return np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0)
+        docs, where = np.unique(np.concatenate([ids for ids, _, _ in whole + part]), return_inverse=True)
+        split = sum(len(ids) for ids, _, _ in whole)
+        sums = []
+        for positions, sources in ((where[:split], whole), (where[split:], part)):
+            values = (
+                np.concatenate([tfs * np.float64(weight) for _, tfs, weight in sources]) if sources else np.zeros(0)
+            )
+            sums.append(np.bincount(positions, weights=values, minlength=len(docs)))
+        return docs, sums[0], sums[1]
+
+
+@dataclass(frozen=True)
+class WordScores:
+    """One query word's scores: of documents ``docs`` (None: of every document, by number)."""
+
+    docs: np.ndarray | None
+    scores: np.ndarray
+
+    def at(self, docnum: int) -> float:
+        if self.docs is None:
+            return float(self.scores[docnum])
+        i = int(np.searchsorted(self.docs, docnum))
+        return float(self.scores[i]) if i < len(self.docs) and self.docs[i] == docnum else 0.0
 
 
 class _BoundedCache:
@@ -298,9 +352,6 @@ class _BoundedCache:
             while self._used > self.capacity and len(self._items) > 1:
                 _, old = self._items.popitem(last=False)
                 self._used -= self._size(old)
-
-
-_NO_SKETCH = object()  # cached for a document without a sketch
 
 
 class StoredDoc:

@@ -19,12 +19,12 @@ from whoosh import query as Q
 
 from . import ranking
 from .articles import SHANGHAI
-from .dedup import Sketch
+from .dedup import near_matrix
 from .index import IndexStore
 from .query import ParsedQuery, bound_query, content_words, min_match, parse_query, phrase_clause, word_plan, word_plans
 from .ranking import RankingConfig, Weights
 from .recovery import Synonyms, Vocabulary, looks_like_pinyin
-from .scoring import Corpus, WordPlan
+from .scoring import Corpus, WordPlan, WordScores
 from .snippets import highlight
 
 SORTS = ("relevance", "date")
@@ -129,7 +129,7 @@ class Matched:
 
     scores: np.ndarray
     candidates: np.ndarray
-    per_word: list[np.ndarray]
+    per_word: list[WordScores]
     first: np.ndarray | None = None  # long queries: documents meeting min-should-match
 
     @property
@@ -172,7 +172,7 @@ class SearchEngine:
             searcher = self.store.searcher()
             corpus = self.corpus(searcher)
             for name in ("title", "lead", "body", "meta", "title_bg", "body_bg"):
-                corpus.lengths(name)
+                corpus.inverse_norms(name)
             corpus.column("published")
             self.search("新闻 衡阳")
             self.vocabulary(searcher)
@@ -373,13 +373,13 @@ class SearchEngine:
         # Order key: documents meeting min-should-match first (long queries), then the score.
         first = matched.first[ids] if matched.first is not None else np.zeros(len(ids), dtype=bool)
         key = final + first * (float(final.max()) + 1.0)
-        top = ids[np.argsort(-key, kind="stable")[:window]]
-        firsts = set(ids[first].tolist())
-        final_by_doc = dict(zip(ids.tolist(), final.tolist(), strict=True))
+        order = np.argsort(-key, kind="stable")[:window]
+        top = ids[order]
+        firsts = set(top[first[order]].tolist())
         boosted = self._proximity(corpus, plan, top[: ranking.PROXIMITY_DEPTH].tolist())
         out = []
-        for d in top.tolist():
-            score = final_by_doc[d] * boosted.get(d, 1.0)
+        for d, base in zip(top.tolist(), final[order].tolist(), strict=True):
+            score = base * boosted.get(d, 1.0)
             parts = None
             if explain:
                 parts = ranking.explain(
@@ -387,7 +387,7 @@ class SearchEngine:
                     int(published[d]),
                     self.config,
                     boosted.get(d, 1.0),
-                    {w.word: round(float(s[d]), 4) for w, s in zip(plan.words, per_word, strict=False)},
+                    {w.word: round(s.at(d), 4) for w, s in zip(plan.words, per_word, strict=False)},
                 )
             out.append((d, score, [], parts))
         out.sort(key=lambda item: (item[0] not in firsts, -item[1]))
@@ -453,17 +453,18 @@ class SearchEngine:
 
     def _collapse(self, corpus: Corpus, ranked: list, window: int) -> list:
         """Fold reprints of one story into the best-ranked copy (within the first ``window`` hits)."""
+        head = ranked[:window]
+        near = near_matrix([corpus.value("signature", docnum) for docnum, *_ in head]).tolist()
         kept: list = []
-        sketches: list[Sketch | None] = []
-        for docnum, score, dups, parts in ranked[:window]:
-            sketch = corpus.sketch(docnum)
-            for i, other in enumerate(sketches):
-                if sketch is not None and other is not None and sketch.near(other):
-                    kept[i][2].append(docnum)
+        kept_at: list[int] = []
+        for i, (docnum, score, dups, parts) in enumerate(head):
+            for k, j in enumerate(kept_at):
+                if near[i][j]:
+                    kept[k][2].append(docnum)
                     break
             else:
                 kept.append((docnum, score, dups, parts))
-                sketches.append(sketch)
+                kept_at.append(i)
         return kept + ranked[window:]
 
     def _hit(

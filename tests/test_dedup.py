@@ -1,4 +1,6 @@
-from search.dedup import near_duplicates, signature, similarity
+import random
+
+from search.dedup import Sketch, near_duplicates, near_matrix, signature, similarity
 
 STORY = "衡阳南岳机场今天迎来国产大飞机C919的首次验证飞行，飞机在跑道上平稳降落，现场人员热烈鼓掌。机场总经理表示，这次飞行为开通新航线积累了宝贵经验，衡阳市民今后出行将更加便捷。"
 
@@ -18,6 +20,23 @@ def test_reprint_with_small_edits_is_near_duplicate(analyzer):
 def test_short_text_has_no_signature():
     assert signature("衡阳新闻") is None
     assert not near_duplicates(None, None)
+
+
+def test_near_matrix_answers_every_pair_as_sketches_do(analyzer):
+    rng = random.Random(7)
+    sentences = [s + "。" for s in STORY.split("，")] + ["蒸湘区老旧小区改造首批项目开工。", "南华大学新生军训开始。"]
+    texts = ["".join(rng.sample(sentences, rng.randint(2, len(sentences)))) for _ in range(40)]
+    signatures = [signature(analyzer.normalizer.text(t)) for t in texts] + [None, signature("衡阳新闻")]
+    signatures[3] = signatures[2]
+    sketches = [Sketch(s) if s else None for s in signatures]
+    expected = [
+        [i != j and a is not None and b is not None and a.near(b) for j, b in enumerate(sketches)]
+        for i, a in enumerate(sketches)
+    ]
+    near = near_matrix(signatures).tolist()
+    assert near == expected
+    assert near[2][3] and 100 < sum(map(sum, near)) < 40 * 39  # both kinds of pairs occur
+    assert near_matrix([signatures[0], None]).tolist() == [[False, False], [False, False]]
 
 
 def test_search_collapses_reprints(store, tmp_path):

@@ -89,6 +89,16 @@ def test_the_merged_table_holds_every_posting_with_global_numbers(sample_store):
     ]
 
 
+def test_a_term_is_read_once_then_served_length_normalised_from_the_cache(sample_store):
+    corpus = search.SearchEngine(sample_store).corpus(sample_store.searcher())
+    first = corpus.term_tf("body", "衡阳")
+    assert len(first[0]) > 10 and corpus.term_tf("body", "衡阳") is first
+    assert list(corpus._postings._items) == [("body", "衡阳")]
+    ids, tfs = corpus.postings("body", "衡阳")  # as read, before length normalisation
+    assert first[0].tolist() == ids.tolist()
+    assert np.allclose(first[1], tfs * corpus.inverse_norms("body")[ids])
+
+
 def _whoosh_only(engine: search.SearchEngine) -> search.SearchEngine:
     corpus = engine.corpus(engine.store.searcher())
     corpus.tables = [(None, [(seg, offset)], offset) for seg, offset in corpus.segments]

@@ -114,3 +114,26 @@ def test_deletions_keep_the_codec_block_path(store, corpus):
     assert hasattr(matcher, "_read_data")  # the W3 block matcher, not Whoosh's per-posting deletion filter
     assert _leaf_matcher(segment, "title", "没有这个词") is None
     assert _leaf_matcher(segment, "no_such_field", "疫情") is None
+
+
+def test_words_scored_sparse_or_dense_score_the_same(engine, monkeypatch):
+    """A word with few postings is scored over its own documents; a common one over all: same numbers."""
+    corpus = engine.corpus(engine.store.searcher())
+    queries = ["疫情防控", "大学生", "疫", "COVID-19 衡阳 机场", "尚恩有", "南华大学 新生 军训", "衡阳"]
+    plans = [engine.plan(search.query.parse_query(q)) for q in queries]
+
+    def scores(share: int) -> list:
+        monkeypatch.setattr(search.scoring, "SPARSE_SHARE", share)
+        out = []
+        for plan in plans:
+            total, matched, per_word = corpus.score(plan.words)
+            words = [[w.at(d) for d in range(corpus.n)] for w in per_word]
+            assert all(
+                (w.docs is None or not len(w.docs)) if share > corpus.n else w.docs is not None for w in per_word
+            )
+            out.append((total.tolist(), matched.tolist(), words))
+        return out
+
+    dense, sparse = scores(10**9), scores(0)
+    assert dense == sparse
+    assert any(any(total) for total, _, _ in dense) and any(any(m) for _, m, _ in dense)
