@@ -247,8 +247,8 @@ class Corpus:
         matched = np.zeros(self.n, dtype=np.int16)
         per_word = []
         for plan in plans:
-            whole: list[tuple[np.ndarray, np.ndarray]] = []
-            part: list[tuple[np.ndarray, np.ndarray]] = []
+            whole: list[tuple[np.ndarray, np.ndarray, float]] = []
+            part: list[tuple[np.ndarray, np.ndarray, float]] = []
             for source in plan.sources:
                 ids, tfs = self.source_tf(source)
                 if len(ids):
