@@ -88,11 +88,12 @@ def near_matrix(signatures: Sequence[bytes | None], threshold: float = THRESHOLD
     m = len(signatures)
     out = np.zeros((m, m), dtype=bool)
     have = np.array([i for i, s in enumerate(signatures) if s], dtype=np.int64)
-    if len(have) < 2:
+    present = [s for s in signatures if s]
+    if len(present) < 2:
         return out
-    hashes = np.full((len(have), K), _ABSENT, dtype=np.uint64)
-    lengths = np.array([len(signatures[i]) // 4 for i in have])  # type: ignore[arg-type]
-    hashes[np.arange(K) < lengths[:, None]] = np.frombuffer(b"".join(signatures[i] for i in have), dtype="<u4")  # type: ignore[misc]
+    hashes = np.full((len(present), K), _ABSENT, dtype=np.uint64)
+    lengths = np.array([len(s) // 4 for s in present])
+    hashes[np.arange(K) < lengths[:, None]] = np.frombuffer(b"".join(present), dtype="<u4")
     first, second = np.triu_indices(len(have), 1)
     _, shared = _bottom_k_overlap(hashes[first, :HEAD], hashes[second, :HEAD], 2 * HEAD)
     maybe = shared >= HEAD_OVERLAP
@@ -116,5 +117,7 @@ def _bottom_k_overlap(a: np.ndarray, b: np.ndarray, k: int) -> tuple[np.ndarray,
 
 
 def near_duplicates(a: bytes | None, b: bytes | None, threshold: float = THRESHOLD) -> bool:
-    """True when both signatures exist and the texts are at least ``threshold`` similar."""
-    return a is not None and b is not None and similarity(a, b) >= threshold
+    """True when both signatures exist (None or empty: none) and the texts are at least ``threshold`` similar."""
+    if not a or not b:
+        return False
+    return similarity(a, b) >= threshold

@@ -68,7 +68,7 @@ def related(engine: SearchEngine, article_id: str, limit: int = 5) -> list[dict[
     candidates = []
     for hit in results:
         other = searcher.stored_fields(hit.docnum)
-        if near_duplicates(signature or None, corpus.value("signature", hit.docnum) or None):
+        if near_duplicates(signature, corpus.value("signature", hit.docnum)):
             continue
         score = hit.score or 0.0
         if channel and other.get("channel") == channel:

@@ -29,7 +29,7 @@ from .postings import Table, term_key
 from .ranking import K1, bm25f_saturate, field_b, idf
 
 POSTINGS_CACHE_ITEMS = 4_000_000  # decoded postings kept (about 8 bytes each)
-DOC_CACHE_ITEMS = 2_000  # decoded stored documents kept (ranking, collapsing and snippets read the same top hits)
+DOC_CACHE_ITEMS = 2_000  # decoded stored documents kept (hits, snippets, related and hot articles)
 PREFIX_EXPANSION_LIMIT = 400
 SPARSE_SHARE = 8  # a word with postings in under 1/8 of the documents is scored over those documents only
 
@@ -71,8 +71,6 @@ class Corpus:
         if reader.has_deletions():
             self.live[:] = False
             self.live[np.fromiter(reader.all_doc_ids(), dtype=np.int64)] = True
-        self._lengths: dict[str, np.ndarray] = {}
-        self._avg: dict[str, float] = {}
         self._inverse_norms: dict[str, np.ndarray] = {}
         self._columns: dict[str, Any] = {}
         self.tables = _tables(reader, self.segments)
@@ -84,29 +82,22 @@ class Corpus:
 
     # --- per-document arrays -----------------------------------------------
 
-    def lengths(self, fieldname: str) -> tuple[np.ndarray, float]:
-        """Field lengths of every document and their average."""
-        with self._lock:
-            if fieldname not in self._lengths:
-                out = np.zeros(self.n, dtype=np.float32)
-                for seg, offset in self.segments:
-                    dfl = seg.doc_field_length
-                    count = seg.doc_count_all()
-                    out[offset : offset + count] = [dfl(d, fieldname, 0) or 0 for d in range(count)]
-                self._lengths[fieldname] = out
-                total = self.reader.field_length(fieldname)
-                self._avg[fieldname] = max(total / max(self.n, 1), 1.0)
-            return self._lengths[fieldname], self._avg[fieldname]
-
     def inverse_norms(self, fieldname: str) -> np.ndarray:
         """BM25 length normalisation of every document in a field, inverted: ``1 / (1 - b + b * length / avg)`` (float32)."""
         inverse = self._inverse_norms.get(fieldname)
-        if inverse is None:
-            lengths, avg = self.lengths(fieldname)
-            b = field_b(fieldname)
-            inverse = 1.0 / (1.0 - b + b * lengths.astype(np.float64) / avg)
-            inverse = self._inverse_norms[fieldname] = inverse.astype(np.float32)
-        return inverse
+        if inverse is not None:
+            return inverse
+        with self._lock:
+            if fieldname not in self._inverse_norms:
+                lengths = np.zeros(self.n, dtype=np.float64)
+                for seg, offset in self.segments:
+                    dfl = seg.doc_field_length
+                    count = seg.doc_count_all()
+                    lengths[offset : offset + count] = [dfl(d, fieldname, 0) or 0 for d in range(count)]
+                avg = max(self.reader.field_length(fieldname) / max(self.n, 1), 1.0)
+                b = field_b(fieldname)
+                self._inverse_norms[fieldname] = (1.0 / (1.0 - b + b * lengths / avg)).astype(np.float32)
+            return self._inverse_norms[fieldname]
 
     def column(self, fieldname: str, translate: bool = False) -> tuple[np.ndarray, Any]:
         """A sortable field's values for every document: numbers, or strings as (codes, labels).
@@ -283,7 +274,8 @@ class Corpus:
         Both ways sum each document's evidence in float64 in the order of the
         sources, so they give the same numbers.
         """
-        postings = sum(len(ids) for ids, _, _ in whole) + sum(len(ids) for ids, _, _ in part)
+        split = sum(len(ids) for ids, _, _ in whole)  # whole-word postings come first
+        postings = split + sum(len(ids) for ids, _, _ in part)
         if postings * SPARSE_SHARE >= self.n:
             dense = []
             for sources in (whole, part):
@@ -295,7 +287,6 @@ class Corpus:
         if not postings:
             return np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0)
         docs, where = np.unique(np.concatenate([ids for ids, _, _ in whole + part]), return_inverse=True)
-        split = sum(len(ids) for ids, _, _ in whole)
         sums = []
         for positions, sources in ((where[:split], whole), (where[split:], part)):
             values = (

@@ -59,9 +59,9 @@ _SENTENCE_MARK = re.compile(f"[{_SENTENCE_END}]")
 
 def _sentence_around(text: str, pos: int, floor: int) -> tuple[int, int]:
     """(start, end) of the sentence holding ``pos``, its closing mark included; none starts before ``floor``."""
-    start = max(text.rfind(mark, floor, pos) for mark in _SENTENCE_END) + 1
+    last_mark = max(text.rfind(mark, floor, pos) for mark in _SENTENCE_END)
     end = _SENTENCE_MARK.search(text, pos)
-    return max(start, floor), end.end() if end else len(text)
+    return last_mark + 1 if last_mark >= 0 else floor, end.end() if end else len(text)
 
 
 def _trim(text: str, start: int, end: int, spans: list[tuple[int, int]], width: int) -> tuple[int, int]:
