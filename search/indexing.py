@@ -33,7 +33,6 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from whoosh import index as whoosh_index
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3Codec, W3FieldWriter, W3TermInfo
 from whoosh.system import pack_int, pack_long, pack_ushort
 from whoosh.util.numeric import length_to_byte
@@ -43,7 +42,7 @@ from whoosh.writing import PostingPool, SegmentWriter
 from .analysis import Analyzer
 from .articles import Article, ArticleError, author_names
 from .dedup import signature
-from .index import IndexStore
+from .index import IndexStore, PreadStorage
 from .postings import EXT, MERGED, TableWriter, merge, table_path
 from .ranking import key_text
 from .readers import read_articles
@@ -408,7 +407,7 @@ def _segment_worker(gen_dir: str, documents: Documents, writer_mb: int, jobs: An
     several in-memory segments are cheaper to write than one merged one.
     """
     try:
-        ix = whoosh_index.open_dir(gen_dir)
+        ix = PreadStorage(gen_dir).open_index()
         bind_schema(ix.schema, documents.analyzer)
 
         def new_writer() -> NewsSegmentWriter:
