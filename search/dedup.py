@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from array import array
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 
@@ -79,6 +80,14 @@ class Sketch:
         return self.similarity(other) >= threshold
 
 
+@lru_cache(maxsize=64)
+def _pairs(m: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair (i < j) of ``m`` rows, as two index arrays (shared: read-only)."""
+    first, second = np.triu_indices(m, 1)
+    first.flags.writeable = second.flags.writeable = False
+    return first, second
+
+
 def near_matrix(signatures: Sequence[bytes | None], threshold: float = THRESHOLD) -> np.ndarray:
     """Which pairs of signatures are near duplicates: ``out[i, j]`` is ``Sketch(i).near(Sketch(j))``.
 
@@ -94,9 +103,8 @@ def near_matrix(signatures: Sequence[bytes | None], threshold: float = THRESHOLD
     hashes = np.full((len(present), K), _ABSENT, dtype=np.uint64)
     lengths = np.array([len(s) // 4 for s in present])
     hashes[np.arange(K) < lengths[:, None]] = np.frombuffer(b"".join(present), dtype="<u4")
-    first, second = np.triu_indices(len(have), 1)
-    _, shared = _bottom_k_overlap(hashes[first, :HEAD], hashes[second, :HEAD], 2 * HEAD)
-    maybe = shared >= HEAD_OVERLAP
+    first, second = _pairs(len(have))
+    maybe = _head_overlaps(hashes[:, :HEAD])[first, second] >= HEAD_OVERLAP
     first, second = first[maybe], second[maybe]
     if len(first):
         union, shared = _bottom_k_overlap(hashes[first], hashes[second], K)
@@ -104,6 +112,24 @@ def near_matrix(signatures: Sequence[bytes | None], threshold: float = THRESHOLD
         a, b = have[first[close]], have[second[close]]
         out[a, b] = out[b, a] = True
     return out
+
+
+def _head_overlaps(heads: np.ndarray) -> np.ndarray:
+    """``out[i, j]``: how many hashes rows i and j share (rows hold distinct hashes, padded with absent ones).
+
+    Each row as a 0/1 vector over the values present, and every pair's
+    overlap in one matrix product (exact: the counts are small integers).
+    """
+    n, width = heads.shape
+    order = np.argsort(heads, axis=None)
+    values = heads.ravel()[order]
+    new = np.ones(len(values), dtype=bool)
+    new[1:] = values[1:] != values[:-1]
+    rows = np.zeros((n, int(new.sum())), dtype=np.float32)
+    rows[order // width, np.cumsum(new) - 1] = 1.0
+    if values[-1] == _ABSENT:  # the largest value: the last column
+        rows[:, -1] = 0.0
+    return (rows @ rows.T).astype(np.int64)
 
 
 def _bottom_k_overlap(a: np.ndarray, b: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -154,6 +154,18 @@ class Corpus:
             column = self._value_columns[name]
             return column[docnum] if column is not None else b""
 
+    def normalized_from(
+        self, column: str, docnum: int, text: str, normalizer: Callable[[str], tuple[str, list[int] | None]]
+    ) -> tuple[str, list[int] | None]:
+        """``normalizer(text)`` for a stored text whose normalized form the index keeps in ``column``.
+
+        Read rather than recomputed when it is as long as the text (then every
+        character mapped to one, and no offsets are needed); a text with
+        characters that expand (… → ...) is normalized again for its offsets.
+        """
+        kept = self.value(column, docnum).decode("utf-8")
+        return (kept, None) if len(kept) == len(text) else normalizer(text)
+
     # --- postings ----------------------------------------------------------
 
     def term_tf(self, fieldname: str, term: str) -> tuple[np.ndarray, np.ndarray]:

@@ -223,6 +223,9 @@ class SearchEngine:
         The corpus opens a reader of its own: a thread's searcher is closed when
         that thread moves to a new generation, and must not take others' arrays with it.
         """
+        held = getattr(searcher, "news_corpus", None)  # a searcher reads one version: looked up once
+        if held is not None and held[0] is self:
+            return held[1]
         name = getattr(searcher, "news_generation", None) or self.store.current()
         key = (name, searcher.ixreader.generation(), searcher.doc_count_all(), searcher.doc_count())
         with self._lock:
@@ -232,7 +235,8 @@ class SearchEngine:
                 self._corpora[key] = corpus
                 while len(self._corpora) > 2:  # the current version and the one before
                     self._corpora.pop(next(iter(self._corpora)))
-            return corpus
+        searcher.news_corpus = (self, corpus)
+        return corpus
 
     def _match(self, corpus: Corpus, searcher: Any, plan: Plan, need: int | None) -> Matched:
         """Score every document and pick candidates; ``need`` words must match (None: ``min_match``)."""
@@ -487,10 +491,14 @@ class SearchEngine:
         normalizer = self.analyzer.normalizer
 
         def normalize(text: str) -> tuple[str, list[int] | None]:
-            # the title's and body's normalized texts are kept with the cached document
-            for name in ("body", "title"):
-                if text is doc.get(name):
-                    return stored.normalized(name, normalizer)
+            # the title's and body's normalized texts are kept with the cached document;
+            # the index holds the body's (the proximity boost reads it)
+            if text is doc.get("body"):
+                return stored.normalized(
+                    "body", lambda body: corpus.normalized_from("body_text", docnum, body, normalizer)
+                )
+            if text is doc.get("title"):
+                return stored.normalized("title", normalizer)
             return normalizer(text)
 
         lead = doc.get("lead") or (doc.get("extra") or {}).get("derived_lead", "")

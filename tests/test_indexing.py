@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 import search
+from search import index as index_module
 from search.dedup import signature
 from search.index import IndexBusyError, IndexMismatchError
 
@@ -65,6 +66,23 @@ def test_incremental_update_and_delete(store, corpus, tmp_path):
     assert ids(engine.search("防汛")) == ["a1"]
     assert search.delete(store, ["a9", "nope"]) == 1
     assert engine.article("a9") is None and store.meta()["doc_count"] == 4
+
+
+def test_searchers_see_every_update_when_they_trust_file_stamps(store, corpus, tmp_path, monkeypatch):
+    """A thread reuses its searcher while CURRENT and the generation's directory keep their stamps;
+    stamps trusted at once (not only once older than a timestamp tick) still show every update."""
+    monkeypatch.setattr(index_module, "STAMP_SETTLE_NS", -(10**18))
+    search.reindex(store, [corpus], full=True, workers=1)
+    engine = search.SearchEngine(store)
+    first = store.searcher()
+    assert store.searcher() is first and ids(engine.search("防汛")) == []
+    search.reindex(store, [write_jsonl(tmp_path / "u.jsonl", [dict(ARTICLES[0], title="衡阳召开防汛工作会议")])])
+    assert ids(engine.search("防汛")) == ["a1"]  # an incremental commit: a new table of contents
+    search.delete(store, ["a1"])
+    assert ids(engine.search("防汛")) == []
+    search.reindex(store, [corpus], full=True, workers=1)
+    assert ids(engine.search("衡阳召开疫情防控工作会议"))[:1] == ["a1"]  # a full rebuild: a new CURRENT
+    assert store.searcher().news_generation == store.current()
 
 
 def test_duplicate_ids_last_one_wins(store, tmp_path):
@@ -191,6 +209,7 @@ def test_ranking_columns_hold_the_normalized_title_and_body(store, tmp_path):
         [
             {"id": "t", "title": "ＣＯＶＩＤ－19：衛生部發佈通報", "body": "疫情防控形勢穩定。ＡＢＣ　5G"},
             {"id": "s", "title": "短"},
+            {"id": "w", "title": "面积", "body": "新房120㎡……ＡＢ"},  # characters that expand when normalized
         ],
     )
     search.reindex(store, [path], full=True, workers=1)
@@ -198,6 +217,12 @@ def test_ranking_columns_hold_the_normalized_title_and_body(store, tmp_path):
     searcher = store.searcher()
     corpus = engine.corpus(searcher)
     t, s = searcher.document_number(id="t"), searcher.document_number(id="s")
+    # Snippets take a body's normalized text from its column when it maps one to one, else normalize again.
+    normalizer = store.analyzer.normalizer
+    for docnum in (t, s, searcher.document_number(id="w")):
+        body = corpus.stored(docnum).get("body", "")
+        assert corpus.normalized_from("body_text", docnum, body, normalizer) == normalizer(body)
+    assert normalizer("新房120㎡……ＡＢ") == ("新房120m2......ab", [0, 1, 2, 3, 4, 5, 5, 6, 6, 6, 7, 7, 7, 8, 9])
     assert corpus.value("title_text", t).decode() == "covid19卫生部发布通报"
     assert corpus.value("body_text", t).decode() == "疫情防控形势稳定。abc 5g"
     assert (corpus.value("title_text", s), corpus.value("body_text", s)) == ("短".encode(), b"")
