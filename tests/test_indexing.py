@@ -85,6 +85,22 @@ def test_searchers_see_every_update_when_they_trust_file_stamps(store, corpus, t
     assert store.searcher().news_generation == store.current()
 
 
+def test_column_values_of_every_segment_even_one_without_the_column(store, corpus, tmp_path):
+    search.reindex(store, [corpus], full=True, workers=1)
+    short = write_jsonl(tmp_path / "short.jsonl", [{"id": "z", "title": "短", "body": "很短"}])
+    search.reindex(store, [short])  # a segment of one document too short for a sketch: no signature column
+    searcher = store.searcher()
+    corpus_ = search.SearchEngine(store).corpus(searcher)
+    assert len(corpus_.segments) == 2 and not corpus_.segments[1][0].has_column("signature")
+    for article in ARTICLES:
+        docnum = searcher.document_number(id=article["id"])
+        assert corpus_.value("signature", docnum) == signature(
+            store.analyzer.normalizer.text(article["title"] + "\n" + article["body"])
+        )
+    z = searcher.document_number(id="z")
+    assert (corpus_.value("signature", z), corpus_.value("title_text", z)) == (b"", "短".encode())
+
+
 def test_duplicate_ids_last_one_wins(store, tmp_path):
     path = write_jsonl(
         tmp_path / "dup.jsonl",
