@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import threading
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -80,6 +80,7 @@ class Corpus:
         self._postings = _BoundedCache(POSTINGS_CACHE_ITEMS, size=lambda p: len(p[0]))
         self._docs = _BoundedCache(DOC_CACHE_ITEMS)
         self._value_columns: dict[str, Any] = {}
+        self._lexicons: dict[str, list[str]] = {}
         self._lock = threading.Lock()
         self._read_lock = threading.Lock()
 
@@ -211,14 +212,45 @@ class Corpus:
         return result
 
     def expand_prefix(self, fieldname: str, prefix: str) -> list[str]:
+        """The field's terms that start with ``prefix``, in index order (at most ``PREFIX_EXPANSION_LIMIT``).
+
+        A latin prefix (the common case: 5g, iphone, c9) is looked up in the
+        field's terms that start with an ASCII character, held sorted in memory;
+        merging every segment's term index took ~0.2 ms an expansion.
+        """
+        if prefix[:1].isascii() and prefix:
+            lexicon = self.latin_lexicon(fieldname)
+            terms = []
+            i = bisect_left(lexicon, prefix)
+            while i < len(lexicon) and len(terms) < PREFIX_EXPANSION_LIMIT and lexicon[i].startswith(prefix):
+                terms.append(lexicon[i])
+                i += 1
+            return terms
         terms = []
         with self._read_lock:
-            expanded = list(self.reader.expand_prefix(fieldname, prefix))
-        for t in expanded:
-            terms.append(t.decode("utf-8") if isinstance(t, bytes) else t)
-            if len(terms) >= PREFIX_EXPANSION_LIMIT:
-                break
+            for t in self.reader.expand_prefix(fieldname, prefix):
+                terms.append(t.decode("utf-8") if isinstance(t, bytes) else t)
+                if len(terms) >= PREFIX_EXPANSION_LIMIT:
+                    break
         return terms
+
+    def latin_lexicon(self, fieldname: str) -> list[str]:
+        """Every term of the field that starts with an ASCII character, sorted.
+
+        Whoosh orders terms by their UTF-8 bytes, which is the order of their
+        code points: the order of Python strings.
+        """
+        lexicon = self._lexicons.get(fieldname)
+        if lexicon is None:
+            with self._read_lock:
+                found: set[bytes] = set()
+                for seg, _ in self.segments:
+                    for name, btext in seg.terms_from(fieldname, b""):
+                        if name != fieldname or btext[:1] >= b"\x80":
+                            break
+                        found.add(btext)
+                lexicon = self._lexicons[fieldname] = sorted(t.decode("utf-8") for t in found)
+        return lexicon
 
     def source_tf(self, source: Source) -> tuple[np.ndarray, np.ndarray]:
         """(document numbers, length-normalised frequencies) of one evidence source; numbers ascending."""

@@ -173,6 +173,8 @@ class SearchEngine:
             corpus = self.corpus(searcher)
             for name in ("title", "lead", "body", "meta", "title_bg", "body_bg"):
                 corpus.inverse_norms(name)
+            for name in ("title", "lead", "body"):  # where latin words expand as prefixes
+                corpus.latin_lexicon(name)
             corpus.column("published")
             self.search("新闻 衡阳")
             self.vocabulary(searcher)

@@ -1,9 +1,12 @@
+import itertools
+from pathlib import Path
+
 import pytest
 
 import search
 from search.scoring import _leaf_matcher
 
-from .conftest import ids
+from .conftest import ids, write_jsonl
 
 
 @pytest.mark.parametrize(
@@ -137,3 +140,23 @@ def test_words_scored_sparse_or_dense_score_the_same(engine, monkeypatch):
     dense, sparse = scores(10**9), scores(0)
     assert dense == sparse
     assert any(any(total) for total, _, _ in dense) and any(any(m) for _, m, _ in dense)
+
+
+def test_latin_prefixes_expand_as_whoosh_expands_them(store, tmp_path, monkeypatch):
+    """Latin prefixes expand from the sorted in-memory lexicon exactly as Whoosh's term index over every segment."""
+    sample = Path(__file__).resolve().parents[1] / "sample"
+    search.reindex(store, [sample], full=True, workers=1)
+    more = [{"id": "x1", "title": "iPhone15与iPad发布", "body": "苹果iphone 15和ipad air，5G-A与5g5a网络，A股"}]
+    search.reindex(store, [write_jsonl(tmp_path / "more.jsonl", more)])
+    monkeypatch.setattr(search.scoring, "PREFIX_EXPANSION_LIMIT", 5)
+    corpus = search.SearchEngine(store).corpus(store.searcher())
+    assert len(corpus.segments) == 2
+    checked = 0
+    for field in ("title", "lead", "body"):
+        lexicon = corpus.latin_lexicon(field)
+        assert lexicon == sorted(lexicon) and all(t[0].isascii() for t in lexicon)
+        for prefix in sorted({t[:n] for t in lexicon for n in (1, 2, 3)} | {"zzz", "0", "~", "a股"}):
+            expected = [t.decode("utf-8") for t in itertools.islice(corpus.reader.expand_prefix(field, prefix), 5)]
+            assert corpus.expand_prefix(field, prefix) == expected, (field, prefix)
+            checked += bool(expected)
+    assert checked > 100 and "iphone" in corpus.expand_prefix("body", "iph")
