@@ -1,4 +1,5 @@
 import itertools
+import pickle
 from pathlib import Path
 
 import pytest
@@ -120,25 +121,34 @@ def test_deletions_keep_the_codec_block_path(store, corpus):
 
 
 def test_words_scored_sparse_or_dense_score_the_same(engine, monkeypatch):
-    """A word with few postings is scored over its own documents; a common one over all: same numbers."""
-    corpus = engine.corpus(engine.store.searcher())
+    """A word with few postings is scored over its own documents; a common one over all, and kept whole
+    or for its scored documents only: the same numbers, from a fresh corpus or from the word cache."""
+    searcher = engine.store.searcher()
     queries = ["疫情防控", "大学生", "疫", "COVID-19 衡阳 机场", "尚恩有", "南华大学 新生 军训", "衡阳"]
     plans = [engine.plan(search.query.parse_query(q)) for q in queries]
 
-    def scores(share: int) -> list:
+    def scores(share: int, keep: int, corpus=None) -> list:
         monkeypatch.setattr(search.scoring, "SPARSE_SHARE", share)
+        monkeypatch.setattr(search.scoring, "DENSE_KEEP", keep)
+        fresh = corpus is None or not corpus._words._items
+        corpus = corpus or search.scoring.Corpus(searcher)
         out = []
         for plan in plans:
             total, matched, per_word = corpus.score(plan.words)
             words = [[w.at(d) for d in range(corpus.n)] for w in per_word]
-            assert all(
-                (w.docs is None or not len(w.docs)) if share > corpus.n else w.docs is not None for w in per_word
-            )
+            if fresh and share > corpus.n and keep > corpus.n:  # every word over every document, kept whole
+                assert all(w.docs is None or not len(w.docs) for w in per_word)
+            elif fresh:
+                assert all(w.docs is not None for w in per_word)
             out.append((total.tolist(), matched.tolist(), words))
         return out
 
-    dense, sparse = scores(10**9), scores(0)
-    assert dense == sparse
+    corpus = search.scoring.Corpus(searcher)
+    dense = scores(10**9, 10**9, corpus)
+    assert scores(0, 10**9) == dense  # sparse
+    assert scores(10**9, 1) == dense  # dense, kept for the scored documents
+    assert scores(0, 1, corpus) == dense  # from the cache
+    assert len(corpus._words._items) == len({tuple(w.sources) for plan in plans for w in plan.words})
     assert any(any(total) for total, _, _ in dense) and any(any(m) for _, m, _ in dense)
 
 
@@ -160,3 +170,19 @@ def test_latin_prefixes_expand_as_whoosh_expands_them(store, tmp_path, monkeypat
             assert corpus.expand_prefix(field, prefix) == expected, (field, prefix)
             checked += bool(expected)
     assert checked > 100 and "iphone" in corpus.expand_prefix("body", "iph")
+
+
+def test_phrase_and_filter_documents_are_kept_per_query(engine, monkeypatch):
+    """Whoosh matches a phrase or filter once per index version; every attribute of the query keys it."""
+    searcher = engine.store.searcher()
+    asked = []
+    real = type(searcher).docs_for_query
+    monkeypatch.setattr(type(searcher), "docs_for_query", lambda self, q, **kw: asked.append(q) or real(self, q, **kw))
+    assert ids(engine.search('"疫情防控"')) == ids(engine.search('"疫情防控" 会议')) == ["a1"]
+    assert len(asked) == 1
+    assert ids(engine.search('"防控疫情"')) == [] and len(asked) == 2  # the same characters, another order
+    assert ids(engine.search('"5G校园"')) == ["a2"] and ids(engine.search('"5G 校园"')) == ["a2"]
+    assert ids(engine.search('"5G园校"')) == []
+    assert ids(engine.search("衡阳", channel="教育")) == ["a2"]  # its source, 衡阳晚报
+    assert ids(engine.search("衡阳", channel="时政")) == ids(engine.search("会议", channel="时政")) == ["a1"]
+    assert len({pickle.dumps(q) for q in asked}) == len(asked)  # none asked twice
