@@ -340,19 +340,25 @@ class Corpus:
             if len(ids):
                 (part if source.partial else whole).append((ids, tfs, source.weight))
         docs, tf_whole, tf_part = self._gather(whole, part)
+        tf = (tf_whole + tf_part).astype(np.float32)
+        at = None
+        if docs is None:  # summed over every document: the rest works on the scored ones only
+            at = np.flatnonzero(tf)
+            tf, tf_whole, tf_part = tf[at], tf_whole[at], tf_part[at]
         # A word the index has nowhere whole (an unseen name: 尚恩有) is matched by its parts.
         hit = tf_whole > 0 if tf_whole.any() else tf_part > 0
-        tf = (tf_whole + tf_part).astype(np.float32)
         scored = tf > 0
-        live = self.live if docs is None else self.live[docs]
-        df = int(np.count_nonzero(hit & live))
+        df = int(np.count_nonzero(hit & self.live[docs if at is None else at]))
         word_score = np.zeros(len(tf), dtype=np.float32)
         if scored.any():
             # idf from the whole-word matches; parts alone borrow it, with their small weights
             word_score[scored] = idf(max(df, 1), self.n) * bm25f_saturate(tf[scored], K1)
-        if docs is None and np.count_nonzero(scored) * DENSE_KEEP < self.n:
-            docs = np.flatnonzero(scored)  # kept smaller: the scored documents only (matches are among them)
-            word_score, hit = word_score[docs], hit[docs]
+        if at is not None:
+            if len(at) * DENSE_KEEP < self.n:
+                return at, word_score, hit  # kept smaller: the scored documents only (matches are among them)
+            full_score, full_hit = np.zeros(self.n, dtype=np.float32), np.zeros(self.n, dtype=bool)
+            full_score[at], full_hit[at] = word_score, hit
+            return None, full_score, full_hit
         return docs, word_score, hit
 
     def _gather(
