@@ -26,7 +26,6 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from copy import copy
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -36,7 +35,6 @@ from whoosh import index as whoosh_index
 from whoosh.filedb.filestore import FileStorage
 from whoosh.filedb.structfile import StructFile
 from whoosh.searching import Searcher
-from whoosh.system import IS_LITTLE
 
 from .analysis import Analyzer
 from .schema import bind_schema, build_schema
@@ -114,6 +112,7 @@ class _WriteFile(StructFile):
 
     def __init__(self, fileobj: Any, **kwargs: Any) -> None:
         super().__init__(fileobj, **kwargs)
+        self.is_real = False  # StructFile then writes arrays through write(), not with tofile()
         self._write = fileobj.write
         self._pos = fileobj.tell()
 
@@ -129,14 +128,7 @@ class _WriteFile(StructFile):
         self._pos = self.file.seek(*args)
         return self._pos
 
-    # StructFile writes these two straight to the file, around write()
-    def write_array(self, arry: Any) -> None:
-        if IS_LITTLE:
-            arry = copy(arry)
-            arry.byteswap()
-        self.write(arry.tobytes())
-
-    def write_pickle(self, obj: Any, protocol: int = -1) -> None:
+    def write_pickle(self, obj: Any, protocol: int = -1) -> None:  # StructFile's dumps straight to the file
         self.write(pickle.dumps(obj, protocol))
 
 

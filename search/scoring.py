@@ -133,7 +133,7 @@ class Corpus:
         """A Whoosh query's matching documents as a boolean mask (``searcher``: the caller's own).
 
         The documents of a query (an exact phrase: Whoosh matches positions in
-        Python, ~20 ms for “一带一路” at 100,000 articles; a filter) are kept
+        Python, ~0.2 s for “一带一路” at 100,000 articles; a filter) are kept
         per index version, keyed by the pickled query, so every attribute counts.
         """
         key = pickle.dumps(query, 4)
