@@ -104,6 +104,22 @@ def recency(published: Any, now: int, half_life_days: float) -> Any:
     return np.where(published > 0, np.exp2(-age / half_life_days), 0.0)
 
 
+def top(key: Any, k: int) -> Any:
+    """Positions of the ``k`` largest values, largest first, ties in position order.
+
+    The same as ``np.argsort(-key, kind="stable")[:k]``, without sorting every
+    candidate: a long query at 100,000 articles has tens of thousands.
+    """
+    n = len(key)
+    if n <= 4 * k:
+        return np.argsort(-key, kind="stable")[:k]
+    threshold = np.partition(key, n - k)[n - k]  # the k-th largest
+    above = np.flatnonzero(key > threshold)
+    pick = np.concatenate([above, np.flatnonzero(key == threshold)[: k - len(above)]])
+    pick.sort()
+    return pick[np.argsort(-key[pick], kind="stable")]
+
+
 def final_scores(bm25f: Any, published: Any, config: RankingConfig) -> Any:
     """The one hook that adjusts BM25F scores: the news recency prior."""
     return bm25f * (1.0 + config.recency_weight * recency(published, now_long(), config.half_life_days))

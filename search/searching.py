@@ -12,12 +12,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import lru_cache, reduce
 from typing import Any
 
 import numpy as np
 from whoosh import query as Q
 
 from . import ranking
+from .analysis import is_cjk_run
 from .articles import SHANGHAI
 from .dedup import near_matrix
 from .index import IndexStore
@@ -137,8 +139,9 @@ class Matched:
         return int(self.candidates.sum())
 
 
+@lru_cache(maxsize=4096)
 def iso(dt: datetime | None) -> str | None:
-    """Stored UTC datetimes → Asia/Shanghai ISO strings."""
+    """Stored UTC datetimes → Asia/Shanghai ISO strings (news is published at few distinct times: cached)."""
     if dt is None:
         return None
     return dt.replace(tzinfo=timezone.utc).astimezone(SHANGHAI).isoformat()
@@ -269,12 +272,35 @@ class SearchEngine:
         for required in plan.required_words:
             candidates &= corpus.score([required])[1] > 0
         for query in plan.required:
-            candidates &= corpus.docs(searcher, query)
+            candidates &= corpus.docs(searcher, query, exact=lambda q: self._phrase_docs(corpus, q))
         if plan.allowed is not None:
             candidates &= corpus.docs(searcher, plan.allowed)
         for excluded in plan.exclude:
             candidates &= corpus.score(excluded)[1] < len(excluded)
         return Matched(scores, candidates, per_word, first)
+
+    def _phrase_docs(self, corpus: Corpus, query: Q.Query) -> np.ndarray | None:
+        """The documents of an exact phrase clause (``phrase_clause``) found by ``Corpus.phrase_docs``; None for Whoosh to find.
+
+        A phrase of one run of CJK characters is a Whoosh phrase of its
+        bigrams at consecutive positions, in the title or the body (of two
+        characters, a term: its postings); any other (a latin word or a lone
+        character inside: gaps between positions) is left to Whoosh.
+        """
+        parts = query.subqueries if isinstance(query, Q.Or) else [query]
+        found = []
+        for part in parts:
+            if type(part) is Q.Term and part.fieldname in ("title_bg", "body_bg"):  # a phrase of one bigram
+                found.append(corpus.postings(part.fieldname, part.text)[0])
+                continue
+            grams = getattr(part, "words", None)
+            if type(part) is not Q.Phrase or part.slop != 1 or part.fieldname not in ("title_bg", "body_bg"):
+                return None
+            run = grams[0] + "".join(g[1:] for g in grams[1:])
+            if any(len(g) != 2 or g[0] != run[i] for i, g in enumerate(grams)) or not is_cjk_run(run):
+                return None
+            found.append(corpus.phrase_docs(part.fieldname, run, self.analyzer.normalizer.text))
+        return reduce(np.union1d, found) if found else None
 
     def _run(self, searcher: Any, parsed: ParsedQuery) -> tuple[Plan, Matched]:
         """Search; when nothing matches enough words, relax to any word."""
@@ -373,13 +399,13 @@ class SearchEngine:
         window = max(CANDIDATES, needed + CANDIDATES // 2)
         published, _ = corpus.column("published")
         if sort == "date" or not plan.words:
-            order = ids[np.argsort(-published[ids], kind="stable")][:window]
+            order = ids[ranking.top(published[ids], window)]
             return [(int(d), 0.0, [], None) for d in order]
         final = ranking.final_scores(scores[ids], published[ids], self.config)
         # Order key: documents meeting min-should-match first (long queries), then the score.
         first = matched.first[ids] if matched.first is not None else np.zeros(len(ids), dtype=bool)
         key = final + first * (float(final.max()) + 1.0)
-        order = np.argsort(-key, kind="stable")[:window]
+        order = ranking.top(key, window)
         top = ids[order]
         firsts = set(top[first[order]].tolist())
         boosted = self._proximity(corpus, plan, top[: ranking.PROXIMITY_DEPTH].tolist())
@@ -524,13 +550,9 @@ class SearchEngine:
     def _facets(self, corpus: Corpus, candidates: np.ndarray) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
         for name in ("channel", "source", "year"):
-            codes, labels = corpus.column(name, translate=name == "year")
-            if labels is None:  # numbers (year): count values directly
-                values, counts = np.unique(codes[candidates], return_counts=True)
-                pairs = [(str(int(v)), int(c)) for v, c in zip(values, counts, strict=True) if v]
-            else:
-                counts = np.bincount(codes[candidates], minlength=len(labels))
-                pairs = [(str(labels[i]), int(c)) for i, c in enumerate(counts) if c and labels[i]]
+            codes, labels = corpus.labelled(name, translate=name == "year")
+            counts = np.bincount(codes[candidates], minlength=len(labels))
+            pairs = [(labels[i], int(counts[i])) for i in np.flatnonzero(counts).tolist() if labels[i]]
             pairs.sort(key=lambda kv: (-kv[1], kv[0]))
             out[name] = dict(pairs[:20])
         return out

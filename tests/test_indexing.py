@@ -101,6 +101,19 @@ def test_column_values_of_every_segment_even_one_without_the_column(store, corpu
     assert (corpus_.value("signature", z), corpus_.value("title_text", z)) == (b"", "短".encode())
 
 
+def test_stored_fields_of_every_segment_read_as_whoosh_reads_them(store, corpus, tmp_path):
+    search.reindex(store, [corpus], full=True, workers=1)
+    more = write_jsonl(tmp_path / "more.jsonl", [{"id": "z", "title": "短", "body": "很短"}])
+    search.reindex(store, [more])
+    searcher = store.searcher()
+    corpus_ = search.SearchEngine(store).corpus(searcher)
+    corpus_.stored(0)
+    assert len(corpus_.segments) == 2
+    assert all(isinstance(part, tuple) for part in corpus_._stored._parts)  # read directly, not through Whoosh
+    assert [corpus_.stored(d) for d in range(corpus_.n)] == [searcher.stored_fields(d) for d in range(corpus_.n)]
+    assert {corpus_.stored(d)["id"] for d in range(corpus_.n)} == {a["id"] for a in ARTICLES} | {"z"}
+
+
 def test_duplicate_ids_last_one_wins(store, tmp_path):
     path = write_jsonl(
         tmp_path / "dup.jsonl",

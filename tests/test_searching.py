@@ -1,5 +1,6 @@
 import itertools
 import pickle
+import re
 from pathlib import Path
 
 import pytest
@@ -173,16 +174,64 @@ def test_latin_prefixes_expand_as_whoosh_expands_them(store, tmp_path, monkeypat
 
 
 def test_phrase_and_filter_documents_are_kept_per_query(engine, monkeypatch):
-    """Whoosh matches a phrase or filter once per index version; every attribute of the query keys it."""
+    """A phrase or filter is matched once per index version; every attribute of the query keys it."""
     searcher = engine.store.searcher()
-    asked = []
+    asked, phrased = [], []
     real = type(searcher).docs_for_query
     monkeypatch.setattr(type(searcher), "docs_for_query", lambda self, q, **kw: asked.append(q) or real(self, q, **kw))
+    real_phrase = search.scoring.Corpus.phrase_docs
+    monkeypatch.setattr(
+        search.scoring.Corpus,
+        "phrase_docs",
+        lambda self, f, run, n: phrased.append((f, run)) or real_phrase(self, f, run, n),
+    )
     assert ids(engine.search('"疫情防控"')) == ids(engine.search('"疫情防控" 会议')) == ["a1"]
-    assert len(asked) == 1
-    assert ids(engine.search('"防控疫情"')) == [] and len(asked) == 2  # the same characters, another order
+    assert (phrased, asked) == ([("title_bg", "疫情防控"), ("body_bg", "疫情防控")], [])  # once, on normalized texts
+    assert ids(engine.search('"防控疫情"')) == [] and len(phrased) == 4  # the same characters, another order
     assert ids(engine.search('"5G校园"')) == ["a2"] and ids(engine.search('"5G 校园"')) == ["a2"]
     assert ids(engine.search('"5G园校"')) == []
+    assert len(asked) == 2 and len(phrased) == 4  # a latin word inside: Whoosh lines up the positions
     assert ids(engine.search("衡阳", channel="教育")) == ["a2"]  # its source, 衡阳晚报
     assert ids(engine.search("衡阳", channel="时政")) == ids(engine.search("会议", channel="时政")) == ["a1"]
-    assert len({pickle.dumps(q) for q in asked}) == len(asked)  # none asked twice
+    assert len({pickle.dumps(q) for q in asked}) == len(asked) == 4  # none asked twice
+
+
+def test_phrases_found_on_normalized_texts_as_whoosh_finds_them(store, tmp_path):
+    """Every CJK phrase of the sample corpus, and tricky ones, match exactly the documents Whoosh's positions match."""
+    sample = Path(__file__).resolve().parents[1] / "sample"
+    search.reindex(store, [sample], full=True, workers=1)
+    tricky = [
+        {
+            "id": "t1",
+            "title": "七一，勋章获得者",
+            "body": "表彰大会举行。",
+        },  # the title's punctuation splits the phrase
+        {"id": "t2", "title": "表彰大会", "lead": "七一勋章颁授仪式举行", "body": "仪式在北京举行。"},  # in the lead
+        {"id": "t3", "title": "勋章", "body": "七一 勋章获得者\n七一\n勋章"},  # split by a space and a line
+        {"id": "t4", "title": "國家情報局成立", "body": "日本擬設國家情報局。"},  # traditional text
+        {"id": "t5", "title": "一带一路一带", "body": "共建一带一路倡议，一带一路"},
+    ]
+    search.reindex(store, [write_jsonl(tmp_path / "tricky.jsonl", tricky)])
+    engine = search.SearchEngine(store)
+    searcher = store.searcher()
+    corpus = engine.corpus(searcher)
+    assert len(corpus.segments) == 2
+    normalize = store.analyzer.normalizer.text
+    texts = [normalize(d.get(f) or "") for d in map(corpus.stored, range(corpus.n)) for f in ("title", "lead", "body")]
+    runs = {m for t in texts for m in re.findall(r"[\u4e00-\u9fff]{3,}", t)}
+    phrases = sorted({r[i : i + n] for r in runs for n in (3, 4, 6) for i in range(len(r) - n + 1)})[::25]
+    phrases += ["七一勋章", "國家情報局", "一带一路", "带一路一", "勋章获得者", "获得者表彰", "勋章", "七一", "三农"]
+    found = 0
+    for phrase in phrases:
+        clause = search.query.phrase_clause(store.analyzer, phrase)
+        expected = sorted(searcher.docs_for_query(clause))
+        assert engine._phrase_docs(corpus, clause).tolist() == expected, phrase
+        found += bool(expected)
+    assert len(phrases) > 500 and found > 500
+    tricky_ids = {
+        p: sorted(
+            corpus.stored(d)["id"] for d in engine._phrase_docs(corpus, search.query.phrase_clause(store.analyzer, p))
+        )
+        for p in ("七一勋章", "国家情报局", "一带一路")
+    }
+    assert tricky_ids == {"七一勋章": ["t2"], "国家情报局": ["t4"], "一带一路": ["t5"]}
