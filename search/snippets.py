@@ -29,9 +29,10 @@ class Fragment:
     end: int
     spans: tuple[tuple[int, int], ...]  # matched spans inside, in original offsets
 
-    @property
-    def score(self) -> tuple[int, int]:
-        return (len({s for s in self.spans}), len(self.spans))
+
+def score(text: str, frag: Fragment) -> tuple[int, int]:
+    """Distinct matched terms, then matches: a sentence with two of the query's words beats one with a word twice."""
+    return len({text[a:b] for a, b in frag.spans}), len(frag.spans)
 
 
 def locate(text: str, terms: Iterable[str], normalize: Normalize) -> list[tuple[int, int]]:
@@ -135,7 +136,7 @@ def highlight(
         source = text
         clipped = source[:width].replace("\n", " ")
         return html.escape(clipped, quote=False) + ("…" if len(source) > width else "")
-    best = sorted(frags, key=lambda f: f.score, reverse=True)[:top]
+    best = sorted(frags, key=lambda f: score(text, f), reverse=True)[:top]
     best.sort(key=lambda f: f.start)
     out = []
     budget = width * top

@@ -7,6 +7,11 @@ def test_marks_every_term_in_original_text(analyzer):
     assert out == "<mark>衛生</mark>健康委員會發佈通報。…疫情防控形勢穩定，<mark>聯防聯控</mark>機制運轉良好。"
 
 
+def test_a_fragment_with_more_distinct_terms_wins(analyzer):
+    text = "衡阳衡阳衡阳。今天衡阳召开会议。"
+    assert highlight(text, ["衡阳", "会议"], analyzer.normalizer, top=1) == "…今天<mark>衡阳</mark>召开<mark>会议</mark>。"
+
+
 def test_escapes_article_html(analyzer):
     text = "标题<script>alert(1)</script>里有疫情。"
     assert (
