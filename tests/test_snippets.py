@@ -9,7 +9,9 @@ def test_marks_every_term_in_original_text(analyzer):
 
 def test_a_fragment_with_more_distinct_terms_wins(analyzer):
     text = "衡阳衡阳衡阳。今天衡阳召开会议。"
-    assert highlight(text, ["衡阳", "会议"], analyzer.normalizer, top=1) == "…今天<mark>衡阳</mark>召开<mark>会议</mark>。"
+    assert (
+        highlight(text, ["衡阳", "会议"], analyzer.normalizer, top=1) == "…今天<mark>衡阳</mark>召开<mark>会议</mark>。"
+    )
 
 
 def test_escapes_article_html(analyzer):
