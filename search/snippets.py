@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import html
 import re
-from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -59,6 +58,13 @@ def locate(text: str, terms: Iterable[str], normalize: Normalize) -> list[tuple[
 _SENTENCE_MARK = re.compile(f"[{_SENTENCE_END}]")
 
 
+def _sentence_around(text: str, pos: int, floor: int) -> tuple[int, int]:
+    """(start, end) of the sentence holding ``pos``, its closing mark included; none starts before ``floor``."""
+    last_mark = max(text.rfind(mark, floor, pos) for mark in _SENTENCE_END)
+    end = _SENTENCE_MARK.search(text, pos)
+    return last_mark + 1 if last_mark >= 0 else floor, end.end() if end else len(text)
+
+
 def _trim(text: str, start: int, end: int, spans: list[tuple[int, int]], width: int) -> tuple[int, int]:
     """Cut a long sentence to ``width`` around its first match, at clause punctuation when possible."""
     if end - start <= width:
@@ -79,22 +85,16 @@ def _trim(text: str, start: int, end: int, spans: list[tuple[int, int]], width: 
 
 
 def fragments(text: str, spans: list[tuple[int, int]], width: int = 120) -> list[Fragment]:
-    """Return one fragment per sentence that holds a match (only those sentences are looked for).
-
-    A sentence ends after its closing mark (or at the end of the text); a match
-    across a sentence's end belongs to neither sentence.
-    """
-    ends = [m.end() for m in _SENTENCE_MARK.finditer(text)]
+    """Return one fragment per sentence that holds a match (only those sentences are looked for)."""
     out = []
-    i = 0
+    i, floor = 0, 0
     while i < len(spans) and len(out) < MAX_FRAGMENTS:
-        k = bisect_right(ends, spans[i][0])  # the sentence holding the match: ends[k - 1] <= start < ends[k]
-        s, e = ends[k - 1] if k else 0, ends[k] if k < len(ends) else len(text)
+        s, e = _sentence_around(text, spans[i][0], floor)
         j = i
         while j < len(spans) and spans[j][0] < e:
             j += 1
-        inside = [(a, b) for a, b in spans[i:j] if b <= e]
-        i = j
+        inside = [(a, b) for a, b in spans[i:j] if b <= e]  # a match across the sentence's end belongs to neither
+        i, floor = j, e
         if not inside:
             continue
         lo, hi = _trim(text, s, e, inside, width)
