@@ -235,3 +235,17 @@ def test_phrases_found_on_normalized_texts_as_whoosh_finds_them(store, tmp_path)
         for p in ("七一勋章", "国家情报局", "一带一路")
     }
     assert tricky_ids == {"七一勋章": ["t2"], "国家情报局": ["t4"], "一带一路": ["t5"]}
+
+
+def test_warm_loads_what_a_first_faceted_search_reads(engine, monkeypatch):
+    engine.warm()
+    built = []
+    real = search.scoring.Corpus.column
+
+    def column(self, name, translate=False):
+        if name not in self._columns:
+            built.append(name)
+        return real(self, name, translate)
+
+    monkeypatch.setattr(search.scoring.Corpus, "column", column)
+    assert engine.search("衡阳", facets=True).facets["year"] and built == []
