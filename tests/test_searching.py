@@ -210,6 +210,8 @@ def test_phrases_found_on_normalized_texts_as_whoosh_finds_them(store, tmp_path)
         {"id": "t3", "title": "勋章", "body": "七一 勋章获得者\n七一\n勋章"},  # split by a space and a line
         {"id": "t4", "title": "國家情報局成立", "body": "日本擬設國家情報局。"},  # traditional text
         {"id": "t5", "title": "一带一路一带", "body": "共建一带一路倡议，一带一路"},
+        # every bigram of 七一勋章, which the title spells only once its punctuation is gone
+        {"id": "t6", "title": "七一，勋章与一勋", "body": "无关。"},
     ]
     search.reindex(store, [write_jsonl(tmp_path / "tricky.jsonl", tricky)])
     engine = search.SearchEngine(store)
