@@ -169,12 +169,12 @@ class Tok(NamedTuple):
 
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _RUNS = re.compile(rf"([{_CJK}]+)|([a-z0-9]+(?:[-_.+&'][a-z0-9]+)*)")
-_CJK_RUN = re.compile(rf"[{_CJK}]+")
 
 
 def is_cjk_run(text: str) -> bool:
     """Whether ``text`` is one run of CJK characters, as ``Analyzer.bigrams`` finds runs."""
-    return _CJK_RUN.fullmatch(text) is not None
+    match = _RUNS.fullmatch(text)
+    return match is not None and match.group(1) is not None
 
 
 _UNIT_AFTER_NUMBER = set("年月日号岁届期度")

@@ -32,7 +32,7 @@ from whoosh.columns import CompressedBytesColumn, PickleColumn, VarBytesColumn
 from whoosh.reading import TermNotFound
 
 from .postings import Table, term_key
-from .ranking import K1, bm25f_saturate, field_b, idf
+from .ranking import K1, bm25f_saturate, field_b, idf, key_text
 
 POSTINGS_CACHE_ITEMS = 4_000_000  # decoded postings kept (about 8 bytes each)
 DOC_CACHE_ITEMS = 2_000  # decoded stored documents kept (hits, snippets, related and hot articles)
@@ -181,15 +181,11 @@ class Corpus:
         """
         if fieldname not in ("title_bg", "body_bg") or len(run) < 2:
             raise ValueError(f"no phrase documents for {fieldname!r} and {run!r}")
-        lists = sorted((self.postings(fieldname, g)[0] for g in {run[i : i + 2] for i in range(len(run) - 1)}), key=len)
-        ids = lists[0]
-        for other in lists[1:]:
-            if not len(ids):
-                break
-            pos = np.minimum(np.searchsorted(other, ids), len(other) - 1)
-            ids = ids[other[pos] == ids]
+        # every bigram, as a word's bigram evidence is read (the same cached postings)
+        grams = tuple(dict.fromkeys(run[i : i + 2] for i in range(len(run) - 1)))
+        ids, _ = self.source_tf(Source(fieldname, grams, 1.0))
         needle = run.encode("utf-8")
-        keyed = all("\u3400" <= c <= "\u9fff" for c in run)  # characters title_text keeps
+        keyed = key_text(run) == run  # title_text keeps every character of the run
         stored = self._stored_fields()
         found = []
         for d in ids.tolist():

@@ -294,7 +294,7 @@ class SearchEngine:
         found = []
         for part in parts:
             if type(part) is Q.Term and part.fieldname in ("title_bg", "body_bg"):  # a phrase of one bigram
-                found.append(corpus.postings(part.fieldname, part.text)[0])
+                found.append(corpus.term_tf(part.fieldname, part.text)[0])
                 continue
             grams = getattr(part, "words", None)
             if type(part) is not Q.Phrase or part.slop != 1 or part.fieldname not in ("title_bg", "body_bg"):
