@@ -22,6 +22,7 @@ import pickle
 import queue
 import re
 import shutil
+import threading
 import time
 import zlib
 from array import array
@@ -406,6 +407,9 @@ def _segment_worker(gen_dir: str, documents: Documents, writer_mb: int, jobs: An
     pickle, a round trip per posting (at 100,000 articles most of the build);
     several in-memory segments are cheaper to write than one merged one.
     """
+    # Between batches the worker checks its parent itself; a thread checks it during one
+    # (a batch's analysis or a segment's flush can take seconds on a busy machine).
+    threading.Thread(target=_watch_parent, args=(parent,), name="watch-parent", daemon=True).start()
     try:
         ix = PreadStorage(gen_dir).open_index()
         bind_schema(ix.schema, documents.analyzer)
@@ -446,6 +450,13 @@ def _flush_while_parent_lives(results: Any, parent: int) -> None:
     while feeder is not None and feeder.is_alive():
         _exit_if_orphaned(parent)
         feeder.join(0.2)
+
+
+def _watch_parent(parent: int, every: float = 0.1) -> None:
+    """Exit the worker within ``every`` seconds of its parent's death, whatever it is doing."""
+    while True:
+        _exit_if_orphaned(parent)
+        time.sleep(every)
 
 
 def _exit_if_orphaned(parent: int) -> None:

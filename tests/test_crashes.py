@@ -298,6 +298,39 @@ def test_sigkill_of_the_indexer_alone_does_not_keep_the_index_locked(corpora, tm
         kill_group(proc)  # the orphaned workers are still in the writer's process group
 
 
+ORPHAN_SCRIPT = """
+import multiprocessing, os, sys, threading, time
+sys.path.insert(0, sys.argv[1])
+from search.indexing import _watch_parent
+
+def worker(parent):
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    end = time.monotonic() + 60
+    while time.monotonic() < end:  # a long batch (analysis, a segment's flush): never back in the job loop
+        pass
+
+child = multiprocessing.get_context("fork").Process(target=worker, args=(os.getpid(),))
+child.start()
+print(child.pid, flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_worker_busy_with_a_batch_exits_soon_after_its_parent_dies():
+    """An orphaned writer holds the index lock it inherited: it must not finish its batch first."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", ORPHAN_SCRIPT, str(ROOT)], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        child = int(proc.stdout.readline())
+        time.sleep(0.3)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        assert wait_gone(proc.pid, timeout=5), f"the worker {child} outlived its parent by 5 s"
+    finally:
+        kill_group(proc)
+
+
 @pytest.mark.slow
 def test_next_incremental_reindex_removes_crash_leftovers(corpora, tmp_path, analyzer):
     index = fresh_index(corpora, tmp_path)
