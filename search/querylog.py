@@ -12,6 +12,7 @@ searches, hot articles (clicks) and the zero-result report.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import time
@@ -123,8 +124,9 @@ class QueryLog:
             if (written + len(batch)) // ROTATE_EVERY > written // ROTATE_EVERY:
                 self.rotate(db)
         except sqlite3.Error:  # the log is best effort (a locked file): search must go on
-            if db.in_transaction:
-                db.execute("ROLLBACK")
+            with contextlib.suppress(sqlite3.Error):
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
         return written + len(batch)
 
     def rotate(self, db: sqlite3.Connection | None = None) -> None:

@@ -79,3 +79,14 @@ def test_close_writes_what_is_left(tmp_path):
     log.close()
     assert not log._writer.is_alive()
     assert [q for _, _, q, _, _ in rows(log.path)] == ["最后"]
+
+
+def test_a_row_that_cannot_be_written_is_skipped_not_its_batch(tmp_path):
+    log = QueryLog(tmp_path / "log.sqlite3", flush_seconds=60)
+    log.search("前", 1, 1.0)
+    log._put("INSERT INTO nowhere VALUES (?)", (1,))  # no such table
+    log.search("后", 1, 1.0)
+    log.flush()
+    assert [q for _, _, q, _, _ in rows(log.path)] == ["前", "后"]
+    assert log._writer.is_alive()
+    log.close()
