@@ -19,7 +19,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
-import queue
 import re
 import shutil
 import threading
@@ -382,21 +381,6 @@ def _fill_segment(
     return added, failed
 
 
-def _jobs_while_parent_lives(jobs: Any, parent: int) -> Iterator[list[tuple[int, Article]]]:
-    """Batches until the end marker; exit if the parent died (it held the write lock we inherited)."""
-    while True:
-        try:
-            batch = jobs.get(timeout=0.5)
-        except queue.Empty:
-            batch = ()
-        _exit_if_orphaned(parent)
-        if batch == ():
-            continue
-        if batch is None:
-            return
-        yield batch
-
-
 FLUSH_AT = 0.85  # of the writer's memory: end the segment there rather than spill sorted runs to disk
 
 
@@ -407,8 +391,6 @@ def _segment_worker(gen_dir: str, documents: Documents, writer_mb: int, jobs: An
     pickle, a round trip per posting (at 100,000 articles most of the build);
     several in-memory segments are cheaper to write than one merged one.
     """
-    # Between batches the worker checks its parent itself; a thread checks it during one
-    # (a batch's analysis or a segment's flush can take seconds on a busy machine).
     threading.Thread(target=_watch_parent, args=(parent,), name="watch-parent", daemon=True).start()
     try:
         ix = PreadStorage(gen_dir).open_index()
@@ -420,14 +402,13 @@ def _segment_worker(gen_dir: str, documents: Documents, writer_mb: int, jobs: An
         parts: list[tuple[Any, list[tuple[int, int]]]] = []
         failed: list[tuple[int, str]] = []
         writer, added = new_writer(), []
-        for batch in _jobs_while_parent_lives(jobs, parent):
+        for batch in iter(jobs.get, None):  # until the end marker
             batch_added, batch_failed = _fill_segment(writer, documents, [batch])
             added += batch_added
             failed += batch_failed
             if writer.pool.currentsize >= FLUSH_AT * writer.pool.limit:
                 parts.append((writer._finalize_segment(), added))
                 writer, added = new_writer(), []
-        _exit_if_orphaned(parent)
         if added:
             parts.append((writer._finalize_segment(), added))
         else:
@@ -435,34 +416,18 @@ def _segment_worker(gen_dir: str, documents: Documents, writer_mb: int, jobs: An
         results.put(("ok", parts, failed))
     except BaseException as exc:  # report, so the parent fails the build cleanly
         results.put(("error", f"{type(exc).__name__}: {exc}", []))
-    _flush_while_parent_lives(results, parent)
-
-
-def _flush_while_parent_lives(results: Any, parent: int) -> None:
-    """Wait until the result is in the pipe, but not for a parent that died.
-
-    A process exits only after its queue's feeder thread has written everything;
-    with the parent gone nobody reads, a large result fills the pipe, and the
-    worker would hang forever holding the inherited write lock.
-    """
-    results.close()
-    feeder = getattr(results, "_thread", None)  # CPython's multiprocessing.Queue feeder thread
-    while feeder is not None and feeder.is_alive():
-        _exit_if_orphaned(parent)
-        feeder.join(0.2)
 
 
 def _watch_parent(parent: int, every: float = 0.1) -> None:
-    """Exit the worker within ``every`` seconds of its parent's death, whatever it is doing."""
-    while True:
-        _exit_if_orphaned(parent)
+    """Exit the worker within ``every`` seconds of its parent's death, whatever it is doing.
+
+    A worker holds the write lock it inherited. Orphaned, it must not finish its
+    batch or its segment's flush (seconds on a busy machine), nor wait to read
+    jobs or to write its result into a pipe nobody reads any more.
+    """
+    while os.getppid() == parent:
         time.sleep(every)
-
-
-def _exit_if_orphaned(parent: int) -> None:
-    """A worker whose parent died exits at once: it holds the write lock it inherited."""
-    if os.getppid() != parent:
-        os._exit(1)
+    os._exit(1)
 
 
 def _plan(
