@@ -372,6 +372,11 @@ def percentile(values: list[float], p: float) -> float | None:
     return v[lo] + (v[hi] - v[lo]) * (k - lo)
 
 
+def spread_ms(values: list[float], prefix: str = "") -> dict[str, float | None]:
+    """``{prefix}p50_ms``, ``…p95_ms`` and ``…p99_ms`` of ``values``."""
+    return {f"{prefix}p{p}_ms": percentile(values, p) for p in (50, 95, 99)}
+
+
 def fmt(value: Any, unit: str = "") -> str:
     if value is None:
         return "—"
@@ -481,11 +486,11 @@ def http_bench(index_dir: Path, spec: dict, short: str, args: argparse.Namespace
             return f"server exited with status {proc.returncode} (see {logdir / 'server.log'}; OOM?)"
         return None
 
-    def safe_get(url: str) -> int:
+    def safe_get(url: str) -> tuple[int, bytes]:
         try:
-            return http_get(url)[0]
+            return http_get(url)
         except (OSError, http.client.HTTPException):
-            return -1
+            return -1, b""
 
     try:
         deadline = started + 180
@@ -513,7 +518,7 @@ def http_bench(index_dir: Path, spec: dict, short: str, args: argparse.Namespace
         # Warm up every server thread on queries that are not measured.
         warm = spec["warmup_sets"].get(short) or spec["warmup"]
         with ThreadPoolExecutor(8) as pool:
-            statuses = list(pool.map(lambda q: safe_get(base + api_path(q)), (warm * 2)[: max(8, args.http_warmup)]))
+            statuses = list(pool.map(lambda q: safe_get(base + api_path(q))[0], (warm * 2)[: max(8, args.http_warmup)]))
         out["warmup_failures"] = sum(1 for x in statuses if x != 200)
         out["peak_anon_after_warmup_mb"] = watch["peak_anon_mb"]
         if why := gone():
@@ -535,7 +540,7 @@ def http_bench(index_dir: Path, spec: dict, short: str, args: argparse.Namespace
             t0 = time.perf_counter()
             safe_get(base + "/healthz")
             floor.append((time.perf_counter() - t0) * 1000)
-        out["floor"] = {"n": len(floor), **{f"p{p}_ms": percentile(floor, p) for p in (50, 95, 99)}}
+        out["floor"] = {"n": len(floor), **spread_ms(floor)}
         # The speed issue's latency measure: each measured query asked once over HTTP, one at a
         # time, snippets and facets included (a new connection each; the server has not seen them).
         # took_ms is the search's own time as the server measured it (SearchResults.took_ms).
@@ -544,10 +549,7 @@ def http_bench(index_dir: Path, spec: dict, short: str, args: argparse.Namespace
             latencies, took, failures = [], [], 0
             for q in queries:
                 t0 = time.perf_counter()
-                try:
-                    status, body = http_get(base + api_path(q))
-                except (OSError, http.client.HTTPException):
-                    status, body = -1, b""
+                status, body = safe_get(base + api_path(q))
                 latencies.append((time.perf_counter() - t0) * 1000)
                 failures += status != 200
                 if status == 200:
@@ -555,8 +557,8 @@ def http_bench(index_dir: Path, spec: dict, short: str, args: argparse.Namespace
             out["once"][label] = {
                 "n": len(latencies),
                 "failures": failures,
-                **{f"p{p}_ms": percentile(latencies, p) for p in (50, 95, 99)},
-                **{f"took_p{p}_ms": percentile(took, p) for p in (50, 95, 99)},
+                **spread_ms(latencies),
+                **spread_ms(took, "took_"),
             }
         urls = [api_path(q) for q in spec["sets"][short]]
         script = logdir / "queries.lua"
@@ -789,15 +791,16 @@ def table(report: dict[str, Any]) -> str:
         ours("  server start → /healthz, s", "lower", fmt(http.get("healthz_s")))
         ours("  server start → first search answer, s", "lower", fmt(http.get("first_answer_s")))
         ours("  server start → warm and idle, s", "lower", fmt(http.get("settled_s")))
+
+        def p50_95_99(r: dict[str, Any], prefix: str = "") -> str:
+            return " / ".join(fmt(r[f"{prefix}p{p}_ms"]) for p in (50, 95, 99))
+
         if floor := http.get("floor"):
-            latency = f"{fmt(floor['p50_ms'])} / {fmt(floor['p95_ms'])} / {fmt(floor['p99_ms'])}"
-            ours("  GET /healthz (no search), c=1: p50 / p95 / p99, ms", "lower", latency)
+            ours("  GET /healthz (no search), c=1: p50 / p95 / p99, ms", "lower", p50_95_99(floor))
         for label, r in http.get("once", {}).items():
-            latency = f"{fmt(r['p50_ms'])} / {fmt(r['p95_ms'])} / {fmt(r['p99_ms'])}"
-            ours(f"  {label} queries each once, c=1: p50 / p95 / p99, ms", "lower", latency)
+            ours(f"  {label} queries each once, c=1: p50 / p95 / p99, ms", "lower", p50_95_99(r))
             if r.get("took_p50_ms") is not None:
-                took = f"{fmt(r['took_p50_ms'])} / {fmt(r['took_p95_ms'])} / {fmt(r['took_p99_ms'])}"
-                ours("    of which the search (took_ms): p50 / p95 / p99, ms", "lower", took)
+                ours("    of which the search (took_ms): p50 / p95 / p99, ms", "lower", p50_95_99(r, "took_"))
             if r["failures"]:
                 ours(f"  {label} queries each once: non-200 answers", "lower", str(r["failures"]))
         for c, r in http["runs"].items():

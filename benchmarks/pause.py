@@ -20,24 +20,25 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE.parent), str(HERE)]
+
+from bench import DEFAULT_QUERIES, read_tsv  # noqa: E402
 
 import search  # noqa: E402
 
-DEFAULT_QUERIES = ROOT.parent / "shared" / "data" / "relevance" / "qbqtc-dev" / "queries.tsv"
+SHORT_QUERIES = dict(DEFAULT_QUERIES)["short"]
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--index", required=True, help="an index directory (python cli.py --index DIR reindex ...)")
-    ap.add_argument("--queries", default=str(DEFAULT_QUERIES), help="queries.tsv (qid<TAB>query)")
+    ap.add_argument("--queries", default=str(SHORT_QUERIES), help="queries.tsv (qid<TAB>query)")
     ap.add_argument("--n", type=int, default=400, help="measured queries (half of them after a pause)")
     ap.add_argument("--warmup", type=int, default=40)
     ap.add_argument("--pause-ms", type=float, default=5.0)
     args = ap.parse_args(argv)
-    lines = Path(args.queries).read_text(encoding="utf-8").splitlines()
-    queries = [line.split("\t", 1)[1].strip() for line in lines if "\t" in line]
+    queries = read_tsv(Path(args.queries))
     engine = search.open_engine(search.load_settings(overrides={"INDEX": args.index}))
     engine.warm()
     gc.freeze()
