@@ -58,6 +58,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CORS_ORIGINS", "", "Origins allowed to call the API from a browser (comma separated, * for any)."),
     Setting("SERVE_THREADS", 8, "Threads of the production WSGI server."),
     Setting("SERVE_WORKERS", 2, "Worker processes of the production WSGI server."),
+    Setting(
+        "PUBLISH_KEEP_SECONDS",
+        600,
+        "How long a replica keeps a generation after it stopped being current (and a stale tmp- copy) "
+        "before a publish removes it.",
+    ),
+    Setting("PUBLISH_RSH", "ssh", "Remote shell for publishing to host:/path replicas (rsync -e and the switch)."),
 )
 
 SETTINGS_BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
