@@ -276,11 +276,22 @@ def copy_to(
     argv += [f"--link-dest=../{g}" for g in bases[:LINK_DEST_MAX]]
     if bwlimit_kbps:
         argv.append(f"--bwlimit={bwlimit_kbps}")
-    argv += [f"{snap.path}/", replica.rsync_target(tmp)]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
-    if done.returncode != 0:
-        raise PublishError(f"{replica.dest}: rsync failed ({done.returncode}): {done.stderr.strip()}")
-    result.files_copied, result.bytes_copied = _rsync_stats(done.stdout)
+    # Segment files (MAIN_<segment id>.*) are immutable and uniquely named: rsync's quick check
+    # (size and time) may link them. The table of contents, meta.json and the generation's merged
+    # postings table keep their names across generations, and two written in the same second
+    # can agree in size: those are compared by checksum (small files, read on both sides).
+    for filters in (["--include=MAIN_*", "--exclude=*"], ["--exclude=MAIN_*", "--checksum"]):
+        done = subprocess.run(
+            [*argv, *filters, f"{snap.path}/", replica.rsync_target(tmp)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if done.returncode != 0:
+            raise PublishError(f"{replica.dest}: rsync failed ({done.returncode}): {done.stderr.strip()}")
+        files, size = _rsync_stats(done.stdout)
+        result.files_copied += files
+        result.bytes_copied += size
     result.seconds = time.monotonic() - started
     return result, tmp
 
