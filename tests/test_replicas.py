@@ -334,19 +334,20 @@ def test_publish_under_load_through_nginx(cluster, tmp_path, capsys):
         s for s in samples if s[2] is None and not (s[1] in down and down[s[1]][0] - 0.5 <= s[0] <= down[s[1]][1])
     ]
     nginx_failed = [s for s in via_nginx if s[1] != 200]
+    # when each replica first answered from the new generation, from the start of the publish
+    # (copying included); it must be within SWITCH_LIMIT_S of the publish's end
     switch_s = []
     for i in range(3):
-        mine = [s for s in samples if s[1] == i and s[2] is not None]
-        first_new = next((s[0] for s in mine if s[0] >= t_publish and s[2] == new and s[3]), None)
-        switch_s.append(None if first_new is None else max(0.0, first_new - t_published))
+        first_new = next((s[0] for s in samples if s[1] == i and s[0] >= t_publish and s[2] == new and s[3]), None)
+        switch_s.append(None if first_new is None else first_new - t_publish)
     summary = (
         f"replicas: 3 × 1 worker behind nginx, {SECONDS} s of wrk ({CONNECTIONS} connections, {len(paths)} distinct "
         f"requests): {w['requests']} requests, {w['requests'] / (w['duration_us'] / 1e6):.0f} req/s, "
         f"p50 {w['p50_us'] / 1000:.1f} ms, p99 {w['p99_us'] / 1000:.1f} ms, {wrk_failed} failed; "
         f"poller {len(samples)} replica samples, {len(poll_failed)} failed, {len(nginx_failed)} of {len(via_nginx)} "
         f"nginx /healthz failed; interrupted publish at {halfway:.0%} (t={t_interrupted:.1f} s), publish to 3 "
-        f"took {t_published - t_publish:.1f} s, switch after publish per replica: "
-        + ", ".join("never" if s is None else f"{s:.2f} s" for s in switch_s)
+        f"took {t_published - t_publish:.1f} s, each replica answered from it after "
+        + ", ".join("never" if s is None else f"{s:.1f} s" for s in switch_s)
         + f"; replica 2 down {down[1][1] - down[1][0]:.1f} s"
     )
     with capsys.disabled():
@@ -354,7 +355,7 @@ def test_publish_under_load_through_nginx(cluster, tmp_path, capsys):
 
     assert w["requests"] > 0 and wrk_failed == 0, summary
     assert not poll_failed and not nginx_failed, (summary, poll_failed[:5], nginx_failed[:5])
-    assert all(s is not None and s <= SWITCH_LIMIT_S for s in switch_s), summary
+    assert all(s is not None and s <= t_published - t_publish + SWITCH_LIMIT_S for s in switch_s), summary
     # every replica stays on the new generation once it answered from it
     for i in range(3):
         first_new = next(s[0] for s in samples if s[1] == i and s[2] == new and s[3])
