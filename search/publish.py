@@ -154,7 +154,7 @@ class Replica:
             argv = [*shlex.split(self.rsh), self.host, " ".join(shlex.quote(a) for a in argv)]
         done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
         if done.returncode != 0:
-            raise PublishError(f"{self.dest}: {' '.join(args[:1])} failed: {done.stderr.strip() or done.returncode}")
+            raise PublishError(f"{args[0]} failed: {done.stderr.strip() or done.returncode}")
         return done.stdout
 
 
@@ -288,7 +288,7 @@ def copy_to(
             timeout=timeout,
         )
         if done.returncode != 0:
-            raise PublishError(f"{replica.dest}: rsync failed ({done.returncode}): {done.stderr.strip()}")
+            raise PublishError(f"rsync failed ({done.returncode}): {done.stderr.strip()}")
         files, size = _rsync_stats(done.stdout)
         result.files_copied += files
         result.bytes_copied += size

@@ -47,7 +47,7 @@ import pytest
 
 from .conftest import write_jsonl
 from .parts import require_executable
-from .test_soak import WRK_LUA, _free_port, _get, request_mix
+from .test_soak import WRK_LUA, _free_port, _get, _tree, request_mix
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
@@ -108,7 +108,8 @@ def render_nginx(path: Path, listen: str, upstream_ports: list[int], rate: str) 
 
 
 @contextlib.contextmanager
-def running_nginx(path: Path, upstream_ports: list[int], rate: str) -> Iterator[str]:
+def running_nginx(path: Path, upstream_ports: list[int], rate: str) -> Iterator[tuple[str, int]]:
+    """Run nginx from deploy/nginx.conf; yield its base URL and the master's pid."""
     nginx = require_executable("/usr/sbin/nginx", "nginx")
     port = _free_port()
     conf = render_nginx(path, f"127.0.0.1:{port}", upstream_ports, rate)
@@ -124,7 +125,7 @@ def running_nginx(path: Path, upstream_ports: list[int], rate: str) -> Iterator[
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until(lambda: _answers(base + "/static/search.css"), 10, "nginx did not start")
-        yield base
+        yield base, proc.pid
     finally:
         proc.send_signal(signal.SIGQUIT)  # graceful: finish the requests in flight
         try:
@@ -132,6 +133,16 @@ def running_nginx(path: Path, upstream_ports: list[int], rate: str) -> Iterator[
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its children (nginx's master and workers)."""
+    total = 0.0
+    for p in _tree(pid):
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def _answers(url: str) -> bool:
@@ -227,7 +238,7 @@ def cluster(tmp_path_factory) -> Iterator[Cluster]:
 
 def test_nginx_config_limits_search_rate_compresses_and_serves_static_files(cluster, tmp_path):
     ports = [r.port for r in cluster.replicas]
-    with running_nginx(tmp_path, ports, "1r/m") as base:
+    with running_nginx(tmp_path, ports, "1r/m") as (base, _):
         request = urllib.request.Request(base + "/static/search.css", headers={"Accept-Encoding": "gzip"})
         with urllib.request.urlopen(request, timeout=10) as answer:
             css_headers, css = answer.headers, answer.read()
@@ -254,7 +265,7 @@ def test_publish_under_load_through_nginx(cluster, tmp_path, capsys):
     stop = threading.Event()
     t0 = time.monotonic()
 
-    with running_nginx(tmp_path / "nginx", [r.port for r in replicas], "100000r/s") as base:
+    with running_nginx(tmp_path / "nginx", [r.port for r in replicas], "100000r/s") as (base, nginx_pid):
 
         def poll() -> None:
             while not stop.wait(0.1):
@@ -281,6 +292,7 @@ def test_publish_under_load_through_nginx(cluster, tmp_path, capsys):
             stderr=subprocess.STDOUT,
             text=True,
         )
+        nginx_cpu = cpu_seconds(nginx_pid)
         poller = threading.Thread(target=poll, daemon=True)
         poller.start()
         try:
@@ -330,6 +342,7 @@ def test_publish_under_load_through_nginx(cluster, tmp_path, capsys):
             events_end = time.monotonic() - t0
         finally:
             out, _ = wrk.communicate(timeout=SECONDS + 120)
+            nginx_cpu = cpu_seconds(nginx_pid) - nginx_cpu
             stop.set()
             poller.join(timeout=30)
 
@@ -350,7 +363,8 @@ def test_publish_under_load_through_nginx(cluster, tmp_path, capsys):
     summary = (
         f"replicas: 3 × 1 worker behind nginx, {SECONDS} s of wrk ({CONNECTIONS} connections, {len(paths)} distinct "
         f"requests): {w['requests']} requests, {w['requests'] / (w['duration_us'] / 1e6):.0f} req/s, "
-        f"p50 {w['p50_us'] / 1000:.1f} ms, p99 {w['p99_us'] / 1000:.1f} ms, {wrk_failed} failed; "
+        f"p50 {w['p50_us'] / 1000:.1f} ms, p99 {w['p99_us'] / 1000:.1f} ms, {wrk_failed} failed, "
+        f"nginx {nginx_cpu * 1e6 / max(1, w['requests'] + len(via_nginx)):.0f} µs CPU a request; "
         f"poller {len(samples)} replica samples, {len(poll_failed)} failed, {len(nginx_failed)} of {len(via_nginx)} "
         f"nginx /healthz failed; interrupted publish at {halfway:.0%} (t={t_interrupted:.1f} s), publish to 3 "
         f"took {t_published - t_publish:.1f} s, each replica answered from it after "
