@@ -114,10 +114,11 @@ def running_nginx(path: Path, upstream_ports: list[int], rate: str) -> Iterator[
     port = _free_port()
     conf = render_nginx(path, f"127.0.0.1:{port}", upstream_ports, rate)
     argv = [nginx, "-p", str(path), "-c", str(conf), "-e", str(path / "logs" / "error.log")]
-    check = subprocess.run([*argv, "-t"], capture_output=True, text=True, timeout=30)
+    pid = f"pid {path / 'nginx.pid'};"  # the default, /run/nginx.pid, is root's
+    check = subprocess.run([*argv, "-g", pid, "-t"], capture_output=True, text=True, timeout=30)
     assert check.returncode == 0, check.stderr
     proc = subprocess.Popen(
-        [*argv, "-g", f"daemon off; pid {path / 'nginx.pid'};"],
+        [*argv, "-g", f"daemon off; {pid}"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
