@@ -216,6 +216,7 @@ class Cluster:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory) -> Iterator[Cluster]:
     require_executable("rsync", "rsync")
+    require_executable("/usr/sbin/nginx", "nginx")
     tmp = tmp_path_factory.mktemp("replicas")
     source = tmp / "indexer"
     cli("--index", str(source), "reindex", str(ROOT / "sample"), "--full")
