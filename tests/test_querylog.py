@@ -5,10 +5,12 @@ import time
 from search import querylog
 from search.querylog import QueryLog
 
+COLUMNS = {"searches": "id, ts, query, results, took_ms", "clicks": "id, ts, query, article_id"}
+
 
 def rows(path, table="searches"):
     with sqlite3.connect(path) as db:
-        return db.execute(f"SELECT * FROM {table} ORDER BY id").fetchall()
+        return db.execute(f"SELECT {COLUMNS[table]} FROM {table} ORDER BY id").fetchall()
 
 
 def test_rows_wait_for_the_writer_and_a_flush_writes_them(tmp_path):

@@ -18,6 +18,7 @@ import re
 import threading
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
@@ -85,6 +86,23 @@ PAGE_CSP = (
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 DATA_CSP = "default-src 'none'; frame-ancestors 'none'"
+
+
+def relative_location(response: Any) -> Any:
+    """Make a redirect's Location a path on this site: never a host taken from the request's Host header.
+
+    Werkzeug's own redirects (an empty path to ``/``, a slash added) are
+    absolute URLs built from ``Host``; a reader's browser (or a cache in front)
+    must not be sent to whatever host a request claimed.
+    """
+    location = response.headers.get("Location")
+    if location:
+        parts = urlsplit(location)
+        path = "/" + (parts.path if parts.scheme or parts.netloc else location).lstrip("/\\")
+        if parts.scheme or parts.netloc:
+            path += "?" + parts.query if parts.query else ""
+        response.headers["Location"] = path
+    return response
 
 
 def security_headers(response: Any, static: bool) -> Any:
@@ -163,6 +181,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         if origins and origin and ("*" in origins or origin in origins):
             response.headers["Access-Control-Allow-Origin"] = "*" if "*" in origins else origin
             response.headers["Vary"] = "Origin"
-        return security_headers(response, static=request.endpoint == "static")
+        return security_headers(relative_location(response), static=request.endpoint == "static")
 
     return app
