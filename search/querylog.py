@@ -64,7 +64,7 @@ COLUMNS = (
 ROTATE_EVERY = 500  # rows written between rotations
 FLUSH_SECONDS = 1.0  # the writer writes what has gathered at least this often
 MAX_PENDING = 10_000  # rows waiting beyond this are dropped: a flood must not slow searches or fill memory
-MAX_SEEN = 200_000  # (client, query) pairs remembered per window to skip repeats before they are queued
+MAX_SEEN = 50_000  # hashes of (client, query) pairs remembered per window (~4 MB) to skip repeats before queueing
 WINDOW_SECONDS = 3600.0
 MIN_CLIENTS = 3
 
@@ -103,7 +103,7 @@ class QueryLog:
         self._private()
         self._salt: tuple[str, bytes] | None = None
         self._salt_lock = threading.Lock()
-        self._seen: set[tuple] = set()
+        self._seen: set[int] = set()
         self._seen_window = -1
         self.flush_seconds = flush_seconds
         self._pending: list[tuple[str, tuple]] = []
@@ -137,11 +137,16 @@ class QueryLog:
         day = time.strftime("%Y-%m-%d", time.gmtime())
         with self._salt_lock:
             if self._salt is None or self._salt[0] != day:
-                with contextlib.closing(self._connect()) as db:
-                    db.execute("PRAGMA secure_delete=ON")  # a deleted salt is overwritten, not left in a free page
-                    db.execute("INSERT OR IGNORE INTO salt (day, value) VALUES (?, ?)", (day, secrets.token_bytes(32)))
-                    db.execute("DELETE FROM salt WHERE day != ?", (day,))
-                    self._salt = (day, db.execute("SELECT value FROM salt WHERE day = ?", (day,)).fetchone()[0])
+                try:
+                    with contextlib.closing(self._connect()) as db:
+                        db.execute("PRAGMA secure_delete=ON")  # a deleted salt is overwritten, not left in a free page
+                        db.execute(
+                            "INSERT OR IGNORE INTO salt (day, value) VALUES (?, ?)", (day, secrets.token_bytes(32))
+                        )
+                        db.execute("DELETE FROM salt WHERE day != ?", (day,))
+                        self._salt = (day, db.execute("SELECT value FROM salt WHERE day = ?", (day,)).fetchone()[0])
+                except sqlite3.Error:  # a locked or broken log must not fail a search: this process's own salt
+                    self._salt = (day, secrets.token_bytes(32))
             return self._salt[1]
 
     def _first_in_window(self, *key: Any) -> bool:
@@ -151,9 +156,10 @@ class QueryLog:
             if window != self._seen_window or len(self._seen) >= MAX_SEEN:
                 self._seen.clear()
                 self._seen_window = window
-            if key in self._seen:
+            digest = hash(key)  # an int, not the strings: a flood of distinct queries stays small
+            if digest in self._seen:
                 return False
-            self._seen.add(key)
+            self._seen.add(digest)
             return True
 
     # --- writing (never blocks a request) ------------------------------------

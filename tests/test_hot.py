@@ -84,6 +84,8 @@ def test_a_click_counts_only_when_sent_by_our_own_page(app):
     assert client.post("/api/click", data={"id": "a2"}, headers={"Origin": "http://localhost"}).status_code == 204
     assert client.post("/api/click", json={"id": "a2", "q": "大学生"}, headers=SAME_SITE).status_code == 204
     assert client.post("/api/click", data={"q": "x"}, headers=SAME_SITE).status_code == 400
+    assert client.post("/api/click", json=["a2"], headers=SAME_SITE).status_code == 400
+    assert client.post("/api/click", data={"id": "a2", "q": "x" * 20_000}, headers=SAME_SITE).status_code == 413
     assert client.post("/api/click", data={"id": "nope"}, headers=SAME_SITE).status_code == 404
     assert client.get("/api/click").status_code == 405
     app.extensions["querylog"].flush()

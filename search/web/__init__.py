@@ -127,6 +127,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     settings = load_settings(os.environ, config)
     app.config.update(settings)
     app.config.update(flask_keys)
+    app.config["MAX_CONTENT_LENGTH"] = 16 * 1024  # the one body we read is a click: an id and a query
     engine = open_engine(settings)
     app.extensions["engine"] = engine
     log_path = settings["QUERY_LOG"] or str(Path(settings["INDEX"]) / "querylog.sqlite3")

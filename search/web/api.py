@@ -146,8 +146,8 @@ def api_click() -> Any:
     """Record a reader's click on a result, sent by our own page (``navigator.sendBeacon``)."""
     if not same_origin():
         raise ApiError(403, "cross_site", "clicks are recorded only from this site's own pages")
-    data = request.form if request.form else (request.get_json(silent=True) or {})
-    article_id, q = data.get("id"), data.get("q", "")
+    data = request.form if request.form else request.get_json(silent=True)
+    article_id, q = (data.get("id"), data.get("q", "")) if hasattr(data, "get") else (None, "")
     if not isinstance(article_id, str) or not article_id or not isinstance(q, str):
         raise ApiError(400, "invalid_parameter", "parameter 'id' (and 'q', if given) must be strings")
     get_article(article_id)
