@@ -20,7 +20,7 @@ from pathlib import Path
 # query, and an escape sequence must not reach an operator's terminal through a report.
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 MASKS = (  # (pattern, replacement) in order: the specific kinds first, then any long digit run
-    (re.compile(r"(?<![\w.%+-])[A-Za-z0-9.%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+", re.A), "[email]"),
+    (re.compile(r"(?<![\w.%+-])[\w.%+-]+@[\w-]+(?:\.[\w-]+)+", re.A), "[email]"),  # ASCII \w
     (re.compile(r"(?<![0-9A-Za-z])\d{6}[\s-]?\d{8}[\s-]?\d{3}[\dXx](?![0-9A-Za-z])"), "[id]"),
     (re.compile(r"(?<!\d)(?:\+?86[\s-]?)?1[3-9]\d(?:[\s-]?\d{4}){2}(?!\d)"), "[phone]"),
     (re.compile(r"(?<!\d)(?:\(0\d{2,3}\)|0\d{2,3}[\s-]?)\d{7,8}(?!\d)"), "[phone]"),

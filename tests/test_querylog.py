@@ -114,6 +114,7 @@ PERSONAL = [
     ("430102 19900101 123x", "[id]"),
     ("zhang.san+news@example.com.cn 投诉", "[email] 投诉"),
     ("投诉邮箱zs@qq.com", "投诉邮箱[email]"),
+    ("联系 Zhang_San@Example.COM", "联系 [email]"),
     ("卡号 6222021234567890123", "卡号 [number]"),
     ("订单1234567", "订单[number]"),
     ("6222 0212 3456 7890", "[number]"),
