@@ -10,6 +10,7 @@ from .indexing import ReindexReport, delete, reindex
 from .query import ParsedQuery, parse_query
 from .ranking import RankingConfig
 from .readers import read_articles
+from .screening import Denylist, mask_personal, terminal_safe
 from .searching import Hit, QueryError, SearchEngine, SearchResults
 from .settings import SETTINGS, load_settings
 
@@ -17,6 +18,7 @@ __all__ = [
     "Analyzer",
     "Article",
     "ArticleError",
+    "Denylist",
     "Hit",
     "IndexBusyError",
     "IndexMismatchError",
@@ -32,11 +34,13 @@ __all__ = [
     "SearchResults",
     "delete",
     "load_settings",
+    "mask_personal",
     "open_engine",
     "parse_published",
     "parse_query",
     "read_articles",
     "reindex",
+    "terminal_safe",
 ]
 
 
