@@ -36,6 +36,8 @@ CANDIDATES = 200
 COLLAPSE_WINDOW = 30  # hits checked for reprints: the pages a reader sees, not every candidate  # top hits re-ranked and collapsed; pages beyond are plain BM25F order
 TIERED_FROM_WORDS = 3  # up to this many words, all must match (partial matches only fill a thin page)
 FILL_TO = 10  # partial matches are shown when fewer full matches than this exist
+WEAK_SHARE = 0.5  # an answer whose best article holds less of the query's weight (idf) than this is weak
+LATEST_POOL = 2000  # newest articles the latest-by-channel box looks at
 
 
 class QueryError(ValueError):
@@ -93,6 +95,10 @@ class SearchResults:
     suggestion: str | None = None
     terms: list[str] = field(default_factory=list)
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
+    # The articles found hold only stop words or a small part of the query (see ``SearchEngine._weak``):
+    # a reader is told nothing matched; ``missing`` are the query words no article holds.
+    weak: bool = False
+    missing: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"query": self.query}
@@ -101,6 +107,9 @@ class SearchResults:
             data["rewrite_reason"] = self.rewrite_reason
         if self.suggestion:
             data["suggestion"] = self.suggestion
+        if self.weak:
+            data["weak"] = True
+            data["missing"] = self.missing
         data.update(
             total=self.total,
             page=self.page,
@@ -134,6 +143,7 @@ class Matched:
     candidates: np.ndarray
     per_word: list[WordScores]
     first: np.ndarray | None = None  # long queries: documents meeting min-should-match
+    complete: bool = False  # some candidate holds enough query words (``min_match``)
 
     @property
     def total(self) -> int:
@@ -285,7 +295,11 @@ class SearchEngine:
             candidates &= corpus.docs(searcher, plan.allowed)
         for excluded in plan.exclude:
             candidates &= corpus.score(excluded)[1] < len(excluded)
-        return Matched(scores, candidates, per_word, first)
+        # Enough of the query (min_match) in one candidate, not through the any-word fallback.
+        complete = bool(
+            plan.words and base_words and need >= min_match(base_words) and ((matched >= need) & candidates).any()
+        )
+        return Matched(scores, candidates, per_word, first, complete)
 
     def _phrase_docs(self, corpus: Corpus, query: Q.Query) -> np.ndarray | None:
         """The documents of an exact phrase clause (``phrase_clause``) found by ``Corpus.phrase_docs``; None for Whoosh to find.
@@ -376,6 +390,9 @@ class SearchEngine:
             results.rewritten, results.rewrite_reason = self.analyzer.normalizer.text(parsed.text), "traditional"
         results.terms = plan.terms
         corpus = self.corpus(searcher)
+        results.weak, results.missing = self._weak(corpus, plan, matched)
+        # Stop words are never shown as the answer; nor is anything of a weak answer.
+        shown = [] if results.weak else [t for t in plan.terms if not self.analyzer.is_stopword(t)]
         ranked = self._rank(corpus, searcher, plan, matched, sort, page * size, explain)
         if collapse:
             ranked = self._collapse(corpus, ranked, max(COLLAPSE_WINDOW, page * size * 2))
@@ -383,7 +400,7 @@ class SearchEngine:
             total - (min(total, len(ranked) + sum(len(r[2]) for r in ranked)) - len(ranked)) if collapse else total
         )
         for docnum, score, dups, parts in ranked[(page - 1) * size : page * size]:
-            results.hits.append(self._hit(corpus, docnum, score, dups, parts, plan.terms if snippets else None))
+            results.hits.append(self._hit(corpus, docnum, score, dups, parts, shown if snippets else None))
         if facets and total:
             results.facets = self._facets(corpus, matched.candidates)
         results.took_ms = (time.perf_counter() - started) * 1000
@@ -456,6 +473,37 @@ class SearchEngine:
             elif len(plan.words) > 1 and body_needle in corpus.value("body_text", d):
                 out[d] = ranking.PROXIMITY_BODY
         return out
+
+    def _weak(self, corpus: Corpus, plan: Plan, matched: Matched) -> tuple[bool, list[str]]:
+        """Whether the candidates hold only part of the query, and the query words no article holds.
+
+        A query's weight is its words' idf (a word no article holds weighs the
+        most). An answer is weak when the query is nothing but stop words, or
+        when no candidate holds enough words (``min_match``) nor ``WEAK_SHARE``
+        of the weight: the fallback to partial matches found 没有 for
+        没有这个词xyzzy, or 衡阳 for 衡阳 xyzzy. Costs nothing when some
+        candidate holds enough words.
+        """
+        words = [w for w in plan.words if w.counts]
+        if not words or not matched.total:
+            return False, []
+        if all(self.analyzer.is_stopword(w.word) for w in words):
+            return True, []
+        if matched.complete:
+            return False, []
+        held = np.zeros(corpus.n, dtype=np.float64)
+        weight, missing = 0.0, []
+        for plan_word in words:
+            docs, _, hit = corpus.word(plan_word)
+            at = np.flatnonzero(hit) if docs is None else docs[hit]
+            at = at[corpus.live[at]]
+            w = ranking.idf(len(at), corpus.n)
+            weight += w
+            held[at] += w
+            if not len(at):
+                missing.append(plan_word.word)
+        best = float(held[matched.candidates].max())
+        return best < WEAK_SHARE * weight, missing
 
     # --- recovery ----------------------------------------------------------
 
@@ -566,6 +614,45 @@ class SearchEngine:
         return out
 
     # --- articles ----------------------------------------------------------
+
+    def latest(self, per_channel: int = 5, channels: int = 6) -> list[dict[str, Any]]:
+        """The newest articles by channel: ``[{"channel", "articles": [{"id", "title", "published", "source"}]}]``.
+
+        Looks at the newest ``LATEST_POOL`` live articles only (one partition of
+        the date column, whatever the index's size); channels with the most of
+        them come first (then the one with the newest article). Articles without
+        a channel are left out.
+        """
+        searcher = self.store.searcher()
+        corpus = self.corpus(searcher)
+        published, _ = corpus.column("published")
+        codes, labels = _facet_column(corpus, "channel")
+        live = np.flatnonzero(corpus.live)
+        if not len(live):
+            return []
+        newest = live[ranking.top(published[live], min(LATEST_POOL, len(live)))]
+        groups: dict[int, list[int]] = {}  # in the order of their newest article
+        for docnum in newest.tolist():
+            code = int(codes[docnum])
+            if labels[code]:
+                groups.setdefault(code, []).append(docnum)
+        order = list(groups)
+        busiest = sorted(order, key=lambda c: (-len(groups[c]), order.index(c)))[:channels]
+        out = []
+        for code in busiest:
+            articles = []
+            for docnum in groups[code][:per_channel]:
+                doc = corpus.stored(docnum)
+                articles.append(
+                    {
+                        "id": doc["id"],
+                        "title": doc.get("title", ""),
+                        "published": iso(doc.get("published")),
+                        "source": doc.get("source", ""),
+                    }
+                )
+            out.append({"channel": labels[code], "articles": articles})
+        return out
 
     def article(self, article_id: str) -> dict[str, Any] | None:
         """Return the stored article with this id, or None."""

@@ -251,3 +251,64 @@ def test_warm_loads_what_a_first_faceted_search_reads(engine, monkeypatch):
 
     monkeypatch.setattr(search.scoring.Corpus, "column", column)
     assert engine.search("衡阳", facets=True).facets["year"] and built == []
+
+
+def test_weak_answers_are_flagged_and_not_highlighted(engine):
+    strong = engine.search("大学生")
+    assert (strong.weak, strong.missing) == (False, [])
+    assert "<mark>大学生</mark>" in strong.hits[0].snippet
+    # No article holds xyzzy: the articles found hold only the common part of the query.
+    weak = engine.search("大学生 xyzzy")
+    assert (weak.weak, weak.missing, ids(weak)) == (True, ["xyzzy"], ["a4", "a2"])
+    assert [h.snippet for h in weak.hits] == [
+        "商报消息(通讯员 王小明 记者 陈静)蒸湘区组织大学生志愿者开展反诈宣传。",
+        "新生们的大学生活从军训开始。学校为新生准备了5G校园网和APP。",
+    ]
+    assert weak.to_json()["weak"] is True and weak.to_json()["missing"] == ["xyzzy"]
+    assert "weak" not in strong.to_json()
+    # Only stop words: whatever holds them is not an answer, and 的 is never marked.
+    stop = engine.search("的")
+    assert stop.weak and ids(stop) == ["a2"] and "<mark>" not in stop.hits[0].snippet
+    # A long query with enough of its words (min_match) in one article is not weak.
+    assert not engine.search("衡阳 疫情防控 会议 xyzzy").weak
+
+
+def test_latest_by_channel(engine):
+    assert engine.latest(per_channel=1, channels=3) == [
+        {
+            "channel": "社会",
+            "articles": [
+                {
+                    "id": "a4",
+                    "title": "蒸湘区大学生志愿者走进社区",
+                    "published": "2024-03-10T08:00:00+08:00",
+                    "source": "红网",
+                }
+            ],
+        },
+        {
+            "channel": "交通",
+            "articles": [
+                {
+                    "id": "a3",
+                    "title": "C919首次飞抵衡阳南岳机场",
+                    "published": "2023-06-01T15:00:00+08:00",
+                    "source": "衡阳新闻网",
+                }
+            ],
+        },
+        {
+            "channel": "教育",
+            "articles": [
+                {
+                    "id": "a2",
+                    "title": "南华大学迎来新生",
+                    "published": "2021-09-05T10:00:00+08:00",
+                    "source": "衡阳晚报",
+                }
+            ],
+        },
+    ]
+    # a deleted article leaves the box
+    search.delete(engine.store, ["a4"])
+    assert [c["channel"] for c in engine.latest(per_channel=1)] == ["交通", "教育", "时政"]
