@@ -21,6 +21,7 @@ from werkzeug.exceptions import HTTPException
 from .. import open_engine
 from ..querylog import QueryLog
 from ..settings import load_settings
+from ..suggest import function_words
 from . import metrics
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ def _warm(engine: Any) -> None:
     collection on xwlb, about one every 1,500 searches).
     """
     engine.warm()
+    function_words()  # autocomplete's list (jieba's dictionary, ~0.3 s)
     gc.freeze()
 
 

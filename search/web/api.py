@@ -16,6 +16,7 @@ from . import ApiError
 from .openapi import openapi_document
 
 bp = Blueprint("api", __name__)
+SUGGEST_SEARCHED = 500  # hot searches autocomplete ranks by (the query log keeps them for HOT_TTL_SECONDS)
 
 
 def engine() -> SearchEngine:
@@ -75,8 +76,9 @@ def run_search(params: dict[str, Any]) -> Any:
     try:
         results = engine().search(**params, facets=True)
         if params["page"] == 1 and params["q"]:
-            current_app.extensions["querylog"].search(params["q"], results.total, results.took_ms)
-            current_app.extensions["metrics"].search(results.total)
+            found = 0 if results.weak else results.total  # a weak answer is a zero result to the reports
+            current_app.extensions["querylog"].search(params["q"], found, results.took_ms)
+            current_app.extensions["metrics"].search(found)
         return results
     except QueryError as exc:
         raise ApiError(400, "invalid_parameter", str(exc)) from None
@@ -99,8 +101,9 @@ def api_suggest() -> Any:
     if len(q) > 50:
         raise ApiError(400, "invalid_parameter", "parameter 'q' is longer than 50 characters")
     size = int_param("size", 8, 1, 20)
+    searched = {h["query"]: h["count"] for h in current_app.extensions["querylog"].hot_searches(SUGGEST_SEARCHED)}
     try:
-        items = suggest(engine(), q, size)
+        items = suggest(engine(), q, size, searched)
     except NoIndexError as exc:
         raise ApiError(503, "no_index", str(exc)) from None
     return jsonify({"query": q, "suggestions": items})
