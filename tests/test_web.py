@@ -152,7 +152,7 @@ def test_landing_page_lists_are_links_and_cached(engine, tmp_path):
     )
     assert '<h3><a href="/search?channel=%E7%A4%BE%E4%BC%9A&amp;sort=date">社会</a></h3>' in html
     assert (
-        '<a href="/articles/a4">蒸湘区大学生志愿者走进社区</a> <time datetime="2024-03-10T08:00:00+08:00">03-10</time>'
+        '<a href="/articles/a4">蒸湘区大学生志愿者走进社区</a> <time datetime="2024-03-10T08:00:00+08:00">2024-03-10</time>'
         in html
     )
     # Cached for HOT_TTL_SECONDS: a new hot search shows up only after that.
