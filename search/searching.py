@@ -23,11 +23,22 @@ from .analysis import is_cjk_run
 from .articles import SHANGHAI
 from .dedup import near_matrix
 from .index import IndexStore
-from .query import ParsedQuery, bound_query, content_words, min_match, parse_query, phrase_clause, word_plan, word_plans
+from .query import (
+    SINGLE_CHAR_FACTOR,
+    ParsedQuery,
+    bound_query,
+    content_words,
+    min_match,
+    parse_query,
+    phrase_clause,
+    word_plan,
+    word_plans,
+)
 from .ranking import RankingConfig, Weights
 from .recovery import Synonyms, Vocabulary, looks_like_pinyin
 from .scoring import Corpus, WordPlan, WordScores
 from .snippets import highlight
+from .wordclass import generic_words
 
 SORTS = ("relevance", "date")
 FACETS = ("channel", "source", "year")  # counted over every match of a search
@@ -37,6 +48,7 @@ COLLAPSE_WINDOW = 30  # hits checked for reprints: the pages a reader sees, not 
 TIERED_FROM_WORDS = 3  # up to this many words, all must match (partial matches only fill a thin page)
 FILL_TO = 10  # partial matches are shown when fewer full matches than this exist
 WEAK_SHARE = 0.5  # an answer whose best article holds less of the query's weight (idf) than this is weak
+GENERIC_SHARE = 1 / 3  # a word held by more of the articles than this says little on its own (weak answers)
 LATEST_POOL = 2000  # newest articles the latest-by-channel box looks at
 
 
@@ -95,8 +107,8 @@ class SearchResults:
     suggestion: str | None = None
     terms: list[str] = field(default_factory=list)
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
-    # The articles found hold only stop words or a small part of the query (see ``SearchEngine._weak``):
-    # a reader is told nothing matched; ``missing`` are the query words no article holds.
+    # The articles found hold too little of the query to be an answer (see ``SearchEngine._weak``):
+    # a reader is told nothing matched. ``missing``: the query words no article holds (partial answers).
     weak: bool = False
     missing: list[str] = field(default_factory=list)
 
@@ -109,6 +121,7 @@ class SearchResults:
             data["suggestion"] = self.suggestion
         if self.weak:
             data["weak"] = True
+        if self.missing:
             data["missing"] = self.missing
         data.update(
             total=self.total,
@@ -475,14 +488,18 @@ class SearchEngine:
         return out
 
     def _weak(self, corpus: Corpus, plan: Plan, matched: Matched) -> tuple[bool, list[str]]:
-        """Whether the candidates hold only part of the query, and the query words no article holds.
+        """Whether the candidates hold too little of the query to be an answer, and the query words no article holds.
 
-        A query's weight is its words' idf (a word no article holds weighs the
-        most). An answer is weak when the query is nothing but stop words, or
-        when no candidate holds enough words (``min_match``) nor ``WEAK_SHARE``
-        of the weight: the fallback to partial matches found 没有 for
-        没有这个词xyzzy, or 衡阳 for 衡阳 xyzzy. Costs nothing when some
-        candidate holds enough words.
+        Costs nothing when some candidate holds enough words (``min_match``).
+        Otherwise a query word weighs its idf, and nothing when it says little
+        on its own: a stop word, a function or very frequent word of the
+        language (``wordclass.generic_words``: 没有, 发展), or a word held by
+        more than ``GENERIC_SHARE`` of the articles (衡阳 on a Hengyang site).
+        The answer is weak when the words that some article holds weigh
+        nothing (没有这个词xyzzy, 衡阳 xyzzy), or when no candidate holds
+        ``WEAK_SHARE`` of their weight. Words no article holds do not count
+        (C919首飞 finds C919's first flights without 首飞) but are reported,
+        and a query of stop words alone is weak.
         """
         words = [w for w in plan.words if w.counts]
         if not words or not matched.total:
@@ -491,19 +508,26 @@ class SearchEngine:
             return True, []
         if matched.complete:
             return False, []
+        generic = generic_words()
+        live = int(corpus.live.sum())
         held = np.zeros(corpus.n, dtype=np.float64)
         weight, missing = 0.0, []
         for plan_word in words:
             docs, _, hit = corpus.word(plan_word)
             at = np.flatnonzero(hit) if docs is None else docs[hit]
             at = at[corpus.live[at]]
-            w = ranking.idf(len(at), corpus.n)
-            weight += w
-            held[at] += w
+            word = plan_word.word
             if not len(at):
-                missing.append(plan_word.word)
-        best = float(held[matched.candidates].max())
-        return best < WEAK_SHARE * weight, missing
+                missing.append(word)
+            elif not (self.analyzer.is_stopword(word) or word in generic or len(at) > GENERIC_SHARE * live):
+                w = ranking.idf(len(at), corpus.n) * (
+                    SINGLE_CHAR_FACTOR if len(word) == 1 and is_cjk_run(word) else 1.0
+                )
+                weight += w
+                held[at] += w
+        if weight <= 0:
+            return True, missing
+        return float(held[matched.candidates].max()) < WEAK_SHARE * weight, missing
 
     # --- recovery ----------------------------------------------------------
 

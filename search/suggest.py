@@ -17,28 +17,17 @@ import math
 import re
 from collections.abc import Mapping
 from functools import lru_cache
-from importlib import resources
 from typing import Any
 
 from .recovery import Vocabulary, to_pinyin
 from .searching import SearchEngine
+from .wordclass import function_words
 
 _LATIN = re.compile(r"^[a-z\s']+$")
-# jieba's part-of-speech tags of function words: conjunctions, adverbs, numerals,
-# pronouns, time and place words, prepositions, measure words, particles, interjections.
-FUNCTION_TAGS = frozenset("c d e f m mq o p q r rr rz t tg u ud ug uj ul uv uz y".split())
 SEARCHED_FLOOR = 3  # searched at least this often (hot searches): offered whatever the word is
 PINYIN_TAIL = 8  # a pinyin completion held by fewer than 1/PINYIN_TAIL of the best one's articles is dropped
 SEARCHED_WEIGHT = 2.0  # a doubling of searches counts as much as a quadrupling of articles
 PREFIX_SCAN = 200  # words looked at per prefix
-
-
-@lru_cache(maxsize=1)
-def function_words() -> frozenset[str]:
-    """Words jieba's dictionary tags as function words (read once per process, ~20,000 words)."""
-    text = resources.files("jieba").joinpath("dict.txt").read_text(encoding="utf-8")
-    tags = "|".join(sorted(FUNCTION_TAGS, key=len, reverse=True))
-    return frozenset(re.findall(rf"^(\S+) \d+ (?:{tags})$", text, re.MULTILINE))
 
 
 @lru_cache(maxsize=4096)

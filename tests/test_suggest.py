@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 import search
-from search.suggest import function_words, suggest
+from search.suggest import suggest
+from search.wordclass import function_words
 
 from .conftest import write_jsonl
 

@@ -169,13 +169,16 @@ def test_landing_page_lists_are_links_and_cached(engine, tmp_path):
 def test_weak_answer_page_says_no_match_and_counts_as_zero(engine, tmp_path):
     app = create_app({"INDEX": str(engine.store.root), "QUERY_LOG": str(tmp_path / "log.sqlite3"), "TESTING": True})
     client = app.test_client()
-    html = client.get("/search?q=大学生 xyzzy").get_data(as_text=True)
-    assert "没有找到与“<strong>大学生 xyzzy</strong>”完全匹配的新闻" in html
-    assert '去掉没有结果的词再搜：<a class="shorter" href="/search?q=%E5%A4%A7%E5%AD%A6%E7%94%9F">大学生</a>' in html
+    html = client.get("/search?q=衡阳 xyzzy").get_data(as_text=True)
+    assert "没有找到与“<strong>衡阳 xyzzy</strong>”完全匹配的新闻" in html
+    assert '去掉没有结果的词再搜：<a class="shorter" href="/search?q=%E8%A1%A1%E9%98%B3">衡阳</a>' in html
     assert "<mark>" not in html and 'class="hit"' not in html
+    # A fair partial answer is shown, saying which word it lacks.
+    html = client.get("/search?q=周建国 xyzzy").get_data(as_text=True)
+    assert '<p class="missing">结果中不含：<s>xyzzy</s></p>' in html and html.count('class="hit"') == 1
     html = client.get("/search?q=完全不存在").get_data(as_text=True)
     assert "没有找到与“<strong>完全不存在</strong>”完全匹配的新闻" in html and "shorter" not in html
-    assert client.get("/api/search?q=大学生 xyzzy").get_json()["weak"] is True
+    assert client.get("/api/search?q=衡阳 xyzzy").get_json()["weak"] is True
     log = app.extensions["querylog"]
     log.flush()
-    assert sorted(r["query"] for r in log.zero_results()) == ["大学生 xyzzy", "完全不存在"]
+    assert sorted(r["query"] for r in log.zero_results()) == ["完全不存在", "衡阳 xyzzy"]

@@ -18,10 +18,9 @@ from typing import Any
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from .. import open_engine
+from .. import open_engine, wordclass
 from ..querylog import QueryLog
 from ..settings import load_settings
-from ..suggest import function_words
 from . import metrics
 
 log = logging.getLogger(__name__)
@@ -35,7 +34,7 @@ def _warm(engine: Any) -> None:
     collection on xwlb, about one every 1,500 searches).
     """
     engine.warm()
-    function_words()  # autocomplete's list (jieba's dictionary, ~0.3 s)
+    wordclass.load()  # function and generic words (jieba's dictionary, ~0.3 s): autocomplete, weak answers
     gc.freeze()
 
 
