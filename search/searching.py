@@ -24,7 +24,6 @@ from .articles import SHANGHAI
 from .dedup import near_matrix
 from .index import IndexStore
 from .query import (
-    SINGLE_CHAR_FACTOR,
     ParsedQuery,
     bound_query,
     content_words,
@@ -493,8 +492,9 @@ class SearchEngine:
         Costs nothing when some candidate holds enough words (``min_match``).
         Otherwise a query word weighs its idf, and nothing when it says little
         on its own: a stop word, a function or very frequent word of the
-        language (``wordclass.generic_words``: 没有, 发展), or a word held by
-        more than ``GENERIC_SHARE`` of the articles (衡阳 on a Hengyang site).
+        language (``wordclass.generic_words``: 没有, 发展), a lone character
+        (词), or a word held by more than ``GENERIC_SHARE`` of the articles
+        (衡阳 on a Hengyang site).
         The answer is weak when the words that some article holds weigh
         nothing (没有这个词xyzzy, 衡阳 xyzzy), or when no candidate holds
         ``WEAK_SHARE`` of their weight. Words no article holds do not count
@@ -519,10 +519,13 @@ class SearchEngine:
             word = plan_word.word
             if not len(at):
                 missing.append(word)
-            elif not (self.analyzer.is_stopword(word) or word in generic or len(at) > GENERIC_SHARE * live):
-                w = ranking.idf(len(at), corpus.n) * (
-                    SINGLE_CHAR_FACTOR if len(word) == 1 and is_cjk_run(word) else 1.0
-                )
+            elif not (
+                self.analyzer.is_stopword(word)
+                or word in generic
+                or (len(word) == 1 and is_cjk_run(word))
+                or len(at) > GENERIC_SHARE * live
+            ):
+                w = ranking.idf(len(at), corpus.n)
                 weight += w
                 held[at] += w
         if weight <= 0:
