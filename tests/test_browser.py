@@ -297,7 +297,7 @@ def test_search_highlight_paging_and_channel_facet(watched: Watched, tmp_path: P
     assert second and not set(first) & set(second), (first, second)
 
     # Channel facet: 社会 narrows the results to that channel, back on page 1.
-    channel_links = page.locator(".facets h3:text-is('栏目') + ul a")
+    channel_links = page.locator(".facets h2:text-is('栏目') + ul a")
     link = channel_links.filter(has_text=re.compile(r"^社会 \d+$"))
     expect(link).to_have_count(1)
     facet_count = int(link.locator(".count").inner_text())
@@ -323,7 +323,7 @@ def test_article_page_has_related_box(watched: Watched) -> None:
     expect(page).to_have_title(re.compile(re.escape(title_text)))
     related = page.locator("#related")
     expect(related).to_be_visible()
-    expect(related.locator("h3")).to_have_text("相关内容")
+    expect(related.locator("h2")).to_have_text("相关内容")
     items = related.locator("li a")
     expect(items.first).to_be_visible()
     assert title_text not in [t.strip() for t in items.all_inner_texts()], "an article is related to itself"
