@@ -6,7 +6,7 @@
   "use strict";
   var DELAY = 150;
   var input = document.getElementById("q");
-  if (!input || !window.fetch) return;
+  if (!input || !window.fetch || !window.Map) return;
   var list = document.createElement("ul");
   list.id = "q-suggestions";
   list.className = "suggest";
@@ -19,7 +19,7 @@
   input.setAttribute("aria-controls", list.id);
   input.setAttribute("aria-expanded", "false");
 
-  var timer = null, active = -1, controller = null, cache = {};
+  var timer = null, active = -1, controller = null, cache = new Map();
 
   function options() { return list.querySelectorAll("[role=option]"); }
 
@@ -66,14 +66,15 @@
   }
 
   function lookup(q) {
-    if (cache.hasOwnProperty(q)) { render(cache[q]); return; }
+    if (cache.has(q)) { render(cache.get(q)); return; }
     if (controller) controller.abort();
     controller = window.AbortController ? new AbortController() : null;
     fetch("/api/suggest?size=8&q=" + encodeURIComponent(q), controller ? { signal: controller.signal } : {})
       .then(function (r) { return r.ok ? r.json() : { suggestions: [] }; })
       .then(function (data) {
-        cache[q] = data.suggestions || [];
-        if (input.value.trim() === q && document.activeElement === input) render(cache[q]);
+        if (cache.size >= 100) cache.clear();
+        cache.set(q, data.suggestions || []);
+        if (input.value.trim() === q && document.activeElement === input) render(cache.get(q));
       })
       .catch(function () { /* aborted or offline: the form still works */ });
   }
