@@ -24,7 +24,7 @@ from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from .. import open_engine
+from .. import open_engine, wordclass
 from ..index import IndexError_, NoIndexError
 from ..querylog import QueryLog
 from ..screening import Denylist, terminal_safe
@@ -42,6 +42,7 @@ def _warm(engine: Any) -> None:
     collection on xwlb, about one every 1,500 searches).
     """
     engine.warm()
+    wordclass.load()  # function and generic words (jieba's dictionary, ~0.3 s): autocomplete, weak answers
     gc.freeze()
 
 

@@ -20,6 +20,7 @@ from . import ApiError
 from .openapi import openapi_document
 
 bp = Blueprint("api", __name__)
+SUGGEST_SEARCHED = 500  # hot searches autocomplete ranks by (the query log keeps them for HOT_TTL_SECONDS)
 
 
 def engine() -> SearchEngine:
@@ -112,8 +113,9 @@ def run_search(params: dict[str, Any]) -> Any:
         raise ApiError(400, "invalid_parameter", str(exc)) from None
     if params["page"] == 1 and params["q"]:
         log = current_app.extensions["querylog"]
-        log.search(params["q"], results.total, results.took_ms, client(), results.relaxed)
-        current_app.extensions["metrics"].search(results.total)
+        found = 0 if results.weak else results.total  # a weak answer is a zero result to the reports
+        log.search(params["q"], found, results.took_ms, client(), results.relaxed or results.weak)
+        current_app.extensions["metrics"].search(found)
     return results
 
 
@@ -130,7 +132,8 @@ def api_suggest() -> Any:
     if len(q) > 50:
         raise ApiError(400, "invalid_parameter", "parameter 'q' is longer than 50 characters")
     size = int_param("size", 8, 1, 20)
-    items = suggest(engine(), q, size)
+    searched = {h["query"]: h["count"] for h in current_app.extensions["querylog"].hot_searches(SUGGEST_SEARCHED)}
+    items = suggest(engine(), q, size, searched)
     return jsonify({"query": q, "suggestions": items})
 
 

@@ -79,6 +79,8 @@ def openapi_document() -> dict[str, Any]:
                                     "rewritten": {"type": "string"},
                                     "rewrite_reason": {"type": "string"},
                                     "suggestion": {"type": "string"},
+                                    "weak": {"type": "boolean"},
+                                    "missing": {"type": "array", "items": {"type": "string"}},
                                     "total": {"type": "integer"},
                                     "page": {"type": "integer"},
                                     "size": {"type": "integer"},
