@@ -11,6 +11,7 @@ from .publish import PublishError, PublishResult, publish
 from .query import ParsedQuery, parse_query
 from .ranking import RankingConfig
 from .readers import read_articles
+from .screening import Denylist, mask_personal, terminal_safe
 from .searching import Hit, QueryError, SearchEngine, SearchResults
 from .settings import SETTINGS, load_settings
 
@@ -18,6 +19,7 @@ __all__ = [
     "Analyzer",
     "Article",
     "ArticleError",
+    "Denylist",
     "Hit",
     "IndexBusyError",
     "IndexMismatchError",
@@ -35,12 +37,14 @@ __all__ = [
     "SearchResults",
     "delete",
     "load_settings",
+    "mask_personal",
     "open_engine",
     "parse_published",
     "parse_query",
     "publish",
     "read_articles",
     "reindex",
+    "terminal_safe",
 ]
 
 

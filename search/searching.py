@@ -23,11 +23,21 @@ from .analysis import is_cjk_run
 from .articles import SHANGHAI
 from .dedup import near_matrix
 from .index import IndexStore
-from .query import ParsedQuery, bound_query, content_words, min_match, parse_query, phrase_clause, word_plan, word_plans
+from .query import (
+    ParsedQuery,
+    bound_query,
+    content_words,
+    min_match,
+    parse_query,
+    phrase_clause,
+    word_plan,
+    word_plans,
+)
 from .ranking import RankingConfig, Weights
 from .recovery import Synonyms, Vocabulary, looks_like_pinyin
 from .scoring import Corpus, WordPlan, WordScores
 from .snippets import highlight
+from .wordclass import generic_words
 
 SORTS = ("relevance", "date")
 FACETS = ("channel", "source", "year")  # counted over every match of a search
@@ -36,6 +46,9 @@ CANDIDATES = 200
 COLLAPSE_WINDOW = 30  # hits checked for reprints: the pages a reader sees, not every candidate  # top hits re-ranked and collapsed; pages beyond are plain BM25F order
 TIERED_FROM_WORDS = 3  # up to this many words, all must match (partial matches only fill a thin page)
 FILL_TO = 10  # partial matches are shown when fewer full matches than this exist
+WEAK_SHARE = 0.5  # an answer whose best article holds less of the query's weight (idf) than this is weak
+GENERIC_SHARE = 1 / 3  # a word held by more of the articles than this says little on its own (weak answers)
+LATEST_POOL = 2000  # newest articles the latest-by-channel box looks at
 
 
 class QueryError(ValueError):
@@ -93,6 +106,11 @@ class SearchResults:
     suggestion: str | None = None
     terms: list[str] = field(default_factory=list)
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
+    relaxed: bool = False  # no hit matches enough of the words: an any-word (or partial-word) answer
+    # The articles found hold too little of the query to be an answer (see ``SearchEngine._weak``):
+    # a reader is told nothing matched. ``missing``: the query words no article holds (partial answers).
+    weak: bool = False
+    missing: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"query": self.query}
@@ -101,6 +119,10 @@ class SearchResults:
             data["rewrite_reason"] = self.rewrite_reason
         if self.suggestion:
             data["suggestion"] = self.suggestion
+        if self.weak:
+            data["weak"] = True
+        if self.missing:
+            data["missing"] = self.missing
         data.update(
             total=self.total,
             page=self.page,
@@ -134,6 +156,8 @@ class Matched:
     candidates: np.ndarray
     per_word: list[WordScores]
     first: np.ndarray | None = None  # long queries: documents meeting min-should-match
+    relaxed: bool = False  # no candidate matches ``min_match`` of the words (hot searches skip these)
+    complete: bool = False  # some candidate holds enough query words (``min_match``)
 
     @property
     def total(self) -> int:
@@ -254,6 +278,7 @@ class SearchEngine:
     def _match(self, corpus: Corpus, searcher: Any, plan: Plan, need: int | None) -> Matched:
         """Score every document and pick candidates; ``need`` words must match (None: ``min_match``)."""
         first = None
+        base_words = 0
         if plan.words:
             scores, matched, per_word = corpus.score(plan.words)
             base_words = sum(w.counts for w in plan.words) - len(plan.required_words)
@@ -285,7 +310,12 @@ class SearchEngine:
             candidates &= corpus.docs(searcher, plan.allowed)
         for excluded in plan.exclude:
             candidates &= corpus.score(excluded)[1] < len(excluded)
-        return Matched(scores, candidates, per_word, first)
+        # Enough of the query (min_match) in one candidate, not through the any-word fallback.
+        complete = bool(
+            plan.words and base_words and need >= min_match(base_words) and ((matched >= need) & candidates).any()
+        )
+        relaxed = bool(plan.words) and base_words > 0 and not (candidates & (matched >= min_match(base_words))).any()
+        return Matched(scores, candidates, per_word, first, relaxed, complete)
 
     def _phrase_docs(self, corpus: Corpus, query: Q.Query) -> np.ndarray | None:
         """The documents of an exact phrase clause (``phrase_clause``) found by ``Corpus.phrase_docs``; None for Whoosh to find.
@@ -375,7 +405,11 @@ class SearchEngine:
         elif parsed.text and self._traditional(parsed.text):
             results.rewritten, results.rewrite_reason = self.analyzer.normalizer.text(parsed.text), "traditional"
         results.terms = plan.terms
+        results.relaxed = matched.relaxed
         corpus = self.corpus(searcher)
+        results.weak, results.missing = self._weak(corpus, plan, matched)
+        # Stop words are never shown as the answer; nor is anything of a weak answer.
+        shown = [] if results.weak else [t for t in plan.terms if not self.analyzer.is_stopword(t)]
         ranked = self._rank(corpus, searcher, plan, matched, sort, page * size, explain)
         if collapse:
             ranked = self._collapse(corpus, ranked, max(COLLAPSE_WINDOW, page * size * 2))
@@ -383,7 +417,7 @@ class SearchEngine:
             total - (min(total, len(ranked) + sum(len(r[2]) for r in ranked)) - len(ranked)) if collapse else total
         )
         for docnum, score, dups, parts in ranked[(page - 1) * size : page * size]:
-            results.hits.append(self._hit(corpus, docnum, score, dups, parts, plan.terms if snippets else None))
+            results.hits.append(self._hit(corpus, docnum, score, dups, parts, shown if snippets else None))
         if facets and total:
             results.facets = self._facets(corpus, matched.candidates)
         results.took_ms = (time.perf_counter() - started) * 1000
@@ -456,6 +490,52 @@ class SearchEngine:
             elif len(plan.words) > 1 and body_needle in corpus.value("body_text", d):
                 out[d] = ranking.PROXIMITY_BODY
         return out
+
+    def _weak(self, corpus: Corpus, plan: Plan, matched: Matched) -> tuple[bool, list[str]]:
+        """Whether the candidates hold too little of the query to be an answer, and the query words no article holds.
+
+        Costs nothing when some candidate holds enough words (``min_match``).
+        Otherwise a query word weighs its idf, and nothing when it says little
+        on its own: a stop word, a function or very frequent word of the
+        language (``wordclass.generic_words``: 没有, 发展), a lone character
+        (词), or a word held by more than ``GENERIC_SHARE`` of the articles
+        (衡阳 on a Hengyang site).
+        The answer is weak when the words that some article holds weigh
+        nothing (没有这个词xyzzy, 衡阳 xyzzy), or when no candidate holds
+        ``WEAK_SHARE`` of their weight. Words no article holds do not count
+        (C919首飞 finds C919's first flights without 首飞) but are reported,
+        and a query of stop words alone is weak.
+        """
+        words = [w for w in plan.words if w.counts]
+        if not words or not matched.total:
+            return False, []
+        if all(self.analyzer.is_stopword(w.word) for w in words):
+            return True, []
+        if matched.complete:
+            return False, []
+        generic = generic_words()
+        live = int(corpus.live.sum())
+        held = np.zeros(corpus.n, dtype=np.float64)
+        weight, missing = 0.0, []
+        for plan_word in words:
+            docs, _, hit = corpus.word(plan_word)
+            at = np.flatnonzero(hit) if docs is None else docs[hit]
+            at = at[corpus.live[at]]
+            word = plan_word.word
+            if not len(at):
+                missing.append(word)
+            elif not (
+                self.analyzer.is_stopword(word)
+                or word in generic
+                or (len(word) == 1 and is_cjk_run(word))
+                or len(at) > GENERIC_SHARE * live
+            ):
+                w = ranking.idf(len(at), corpus.n)
+                weight += w
+                held[at] += w
+        if weight <= 0:
+            return True, missing
+        return float(held[matched.candidates].max()) < WEAK_SHARE * weight, missing
 
     # --- recovery ----------------------------------------------------------
 
@@ -566,6 +646,45 @@ class SearchEngine:
         return out
 
     # --- articles ----------------------------------------------------------
+
+    def latest(self, per_channel: int = 5, channels: int = 6) -> list[dict[str, Any]]:
+        """The newest articles by channel: ``[{"channel", "articles": [{"id", "title", "published", "source"}]}]``.
+
+        Looks at the newest ``LATEST_POOL`` live articles only (one partition of
+        the date column, whatever the index's size); channels with the most of
+        them come first (then the one with the newest article). Articles without
+        a channel are left out.
+        """
+        searcher = self.store.searcher()
+        corpus = self.corpus(searcher)
+        published, _ = corpus.column("published")
+        codes, labels = _facet_column(corpus, "channel")
+        live = np.flatnonzero(corpus.live)
+        if not len(live):
+            return []
+        newest = live[ranking.top(published[live], min(LATEST_POOL, len(live)))]
+        groups: dict[int, list[int]] = {}  # in the order of their newest article
+        for docnum in newest.tolist():
+            code = int(codes[docnum])
+            if labels[code]:
+                groups.setdefault(code, []).append(docnum)
+        order = list(groups)
+        busiest = sorted(order, key=lambda c: (-len(groups[c]), order.index(c)))[:channels]
+        out = []
+        for code in busiest:
+            articles = []
+            for docnum in groups[code][:per_channel]:
+                doc = corpus.stored(docnum)
+                articles.append(
+                    {
+                        "id": doc["id"],
+                        "title": doc.get("title", ""),
+                        "published": iso(doc.get("published")),
+                        "source": doc.get("source", ""),
+                    }
+                )
+            out.append({"channel": labels[code], "articles": articles})
+        return out
 
     def article(self, article_id: str) -> dict[str, Any] | None:
         """Return the stored article with this id, or None."""

@@ -1,19 +1,23 @@
 """The search pages in a real browser: type, read, page, filter, open, as a person would.
 
 Needs the ``playwright`` package and Debian's Chromium at /usr/bin/chromium (both
-installed by ``tests/setup_system.sh``); without either, every test here skips.
+installed by ``tests/setup_system.sh``); without either, every test here skips
+(and fails under ``CI=true``: ``tests/parts.py``).
 Playwright drives the system Chromium through ``executable_path``: we never run
 ``playwright install``.
 """
 
 from __future__ import annotations
 
+import functools
+import http.server
 import json
 import math
 import os
 import re
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +26,13 @@ import pytest
 import search
 from search.web import create_app
 
-sync_api = pytest.importorskip(
-    "playwright.sync_api", reason="playwright is not installed (run tests/setup_system.sh .venv)"
-)
-expect = sync_api.expect
+from .parts import require, require_executable
+
+try:
+    from playwright import sync_api
+except ImportError:  # the browser fixture says so (skip, or fail under CI)
+    sync_api = None
+expect = sync_api.expect if sync_api is not None else None
 
 CHROMIUM = os.environ.get("NEWS_SEARCH_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -41,11 +48,6 @@ TIMEOUT_MS = 30_000
 PAGE_SIZE = 3
 QUERY = "疫情防控"
 SCRIPT_TITLE = "<script>alert(1)</script>衡阳新闻"
-
-pytestmark = pytest.mark.skipif(
-    not os.access(CHROMIUM, os.X_OK),
-    reason=f"no Chromium at {CHROMIUM} (run tests/setup_system.sh .venv as root to apt-get it)",
-)
 
 
 def article(n: int, title: str, channel: str, body: str, **extra: Any) -> dict[str, Any]:
@@ -145,20 +147,38 @@ ARTICLES = [
 # ---------------------------------------------------------------- fixtures
 
 
-@pytest.fixture(scope="module")
-def base_url(tmp_path_factory: pytest.TempPathFactory, analyzer: search.Analyzer) -> Iterator[str]:
-    """Index the inline articles and serve the app with waitress on a free loopback port."""
-    import waitress
-    from waitress import wasyncore
-
-    root = tmp_path_factory.mktemp("browser")
+def build_index(root: Path, analyzer: search.Analyzer, articles: list[dict[str, Any]]) -> Path:
+    """Index ``articles`` under ``root``; return the index directory."""
     corpus = root / "articles.jsonl"
-    corpus.write_text("".join(json.dumps(a, ensure_ascii=False) + "\n" for a in ARTICLES), encoding="utf-8")
+    corpus.write_text("".join(json.dumps(a, ensure_ascii=False) + "\n" for a in articles), encoding="utf-8")
     store = search.IndexStore(root / "index", analyzer)
     report = search.reindex(store, [corpus], full=True, workers=1)
     assert report.ok, report.errors
+    return root / "index"
 
-    app = create_app({"INDEX": str(root / "index"), "PAGE_SIZE": PAGE_SIZE})
+
+@pytest.fixture(scope="module")
+def base_url(tmp_path_factory: pytest.TempPathFactory, analyzer: search.Analyzer) -> Iterator[str]:
+    """Index the inline articles and serve the app with waitress on a free loopback port."""
+    root = tmp_path_factory.mktemp("browser")
+    index = build_index(root, analyzer, ARTICLES)
+    config = {
+        "INDEX": str(index),
+        "PAGE_SIZE": PAGE_SIZE,
+        "CLICK_LOG": True,
+        "HOT_TTL_SECONDS": 0,
+        "QUERY_LOG": str(root / "log.sqlite3"),
+    }
+    with serve(create_app(config)) as url:
+        yield url
+
+
+@contextmanager
+def serve(app: Any) -> Iterator[str]:
+    """Serve ``app`` with waitress on a free loopback port; yield its base URL, stop it after."""
+    import waitress
+    from waitress import wasyncore
+
     server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4)
 
     def serve() -> None:
@@ -181,9 +201,16 @@ def base_url(tmp_path_factory: pytest.TempPathFactory, analyzer: search.Analyzer
         wasyncore.close_all(server._map, ignore_all=True)
 
 
+def launch_chromium() -> Any:
+    """Skip (fail under CI) without playwright or Chromium; else a context manager giving playwright."""
+    require(sync_api is not None, "playwright is not installed (pip install -e .[dev])")
+    require_executable(CHROMIUM, "chromium")
+    return sync_api.sync_playwright()
+
+
 @pytest.fixture(scope="module")
 def browser(base_url: str) -> Iterator[Any]:
-    with sync_api.sync_playwright() as pw:
+    with launch_chromium() as pw:
         chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=60_000)
         try:
             yield chromium
@@ -200,6 +227,8 @@ class Watched:
         self.errors: list[str] = []
         page.on("dialog", self._dialog)
         page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        # an inline script or style the Content-Security-Policy refused is an error too
+        page.on("console", lambda m: self.errors.append(m.text) if "Content Security Policy" in m.text else None)
 
     def _dialog(self, dialog: Any) -> None:
         self.dialogs.append(f"{dialog.type}: {dialog.message}")
@@ -280,10 +309,10 @@ def test_search_highlight_paging_and_channel_facet(watched: Watched, tmp_path: P
     assert second and not set(first) & set(second), (first, second)
 
     # Channel facet: 社会 narrows the results to that channel, back on page 1.
-    channel_links = page.locator(".facets h3:text-is('栏目') + ul a")
-    link = channel_links.filter(has_text=re.compile("^社会$"))
+    channel_links = page.locator(".facets h2:text-is('栏目') + ul a")
+    link = channel_links.filter(has_text=re.compile(r"^社会 \d+$"))
     expect(link).to_have_count(1)
-    facet_count = int(link.locator("xpath=following-sibling::span").inner_text())
+    facet_count = int(link.locator(".count").inner_text())
     link.click()
     page.wait_for_url(re.compile(r"channel="))
     assert "page=" not in page.url
@@ -306,7 +335,7 @@ def test_article_page_has_related_box(watched: Watched) -> None:
     expect(page).to_have_title(re.compile(re.escape(title_text)))
     related = page.locator("#related")
     expect(related).to_be_visible()
-    expect(related.locator("h3")).to_have_text("相关内容")
+    expect(related.locator("h2")).to_have_text("相关内容")
     items = related.locator("li a")
     expect(items.first).to_be_visible()
     assert title_text not in [t.strip() for t in items.all_inner_texts()], "an article is related to itself"
@@ -332,3 +361,59 @@ def test_script_in_title_is_shown_as_text(watched: Watched) -> None:
     assert page.locator("main script").count() == 0
     assert "疫情防控" in page.locator("article").inner_text()
     # The dialog check itself runs in the fixture's teardown: no alert() may have fired.
+
+
+def clicks_on(page: Any, base_url: str, article_id: str) -> int:
+    hot = page.request.get(base_url + "/api/hot?size=50").json()["articles"]
+    return next(a["clicks"] for a in hot if a["id"] == article_id)
+
+
+def wait_for_clicks(page: Any, base_url: str, article_id: str, want: int) -> int:
+    """The query log writes at least once a second: poll until ``want`` clicks show (or 10 s pass)."""
+    for _ in range(50):
+        got = clicks_on(page, base_url, article_id)
+        if got == want:
+            return got
+        page.wait_for_timeout(200)
+    return got
+
+
+def test_a_click_is_recorded_by_our_page_and_not_by_another_site(
+    watched: Watched, base_url: str, tmp_path: Path
+) -> None:
+    page = watched.page
+    search_from_home(page, "油菜花")
+    article_id = page.locator(".hit a.title").first.get_attribute("data-click")
+    assert article_id
+    before = clicks_on(page, base_url, article_id)
+
+    # Another site with images of /go/<id> and a beacon of its own counts nothing. (It is served on
+    # loopback too, as http://localhost: Chromium blocks a public page's requests to loopback anyway.)
+    hostile = tmp_path / "hostile.html"
+    hostile.write_text(
+        f'<img src="{base_url}/go/{article_id}"><img src="{base_url}/go/{article_id}?q=x">'
+        f'<script>navigator.sendBeacon("{base_url}/api/click", new URLSearchParams({{id: "{article_id}"}}))</script>',
+        encoding="utf-8",
+    )
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    other_site = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=other_site.serve_forever, name="other-site", daemon=True)
+    thread.start()
+    try:
+        with page.expect_request(f"{base_url}/api/click") as beacon:
+            page.goto(f"http://localhost:{other_site.server_address[1]}/hostile.html")
+        assert beacon.value.method == "POST"
+        page.wait_for_timeout(2_500)  # the query log writes at least once a second
+    finally:
+        other_site.shutdown()
+        other_site.server_close()
+        thread.join(timeout=10)
+    assert clicks_on(page, base_url, article_id) == before
+
+    # A click on our own result page: a beacon, then /go/<id> redirects to the article.
+    search_from_home(page, "油菜花")
+    title = page.locator(".hit a.title").first
+    assert title.get_attribute("href").startswith(f"/go/{article_id}?q=")
+    title.click()
+    page.wait_for_url(re.compile(r"/articles/"))
+    assert wait_for_clicks(page, base_url, article_id, before + 1) == before + 1

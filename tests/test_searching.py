@@ -251,3 +251,66 @@ def test_warm_loads_what_a_first_faceted_search_reads(engine, monkeypatch):
 
     monkeypatch.setattr(search.scoring.Corpus, "column", column)
     assert engine.search("衡阳", facets=True).facets["year"] and built == []
+
+
+def test_weak_answers_are_flagged_and_not_highlighted(engine):
+    strong = engine.search("大学生")
+    assert (strong.weak, strong.missing) == (False, [])
+    assert "<mark>大学生</mark>" in strong.hits[0].snippet
+    assert "weak" not in strong.to_json() and "missing" not in strong.to_json()
+    # No article holds xyzzy; 周建国 is a fair partial answer: shown, xyzzy reported missing.
+    partial = engine.search("周建国 xyzzy")
+    assert (partial.weak, partial.missing, ids(partial)) == (False, ["xyzzy"], ["a1"])
+    assert partial.hits[0].snippet == "市长<mark>周</mark><mark>建国</mark>强调坚持联防联控。"
+    assert partial.to_json()["missing"] == ["xyzzy"] and "weak" not in partial.to_json()
+    # 衡阳 is in most articles: on its own it says nothing, the answer is weak and marks nothing.
+    weak = engine.search("衡阳 xyzzy")
+    assert (weak.weak, weak.missing) == (True, ["xyzzy"]) and weak.total == 3
+    assert [h.snippet for h in weak.hits if "<mark>" in h.snippet] == []
+    assert weak.to_json()["weak"] is True
+    # Only stop words: whatever holds them is not an answer, and 的 is never marked.
+    stop = engine.search("的")
+    assert stop.weak and ids(stop) == ["a2"] and "<mark>" not in stop.hits[0].snippet
+    # A long query with enough of its words (min_match) in one article is not weak.
+    assert not engine.search("衡阳 疫情防控 会议 xyzzy").weak
+
+
+def test_latest_by_channel(engine):
+    assert engine.latest(per_channel=1, channels=3) == [
+        {
+            "channel": "社会",
+            "articles": [
+                {
+                    "id": "a4",
+                    "title": "蒸湘区大学生志愿者走进社区",
+                    "published": "2024-03-10T08:00:00+08:00",
+                    "source": "红网",
+                }
+            ],
+        },
+        {
+            "channel": "交通",
+            "articles": [
+                {
+                    "id": "a3",
+                    "title": "C919首次飞抵衡阳南岳机场",
+                    "published": "2023-06-01T15:00:00+08:00",
+                    "source": "衡阳新闻网",
+                }
+            ],
+        },
+        {
+            "channel": "教育",
+            "articles": [
+                {
+                    "id": "a2",
+                    "title": "南华大学迎来新生",
+                    "published": "2021-09-05T10:00:00+08:00",
+                    "source": "衡阳晚报",
+                }
+            ],
+        },
+    ]
+    # a deleted article leaves the box
+    search.delete(engine.store, ["a4"])
+    assert [c["channel"] for c in engine.latest(per_channel=1)] == ["交通", "教育", "时政"]

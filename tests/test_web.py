@@ -87,20 +87,23 @@ def test_suggest_hot_and_clicks(engine, tmp_path):
     assert data["query"] == "疫情" and {"text": "疫情防控", "kind": "word"} in data["suggestions"]
     assert {"text": "疫情", "kind": "pinyin"} in client.get("/api/suggest?q=yiq").get_json()["suggestions"]
     assert_error(client.get("/api/suggest?q=" + "x" * 60), 400, "invalid_parameter", "q")
-    for _ in range(3):
-        client.get("/api/search?q=大学生")
+    for reader in ("10.0.0.1", "10.0.0.2", "10.0.0.3"):  # a hot search needs three readers (HOT_MIN_CLIENTS)
+        client.get("/api/search?q=大学生", environ_base={"REMOTE_ADDR": reader})
     client.get("/api/search?q=不存在的词语组合")
     response = client.get("/go/a2?q=大学生")
-    assert response.status_code == 302 and response.headers["Location"].endswith("/articles/a2")
+    assert response.status_code == 302 and response.headers["Location"] == "/articles/a2"
+    beacon = client.post("/api/click", data={"id": "a2", "q": "大学生"}, headers={"Sec-Fetch-Site": "same-origin"})
+    assert beacon.status_code == 204
     log = app.extensions["querylog"]
     log.flush()
     hot = client.get("/api/hot?size=3").get_json()
-    assert hot["searches"][0] == {"query": "大学生", "count": 3}
-    assert [(a["id"], a["clicks"]) for a in hot["articles"]] == [
-        ("a3", 0),
-        ("a1", 0),
-        ("a2", 1),
-    ]  # 30 views + 50 per click
+    assert hot["searches"] == [{"query": "大学生", "count": 3}]
+    assert [(a["id"], a["views"], a["clicks"]) for a in hot["articles"]] == [
+        ("a3", 900, 0),
+        ("a1", 120, 0),
+        ("a4", 45, 0),
+    ]
+    assert log.clicks_by_article() == {"a2": 1}  # the beacon, not the GET of /go
     assert [r["query"] for r in log.zero_results()] == ["不存在的词语组合"]
 
 
@@ -109,6 +112,8 @@ def test_clicks_are_not_recorded_unless_turned_on(engine, tmp_path):
     client = app.test_client()
     response = client.get("/go/a2?q=大学生")
     assert response.status_code == 302 and response.headers["Location"].endswith("/articles/a2")
+    beacon = client.post("/api/click", data={"id": "a2", "q": "大学生"}, headers={"Sec-Fetch-Site": "same-origin"})
+    assert beacon.status_code == 204
     app.extensions["querylog"].flush()
     assert app.extensions["querylog"].clicks_by_article() == {}
 
@@ -136,3 +141,49 @@ def test_cors(engine):
     assert response.headers["Access-Control-Allow-Origin"] == "https://www.example.cn"
     other = app.test_client().get("/api/hot", headers={"Origin": "https://evil.example"})
     assert "Access-Control-Allow-Origin" not in other.headers
+
+
+def test_landing_page_lists_are_links_and_cached(engine, tmp_path):
+    app = create_app({"INDEX": str(engine.store.root), "QUERY_LOG": str(tmp_path / "log.sqlite3"), "TESTING": True})
+    client = app.test_client()
+    log = app.extensions["querylog"]
+    for reader in ("r1", "r2", "r3"):  # a hot search needs HOT_MIN_CLIENTS (3) distinct readers
+        log.search("大学生", 2, 1.0, reader)
+    log.flush()
+    html = client.get("/").get_data(as_text=True)
+    assert '<h2 id="hot-searches">热搜</h2>' in html and '<a href="/search?q=%E5%A4%A7%E5%AD%A6%E7%94%9F">' in html
+    assert (
+        '<h2 id="hot-articles">热门资讯</h2>' in html and '<a href="/articles/a3">C919首次飞抵衡阳南岳机场</a>' in html
+    )
+    assert '<h3><a href="/search?channel=%E7%A4%BE%E4%BC%9A&amp;sort=date">社会</a></h3>' in html
+    assert (
+        '<a href="/articles/a4">蒸湘区大学生志愿者走进社区</a> <time datetime="2024-03-10T08:00:00+08:00">2024-03-10</time>'
+        in html
+    )
+    # Cached for HOT_TTL_SECONDS: a new hot search shows up only after that.
+    for reader in ("r1", "r2", "r3", "r4", "r5"):
+        log.search("衡阳", 4, 1.0, reader)
+    log.flush()
+    assert "/search?q=%E8%A1%A1%E9%98%B3" not in client.get("/").get_data(as_text=True)
+    app.extensions["landing"] = None  # as if the time had passed
+    assert "/search?q=%E8%A1%A1%E9%98%B3" in client.get("/").get_data(as_text=True)
+    # An old bookmark of /?q= still searches.
+    assert "找到约 2 条结果" in client.get("/?q=疫情防控").get_data(as_text=True)
+
+
+def test_weak_answer_page_says_no_match_and_counts_as_zero(engine, tmp_path):
+    app = create_app({"INDEX": str(engine.store.root), "QUERY_LOG": str(tmp_path / "log.sqlite3"), "TESTING": True})
+    client = app.test_client()
+    html = client.get("/search?q=衡阳 xyzzy").get_data(as_text=True)
+    assert "没有找到与“<strong>衡阳 xyzzy</strong>”完全匹配的新闻" in html
+    assert '去掉没有结果的词再搜：<a class="shorter" href="/search?q=%E8%A1%A1%E9%98%B3">衡阳</a>' in html
+    assert "<mark>" not in html and 'class="hit"' not in html
+    # A fair partial answer is shown, saying which word it lacks.
+    html = client.get("/search?q=周建国 xyzzy").get_data(as_text=True)
+    assert '<p class="missing">结果中不含：<s>xyzzy</s></p>' in html and html.count('class="hit"') == 1
+    html = client.get("/search?q=完全不存在").get_data(as_text=True)
+    assert "没有找到与“<strong>完全不存在</strong>”完全匹配的新闻" in html and "shorter" not in html
+    assert client.get("/api/search?q=衡阳 xyzzy").get_json()["weak"] is True
+    log = app.extensions["querylog"]
+    log.flush()
+    assert sorted(r["query"] for r in log.zero_results()) == ["完全不存在", "衡阳 xyzzy"]
