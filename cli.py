@@ -62,11 +62,20 @@ def cli(ctx: click.Context, index: str) -> None:
 @click.option("--full", is_flag=True, help="Build a new generation and switch to it when complete.")
 @click.option("--workers", type=int, default=None, help="Analysis/writer processes (default: one per core).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option(
+    "--publish-to",
+    "publish_to",
+    multiple=True,
+    metavar="DEST",
+    help="When the build succeeds, publish it to this replica (a path or host:/path; repeatable).",
+)
 @click.pass_obj
-def reindex(obj: Context, paths: tuple[str, ...], full: bool, workers: int | None, as_json: bool) -> None:
+def reindex(
+    obj: Context, paths: tuple[str, ...], full: bool, workers: int | None, as_json: bool, publish_to: tuple[str, ...]
+) -> None:
     """Index articles from files or directories (JSONL, .txt pages, HTML).
 
-    Example: python cli.py reindex sample/ --full
+    Example: python cli.py reindex sample/ --full --publish-to /srv/replica1/index
     """
     engine = obj.engine
     started = time.monotonic()
@@ -107,6 +116,53 @@ def reindex(obj: Context, paths: tuple[str, ...], full: bool, workers: int | Non
         )
     if not report.ok:
         sys.exit(1)
+    if publish_to:
+        _publish(obj, publish_to, 0, as_json)
+
+
+def _publish(obj: Context, dests: tuple[str, ...], bwlimit: int, as_json: bool) -> None:
+    """Publish the current generation to ``dests``, print one line (or JSON) per replica, exit 1 on a failure."""
+    settings = obj.settings
+    try:
+        results = search.publish(
+            obj.engine.store,
+            dests,
+            keep_seconds=float(settings["PUBLISH_KEEP_SECONDS"]),
+            bwlimit_kbps=bwlimit,
+            rsh=str(settings["PUBLISH_RSH"]),
+        )
+    except LIBRARY_ERRORS as exc:
+        raise _fail(exc) from None
+    if as_json:
+        click.echo(json.dumps([r.to_json() for r in results], ensure_ascii=False, indent=1))
+    for r in results:
+        if r.error:
+            click.echo(f"error: {r.dest}: {r.error}", err=True)
+        elif not as_json:
+            click.echo(
+                f"published {r.generation} to {r.dest} (was {r.previous or 'empty'}): {r.files_copied} files, "
+                f"{r.bytes_copied:,} bytes copied in {r.seconds:.1f} s"
+                + (f"; removed {', '.join(r.removed)}" if r.removed else "")
+            )
+    if any(r.error for r in results):
+        sys.exit(1)
+
+
+@cli.command()
+@click.option(
+    "--to", "dests", multiple=True, required=True, metavar="DEST", help="Replica index directory (repeatable)."
+)
+@click.option("--bwlimit", type=click.IntRange(0), default=0, help="Limit rsync's bandwidth, KB/s (0 = none).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def publish(obj: Context, dests: tuple[str, ...], bwlimit: int, as_json: bool) -> None:
+    """Copy the current generation to read replicas (paths or host:/path over ssh) and switch them.
+
+    Every copy completes before any replica's CURRENT is replaced; files a
+    replica already holds are hard-linked, not copied again.
+    Example: python cli.py publish --to /srv/replica1/index --to web2:/srv/news-search/index
+    """
+    _publish(obj, dests, bwlimit, as_json)
 
 
 @cli.command()

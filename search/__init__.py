@@ -7,6 +7,7 @@ from .analysis import Analyzer
 from .articles import Article, ArticleError, Page, parse_published
 from .index import IndexBusyError, IndexMismatchError, IndexStore, NoIndexError
 from .indexing import ReindexReport, delete, reindex
+from .publish import PublishError, PublishResult, publish
 from .query import ParsedQuery, parse_query
 from .ranking import RankingConfig
 from .readers import read_articles
@@ -25,6 +26,8 @@ __all__ = [
     "IndexStore",
     "NoIndexError",
     "Page",
+    "PublishError",
+    "PublishResult",
     "ParsedQuery",
     "QueryError",
     "RankingConfig",
@@ -38,6 +41,7 @@ __all__ = [
     "open_engine",
     "parse_published",
     "parse_query",
+    "publish",
     "read_articles",
     "reindex",
     "terminal_safe",

@@ -70,6 +70,13 @@ SETTINGS: tuple[Setting, ...] = (
         0,
         "Proxies in front of the service that append X-Forwarded-For (1 behind one nginx; 0 = use the socket address).",
     ),
+    Setting(
+        "PUBLISH_KEEP_SECONDS",
+        600,
+        "How long a replica keeps a generation after it stopped being current (and a stale tmp- copy) "
+        "before a publish removes it.",
+    ),
+    Setting("PUBLISH_RSH", "ssh", "Remote shell for publishing to host:/path replicas (rsync -e and the switch)."),
 )
 
 SETTINGS_BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
