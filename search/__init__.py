@@ -5,6 +5,7 @@ The public API; the CLI and the web app use nothing else.
 
 from .analysis import Analyzer
 from .articles import Article, ArticleError, Page, parse_published
+from .cms import CmsError, SyncReport, sync_cms
 from .index import IndexBusyError, IndexMismatchError, IndexStore, NoIndexError
 from .indexing import ReindexReport, delete, reindex
 from .query import ParsedQuery, parse_query
@@ -17,6 +18,7 @@ __all__ = [
     "Analyzer",
     "Article",
     "ArticleError",
+    "CmsError",
     "Hit",
     "IndexBusyError",
     "IndexMismatchError",
@@ -30,6 +32,7 @@ __all__ = [
     "SETTINGS",
     "SearchEngine",
     "SearchResults",
+    "SyncReport",
     "delete",
     "load_settings",
     "open_engine",
@@ -37,6 +40,7 @@ __all__ = [
     "parse_query",
     "read_articles",
     "reindex",
+    "sync_cms",
 ]
 
 

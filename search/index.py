@@ -43,7 +43,8 @@ CURRENT = "CURRENT"
 META = "meta.json"
 LOCK = "write.lock"
 SCHEMA_VERSION = 7
-STAMP_SETTLE_NS = 1_000_000_000  # file times older than this (longer than any timestamp tick) are trusted
+STAMP_SETTLE_NS = 1_000_000_000
+_HELD: dict[str, int] = {}  # index roots whose write lock this process holds, with its depth  # file times older than this (longer than any timestamp tick) are trusted
 
 
 class IndexError_(Exception):
@@ -323,8 +324,20 @@ class IndexStore:
 
     @contextlib.contextmanager
     def write_lock(self) -> Iterator[None]:
-        """Hold the one writer lock of this root, or raise ``IndexBusyError``."""
+        """Hold the one writer lock of this root, or raise ``IndexBusyError``.
+
+        Re-entrant within a process: a CMS sync holds it for the whole sync
+        while it calls ``reindex`` and ``delete``, which take it too.
+        """
         self.root.mkdir(parents=True, exist_ok=True)
+        key = str(self.root.resolve())
+        if _HELD.get(key):
+            _HELD[key] += 1
+            try:
+                yield
+            finally:
+                _HELD[key] -= 1
+            return
         handle = open(self.root / LOCK, "a+")
         try:
             try:
@@ -337,7 +350,11 @@ class IndexStore:
             handle.truncate()
             handle.write(f"pid {os.getpid()} since {_now()}\n")
             handle.flush()
-            yield
+            _HELD[key] = 1
+            try:
+                yield
+            finally:
+                _HELD.pop(key, None)
         finally:
             with contextlib.suppress(OSError):
                 fcntl.flock(handle, fcntl.LOCK_UN)
