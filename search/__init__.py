@@ -5,7 +5,9 @@ The public API; the CLI and the web app use nothing else.
 
 from .analysis import Analyzer
 from .articles import Article, ArticleError, Page, parse_published
-from .cms import CmsError, SyncReport, sync_cms
+from .cms import CHARSETS as CMS_CHARSETS
+from .cms import READERS as CMS_READERS
+from .cms import CmsError, CmsOptions, Dsn, SyncReport, mask_dsn, sync_cms
 from .index import IndexBusyError, IndexMismatchError, IndexStore, NoIndexError
 from .indexing import ReindexReport, delete, reindex
 from .query import ParsedQuery, parse_query
@@ -18,7 +20,11 @@ __all__ = [
     "Analyzer",
     "Article",
     "ArticleError",
+    "CMS_CHARSETS",
+    "CMS_READERS",
     "CmsError",
+    "CmsOptions",
+    "Dsn",
     "Hit",
     "IndexBusyError",
     "IndexMismatchError",
@@ -35,6 +41,7 @@ __all__ = [
     "SyncReport",
     "delete",
     "load_settings",
+    "mask_dsn",
     "open_engine",
     "parse_published",
     "parse_query",

@@ -58,6 +58,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CORS_ORIGINS", "", "Origins allowed to call the API from a browser (comma separated, * for any)."),
     Setting("SERVE_THREADS", 8, "Threads of the production WSGI server."),
     Setting("SERVE_WORKERS", 2, "Worker processes of the production WSGI server."),
+    Setting(
+        "CMS_DSN",
+        "",
+        "The CMS database `sync` reads, mysql://user:password@host/db (?unix_socket=PATH); never printed.",
+    ),
 )
 
 SETTINGS_BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}

@@ -392,3 +392,33 @@ def test_a_killed_sync_resumes_to_the_same_index(mariadb: MariaDB, tmp_path: Pat
     assert snapshot(crashed) == snapshot(calm)
     assert len(snapshot(calm)) == 14
     assert counts(sync(crashed, dsn)) == (0, 0, 0, 0, 0)
+
+
+def test_cli_sync_masks_the_password_and_exits_1_on_failures(mariadb: MariaDB, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from cli import cli
+    from tests.cms_server import EDITOR_PASSWORD
+
+    conn = load(mariadb, "dede_cli", GBK_ARTICLES)
+    insert(conn, article(23, "", "", description=""))  # neither title nor body: a failure
+    dsn = mariadb.dsn("dede_cli", user="editor")
+    env = {"NEWS_SEARCH_CMS_DSN": dsn, "NEWS_SEARCH_INDEX": str(tmp_path / "ix")}
+    result = CliRunner().invoke(cli, ["sync", "--cms", "dedecms", "--workers", "1"], env=env)
+    assert result.exit_code == 1
+    assert EDITOR_PASSWORD not in result.output
+    lines = result.output.splitlines()
+    assert lines[:2] == [
+        "error: dedecms article 23: article '23' has neither title nor body",
+        "warning: database user 'editor' has ALL PRIVILEGES on 'dede_cli': the search service only reads the CMS, "
+        "so give it a user with SELECT only (GRANT SELECT ON `dede_cli`.* TO ...)",
+    ]
+    assert lines[2].startswith("full sync: 2 indexed, 0 updated, 0 deleted, 0 skipped, 1 failed; 2 articles in gen-")
+
+    dsn_file = tmp_path / "dsn"
+    dsn_file.write_text(dsn.replace("editor-Pw2", "wrong-password") + "\n", encoding="utf-8")
+    result = CliRunner().invoke(
+        cli, ["sync", "--dsn-file", str(dsn_file)], env={"NEWS_SEARCH_INDEX": env["NEWS_SEARCH_INDEX"]}
+    )
+    assert (result.exit_code, "wrong-password" in result.output) == (1, False)
+    assert result.output.startswith("Error: cannot connect to mysql://editor:***@localhost?unix_socket=")

@@ -8,6 +8,7 @@ A new CMS is one more mapping module registered in ``sync.READERS``
 """
 
 from .base import CHARSETS, CmsError, CmsReader, Decoder, Dsn, Options, mask_dsn
+from .base import Options as CmsOptions
 from .sync import READERS, SyncReport
 from .sync import sync as sync_cms
 
@@ -15,6 +16,7 @@ __all__ = [
     "CHARSETS",
     "READERS",
     "CmsError",
+    "CmsOptions",
     "CmsReader",
     "Decoder",
     "Dsn",
