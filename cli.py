@@ -346,6 +346,7 @@ def _print_sync(report: search.SyncReport, as_json: bool) -> None:
 @click.option("--charset", type=click.Choice(search.CMS_CHARSETS), default="auto", show_default=True)
 @click.option("--include-member-only", is_flag=True, help="Also index DedeCMS member-only articles (arcrank > 0).")
 @click.option("--timezone", default="Asia/Shanghai", show_default=True, help="The site's timezone (URL dates).")
+@click.option("--site-url", default="", help="Prefix for site-relative article URLs, e.g. https://www.example.com.")
 @click.option("--full", is_flag=True, help="Import everything into a new generation, forgetting the sync state.")
 @click.option("--every", type=float, default=0, help="Keep syncing, every SECONDS (0 = once).")
 @click.option("--workers", type=int, default=None, help="Writer processes of a full import (default: one per core).")
@@ -360,6 +361,7 @@ def sync(
     charset: str,
     include_member_only: bool,
     timezone: str,
+    site_url: str,
     full: bool,
     every: float,
     workers: int | None,
@@ -370,7 +372,9 @@ def sync(
     Example: NEWS_SEARCH_CMS_DSN=mysql://search@localhost/dedecms python cli.py sync --cms dedecms
     """
     target = _read_dsn(dsn, dsn_file, obj.settings)
-    options = search.CmsOptions(prefix=table_prefix, include_member_only=include_member_only, timezone=timezone)
+    options = search.CmsOptions(
+        prefix=table_prefix, include_member_only=include_member_only, timezone=timezone, site_url=site_url
+    )
     while True:
         try:
             report = search.sync_cms(
@@ -383,9 +387,7 @@ def sync(
                 workers=workers if workers is not None else int(obj.settings["WORKERS"]),
                 writer_mb=int(obj.settings["WRITER_MB"]),
             )
-        except search.IndexBusyError as exc:
-            if not every:
-                raise _fail(exc) from None
+        except search.IndexBusyError as exc:  # another sync is at work: not a failure (cron every minute)
             click.echo(f"skipped: {exc}", err=True)
         except (search.CmsError, *LIBRARY_ERRORS) as exc:
             if not every:

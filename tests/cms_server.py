@@ -73,9 +73,13 @@ def run(conn: Any, sql: str, rows: Sequence[Sequence[Any]] | None = None) -> Non
             cur.executemany(sql, rows)
 
 
-def _start(base: Path) -> subprocess.Popen:
-    install = require_executable("/usr/bin/mariadb-install-db", "mariadb-server")
-    server = require_executable("/usr/sbin/mariadbd", "mariadb-server")
+def start(
+    base: Path, install: str = "/usr/bin/mariadb-install-db", server: str = "/usr/sbin/mariadbd"
+) -> tuple[subprocess.Popen, MariaDB]:
+    """Install a data directory under ``base`` and start ``mariadbd`` on ``base/sock``, with the two users.
+
+    Raises ``RuntimeError`` when the server does not come up; ``stop`` ends it.
+    """
     user = ["--user=root"] if os.geteuid() == 0 else []
     data = base / "data"
     done = subprocess.run(
@@ -85,7 +89,8 @@ def _start(base: Path) -> subprocess.Popen:
         text=True,
         timeout=120,
     )
-    require(done.returncode == 0, f"mariadb-install-db failed: {done.stderr[-500:]}")
+    if done.returncode != 0:
+        raise RuntimeError(f"mariadb-install-db failed: {done.stderr[-500:]}")
     proc = subprocess.Popen(
         [
             server,
@@ -104,41 +109,52 @@ def _start(base: Path) -> subprocess.Popen:
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    return proc
+    db = MariaDB(base)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            db.connect().close()
+            break
+        except Exception:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                stop(proc)
+                log = base / "error.log"
+                raise RuntimeError(
+                    f"mariadbd did not start: {log.read_text(errors='replace')[-1000:] if log.exists() else ''}"
+                ) from None
+            time.sleep(0.1)
+    conn = db.connect()
+    run(conn, f"CREATE USER 'reader'@'localhost' IDENTIFIED BY '{READER_PASSWORD}'")
+    run(conn, f"CREATE USER 'editor'@'localhost' IDENTIFIED BY '{EDITOR_PASSWORD}'")
+    conn.close()
+    return proc, db
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """End the server this module started: SIGTERM, then SIGKILL after 20 s."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")
 def mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MariaDB]:
     """A private mariadbd for the session, with users ``reader`` (SELECT) and ``editor`` (ALL)."""
     pytest.importorskip("pymysql")
+    install = require_executable("/usr/bin/mariadb-install-db", "mariadb-server")
+    server = require_executable("/usr/sbin/mariadbd", "mariadb-server")
     base = tmp_path_factory.mktemp("mariadb")
-    proc = _start(base)
-    server = MariaDB(base)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                server.connect().close()
-                break
-            except Exception:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    log = (
-                        (base / "error.log").read_text(errors="replace")[-1000:]
-                        if (base / "error.log").exists()
-                        else ""
-                    )
-                    pytest.fail(f"mariadbd did not start: {log}")
-                time.sleep(0.1)
-        conn = server.connect()
-        run(conn, f"CREATE USER 'reader'@'localhost' IDENTIFIED BY '{READER_PASSWORD}'")
-        run(conn, f"CREATE USER 'editor'@'localhost' IDENTIFIED BY '{EDITOR_PASSWORD}'")
-        conn.close()
-        yield server
+        proc, db = start(base, install, server)
+    except RuntimeError as exc:
+        require(False, str(exc))
+    try:
+        yield db
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop(proc)
         shutil.rmtree(base, ignore_errors=True)

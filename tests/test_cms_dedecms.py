@@ -394,7 +394,9 @@ def test_a_killed_sync_resumes_to_the_same_index(mariadb: MariaDB, tmp_path: Pat
     assert counts(sync(crashed, dsn)) == (0, 0, 0, 0, 0)
 
 
-def test_cli_sync_masks_the_password_and_exits_1_on_failures(mariadb: MariaDB, tmp_path: Path) -> None:
+def test_cli_sync_masks_the_password_and_exits_1_on_failures(
+    mariadb: MariaDB, tmp_path: Path, analyzer: search.Analyzer
+) -> None:
     from click.testing import CliRunner
 
     from cli import cli
@@ -404,7 +406,8 @@ def test_cli_sync_masks_the_password_and_exits_1_on_failures(mariadb: MariaDB, t
     insert(conn, article(23, "", "", description=""))  # neither title nor body: a failure
     dsn = mariadb.dsn("dede_cli", user="editor")
     env = {"NEWS_SEARCH_CMS_DSN": dsn, "NEWS_SEARCH_INDEX": str(tmp_path / "ix")}
-    result = CliRunner().invoke(cli, ["sync", "--cms", "dedecms", "--workers", "1"], env=env)
+    args = ["sync", "--cms", "dedecms", "--workers", "1", "--site-url", "https://www.hzxw.cn"]
+    result = CliRunner().invoke(cli, args, env=env)
     assert result.exit_code == 1
     assert EDITOR_PASSWORD not in result.output
     lines = result.output.splitlines()
@@ -414,6 +417,11 @@ def test_cli_sync_masks_the_password_and_exits_1_on_failures(mariadb: MariaDB, t
         "so give it a user with SELECT only (GRANT SELECT ON `dede_cli`.* TO ...)",
     ]
     assert lines[2].startswith("full sync: 2 indexed, 0 updated, 0 deleted, 0 skipped, 1 failed; 2 articles in gen-")
+    store = search.IndexStore(tmp_path / "ix", analyzer)
+    assert summary(store)["21"][1] == "https://www.hzxw.cn/a/news/20240305/21.html"
+    result = CliRunner().invoke(cli, ["sync", "--workers", "1"], env=env)  # another address: the state does not fit
+    assert result.exit_code == 1
+    assert "rebuild it with sync --full" in result.output
 
     dsn_file = tmp_path / "dsn"
     dsn_file.write_text(dsn.replace("editor-Pw2", "wrong-password") + "\n", encoding="utf-8")

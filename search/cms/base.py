@@ -231,11 +231,12 @@ def html_to_text(body: str) -> str:
 
 @dataclass(frozen=True)
 class Options:
-    """What the operator chose: table prefix, charset, member-only articles, timezone, site URL parts."""
+    """What the operator chose: table prefix, member-only articles, the site's timezone and address."""
 
     prefix: str = ""
     include_member_only: bool = False
     timezone: str = "Asia/Shanghai"
+    site_url: str = ""  # prefixed to site-relative article URLs (/a/news/…) when the search runs on another host
 
 
 class CmsReader:
@@ -269,6 +270,12 @@ class CmsReader:
 
     def table(self, name: str) -> str:
         return f"`{self.prefix}{name}`"
+
+    def link(self, url: str) -> str:
+        """A site-relative URL made absolute with ``site_url`` when one is set."""
+        if self.options.site_url and url.startswith("/") and not url.startswith("//"):
+            return self.options.site_url.rstrip("/") + url
+        return url
 
     def status(self, conn: Any) -> dict[int, str]:
         raise NotImplementedError

@@ -122,14 +122,16 @@ class DedeCMS(CmsReader):
             id=str(aid),
             title=html.unescape(text(title, "title")),
             body=html_to_text(text(body, "body")),
-            url=self.url(
-                int(aid),
-                int(rank),
-                int(senddate or pubdate or 0),
-                text(typedir, "typedir"),
-                text(namerule, "namerule"),
-                int(isdefault or 0),
-                text(filename, "filename"),
+            url=self.link(
+                self.url(
+                    int(aid),
+                    int(rank),
+                    int(senddate or pubdate or 0),
+                    text(typedir, "typedir"),
+                    text(namerule, "namerule"),
+                    int(isdefault or 0),
+                    text(filename, "filename"),
+                )
             ),
             published=datetime.fromtimestamp(int(pubdate), self.tz) if pubdate else None,
             source=text(source, "source"),

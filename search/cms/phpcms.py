@@ -67,7 +67,7 @@ class PHPCMS(CmsReader):
             id=str(nid),
             title=html.unescape(text(title, "title")),
             body=html_to_text(page_markers(text(content, "content"))),
-            url=text(url, "url"),
+            url=self.link(text(url, "url")),
             published=datetime.fromtimestamp(int(inputtime), self.tz) if inputtime else None,
             source=text(copyfrom, "copyfrom").split("|", 1)[0],
             channel=text(catname, "catname"),

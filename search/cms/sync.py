@@ -111,7 +111,8 @@ def sync(
     decoder = Decoder(charset)
     conn = connect(dsn)
     identity = {"cms": cms, "host": dsn.unix_socket or f"{dsn.host}:{dsn.port}", "database": dsn.database}
-    identity["prefix"] = reader.prefix
+    # what the stored hashes were taken under: another source, charset or address needs a full import
+    identity.update(prefix=reader.prefix, charset=charset, site_url=reader.options.site_url)
     try:
         warning = grant_warning(conn, dsn.database, dsn.user)
         with store.write_lock():

@@ -78,7 +78,7 @@ class WordPress(CmsReader):
             id=str(pid),
             title=html.unescape(text(title, "post_title")),
             body=html_to_text(_NEXTPAGE.sub("#p##e#", body)),
-            url=f"/?p={pid}",
+            url=self.link(f"/?p={pid}"),
             published=date_gmt.replace(tzinfo=timezone.utc) if isinstance(date_gmt, datetime) else None,
             authors=[author_name] if author_name else None,
             channel=text(categories, "category").split("\n")[0],
