@@ -429,4 +429,4 @@ def test_cli_sync_masks_the_password_and_exits_1_on_failures(
         cli, ["sync", "--dsn-file", str(dsn_file)], env={"NEWS_SEARCH_INDEX": env["NEWS_SEARCH_INDEX"]}
     )
     assert (result.exit_code, "wrong-password" in result.output) == (1, False)
-    assert result.output.startswith("Error: cannot connect to mysql://editor:***@localhost?unix_socket=")
+    assert result.output.startswith("Error: cannot connect to mysql://editor:***@localhost/dede_cli?unix_socket=")

@@ -60,9 +60,10 @@ class Dsn:
         )
 
     def __str__(self) -> str:
-        where = f"{self.host}:{self.port}" if not self.unix_socket else f"{self.host}?unix_socket={self.unix_socket}"
         password = ":***" if self.password else ""
-        return f"mysql://{self.user}{password}@{where}/{self.database}"
+        if self.unix_socket:
+            return f"mysql://{self.user}{password}@{self.host}/{self.database}?unix_socket={self.unix_socket}"
+        return f"mysql://{self.user}{password}@{self.host}:{self.port}/{self.database}"
 
 
 def mask_dsn(text: str) -> str:
@@ -119,11 +120,12 @@ _READ_ONLY = {"SELECT", "USAGE", "SHOW VIEW"}
 
 
 def _target_matches(target: str, database: str) -> bool:
-    if target.startswith("*"):
-        return True
+    """Whether a grant's ``db.table`` target covers ``database`` (``%`` and ``_`` are wildcards)."""
     name = target.split(".", 1)[0].strip("`")
-    pattern = "^" + re.escape(name).replace("%", ".*").replace("_", ".").replace("\\\\.", "_") + "$"
-    return bool(re.match(pattern, database))
+    if name == "*":
+        return True
+    pattern = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in name.replace("\\", ""))
+    return re.fullmatch(pattern, database) is not None
 
 
 def grant_warning(conn: Any, database: str, user: str) -> str | None:
