@@ -430,3 +430,23 @@ def test_cli_sync_masks_the_password_and_exits_1_on_failures(
     )
     assert (result.exit_code, "wrong-password" in result.output) == (1, False)
     assert result.output.startswith("Error: cannot connect to mysql://editor:***@localhost/dede_cli?unix_socket=")
+
+
+def test_a_sync_that_would_change_most_articles_imports_anew(
+    mariadb: MariaDB, store: search.IndexStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import search.cms.sync as cms_sync
+
+    conn = load(mariadb, "dede_most", GBK_ARTICLES)
+    dsn = mariadb.dsn("dede_most")
+    generation = sync(store, dsn).generation
+    run(conn, "UPDATE dede_arctype SET namerule='{typedir}/{aid}.html'")  # every URL changes
+    monkeypatch.setattr(cms_sync, "FULL_AT", 1)
+    report = sync(store, dsn)
+    assert (report.mode, counts(report), report.warnings) == (
+        "full",
+        (2, 0, 0, 0, 0),
+        ["most articles changed since the last sync: imported everything anew"],
+    )
+    assert report.generation != generation
+    assert {i: s[1] for i, s in summary(store).items()} == {"21": "/a/news/21.html", "22": "/a/local/22.html"}

@@ -42,6 +42,7 @@ STATE = "cms-sync.sqlite3"
 BATCH = 500  # changed articles per index commit
 FETCH = 500  # rows per query of the full import
 HASH_RANGE = 5000  # ids per query of the hash pass
+FULL_AT = 5000  # more changed articles than this and a fifth of the site: a full import instead
 
 # indexed column of the state: why an article is or is not in the index
 NOT_INDEXED, INDEXED, SKIPPED_ROW = 0, 1, 2
@@ -128,6 +129,11 @@ def sync(
                     report = _incremental(store, reader, conn, decoder, state, str(dsn), identity, crash_hook)
                 finally:
                     state.close()
+                if report is None:  # most of the site changed (a type's URL rule, a restore): rebuild instead
+                    report = _full_import(
+                        store, reader, conn, decoder, str(dsn), identity, workers, writer_mb, crash_hook
+                    )
+                    report.warnings.append("most articles changed since the last sync: imported everything anew")
     finally:
         conn.close()
     if warning:
@@ -257,8 +263,11 @@ def _incremental(
     source: str,
     identity: dict[str, str],
     crash_hook: CrashHook | None,
-) -> SyncReport:
-    """Find what changed since the state was written and apply it in idempotent batches."""
+) -> SyncReport | None:
+    """Find what changed since the state was written and apply it in idempotent batches.
+
+    Returns None, having changed nothing, when so much changed that a full import is cheaper.
+    """
     report = SyncReport(mode="incremental")
     old = state.articles()
     clock = time.perf_counter()
@@ -296,6 +305,8 @@ def _incremental(
         if prev is None or prev[0] != status[aid] or prev[1] != digest or prev[2] == NOT_INDEXED:
             changed.append(aid)
 
+    if len(changed) > max(FULL_AT, len(status) // 5):
+        return None
     info = {**identity, "max_id": str(max(status, default=0))}
     clock = time.perf_counter()
     batches = [(deletions, first, [])] + [([], {}, changed[i : i + BATCH]) for i in range(0, len(changed), BATCH)]
