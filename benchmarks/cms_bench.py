@@ -198,12 +198,6 @@ def main() -> None:
         results["sync_full"] = report.to_json() | {"errors": [], "warnings": []}
         print(f"sync --full: {report.seconds:.1f} s, {len(rows) / report.seconds:,.0f} articles/s", flush=True)
 
-        jsonl_store = search.IndexStore(workdir / "index-jsonl", analyzer)
-        r = search.reindex(jsonl_store, [workdir / "articles.jsonl"], full=True, workers=args.workers)
-        assert r.ok and r.indexed == len(rows), r.to_json()
-        results["reindex_jsonl"] = r.to_json() | {"errors": [], "warnings": []}
-        print(f"reindex --full of the JSONL: {r.seconds:.1f} s, {len(rows) / r.seconds:,.0f} articles/s", flush=True)
-
         report = search.sync_cms(store, dsn, "dedecms", CmsOptions())
         results["sync_nothing"] = report.to_json()
         print(f"sync, nothing changed: {report.seconds:.2f} s {report.passes}", flush=True)
@@ -216,6 +210,12 @@ def main() -> None:
             f"{report.deleted} deleted) {report.passes}",
             flush=True,
         )
+        jsonl_store = search.IndexStore(workdir / "index-jsonl", analyzer)
+        r = search.reindex(jsonl_store, [workdir / "articles.jsonl"], full=True, workers=args.workers)
+        assert r.ok and r.indexed == len(rows), r.to_json()
+        results["reindex_jsonl"] = r.to_json() | {"errors": [], "warnings": []}
+        print(f"reindex --full of the JSONL: {r.seconds:.1f} s, {len(rows) / r.seconds:,.0f} articles/s", flush=True)
+
     finally:
         stop(proc)
         if not args.workdir:
