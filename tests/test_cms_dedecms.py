@@ -450,3 +450,43 @@ def test_a_sync_that_would_change_most_articles_imports_anew(
     )
     assert report.generation != generation
     assert {i: s[1] for i, s in summary(store).items()} == {"21": "/a/news/21.html", "22": "/a/local/22.html"}
+
+
+def test_dsn_parsing_and_masking() -> None:
+    dsn = Dsn.parse("mysql://search:s3cr%40t@db.example.com:3307/dedecms")
+    assert (dsn.user, dsn.password, dsn.host, dsn.port, dsn.database) == (
+        "search",
+        "s3cr@t",
+        "db.example.com",
+        3307,
+        "dedecms",
+    )
+    assert str(dsn) == "mysql://search:***@db.example.com:3307/dedecms"
+    assert str(Dsn.parse("mysql://search@localhost/dedecms?unix_socket=/run/mysqld/mysqld.sock")) == (
+        "mysql://search@localhost/dedecms?unix_socket=/run/mysqld/mysqld.sock"
+    )
+    assert search.mask_dsn("cannot reach mysql://a:pw@h/db or mariadb://b:x@y/z") == (
+        "cannot reach mysql://a:***@h/db or mariadb://b:***@y/z"
+    )
+    with pytest.raises(search.CmsError, match=r"names no database \(mysql://user@host/DB\)"):
+        Dsn.parse("mysql://search:pw@localhost/")
+
+
+def test_urls_follow_the_type_name_rule() -> None:
+    from search.cms.dedecms import DedeCMS
+
+    reader = DedeCMS(Options())
+    when = ts("2024-03-06 00:30")
+    assert [
+        reader.url(7, 0, when, "{cmspath}/a/news", "", 0, ""),
+        reader.url(7, 0, when, "/a/news/", "{typedir}/{Y}/{M}{D}/{timestamp}.html", 0, ""),
+        reader.url(7, 0, when, "/a/news", "", 0, "spring"),
+        reader.url(7, 0, when, "/a/news", "", -1, ""),
+        reader.url(7, 5, when, "/a/news", "", 0, ""),
+    ] == [
+        "/a/news/20240306/7.html",
+        f"/a/news/2024/0306/{when}.html",
+        "/a/news/20240306/spring.html",
+        "/plus/view.php?aid=7",
+        "/plus/view.php?aid=7",
+    ]
