@@ -43,8 +43,8 @@ CURRENT = "CURRENT"
 META = "meta.json"
 LOCK = "write.lock"
 SCHEMA_VERSION = 7
-STAMP_SETTLE_NS = 1_000_000_000
-_HELD: dict[str, int] = {}  # index roots whose write lock this process holds, with its depth  # file times older than this (longer than any timestamp tick) are trusted
+STAMP_SETTLE_NS = 1_000_000_000  # file times older than this (longer than any timestamp tick) are trusted
+_HELD: dict[str, int] = {}  # index roots whose write lock a thread of this process holds re-entrantly
 
 
 class IndexError_(Exception):
@@ -323,20 +323,17 @@ class IndexStore:
     # --- writing -------------------------------------------------------------
 
     @contextlib.contextmanager
-    def write_lock(self) -> Iterator[None]:
+    def write_lock(self, reentrant: bool = False) -> Iterator[None]:
         """Hold the one writer lock of this root, or raise ``IndexBusyError``.
 
-        Re-entrant within a process: a CMS sync holds it for the whole sync
-        while it calls ``reindex`` and ``delete``, which take it too.
+        Taken with ``reentrant=True``, the lock lets the same thread take it
+        again inside: a CMS sync holds it for the whole sync while it calls
+        ``reindex`` and ``delete``, which take it too.
         """
         self.root.mkdir(parents=True, exist_ok=True)
         key = str(self.root.resolve())
-        if _HELD.get(key):
-            _HELD[key] += 1
-            try:
-                yield
-            finally:
-                _HELD[key] -= 1
+        if _HELD.get(key) == threading.get_ident():
+            yield
             return
         handle = open(self.root / LOCK, "a+")
         try:
@@ -350,11 +347,13 @@ class IndexStore:
             handle.truncate()
             handle.write(f"pid {os.getpid()} since {_now()}\n")
             handle.flush()
-            _HELD[key] = 1
+            if reentrant:
+                _HELD[key] = threading.get_ident()
             try:
                 yield
             finally:
-                _HELD.pop(key, None)
+                if reentrant:
+                    _HELD.pop(key, None)
         finally:
             with contextlib.suppress(OSError):
                 fcntl.flock(handle, fcntl.LOCK_UN)

@@ -490,3 +490,11 @@ def test_urls_follow_the_type_name_rule() -> None:
         "/plus/view.php?aid=7",
         "/plus/view.php?aid=7",
     ]
+
+
+def test_a_sync_takes_the_one_writer_lock(mariadb: MariaDB, store: search.IndexStore) -> None:
+    load(mariadb, "dede_lock", GBK_ARTICLES)
+    dsn = mariadb.dsn("dede_lock")
+    with store.write_lock(), pytest.raises(search.IndexBusyError, match="being written"):
+        sync(store, dsn)
+    assert counts(sync(store, dsn)) == (2, 0, 0, 0, 0)

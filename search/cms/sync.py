@@ -116,7 +116,7 @@ def sync(
     identity.update(prefix=reader.prefix, charset=charset, site_url=reader.options.site_url)
     try:
         warning = grant_warning(conn, dsn.database, dsn.user)
-        with store.write_lock():
+        with store.write_lock(reentrant=True):
             state_path = store.generation_dir() / STATE if store.exists() else None
             if full or state_path is None or not state_path.exists():
                 report = _full_import(store, reader, conn, decoder, str(dsn), identity, workers, writer_mb, crash_hook)
