@@ -296,7 +296,9 @@ def zero_results(obj: Context, limit: int, days: float, as_json: bool) -> None:
     path = Path(settings["QUERY_LOG"] or Path(settings["INDEX"]) / "querylog.sqlite3")
     if not path.exists():
         raise click.ClickException(f"no query log at {path} (the web service writes it)")
-    rows = QueryLog(path).zero_results(limit, days)
+    # Queries are readers' input: an escape sequence among them must not reach this terminal
+    # (the log strips control characters when writing; a log written before that may hold them).
+    rows = [dict(row, query=search.terminal_safe(row["query"])) for row in QueryLog(path).zero_results(limit, days)]
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
         return

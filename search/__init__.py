@@ -13,6 +13,7 @@ from .indexing import ReindexReport, delete, reindex
 from .query import ParsedQuery, parse_query
 from .ranking import RankingConfig
 from .readers import read_articles
+from .screening import Denylist, mask_personal, terminal_safe
 from .searching import Hit, QueryError, SearchEngine, SearchResults
 from .settings import SETTINGS, load_settings
 
@@ -24,6 +25,7 @@ __all__ = [
     "CMS_READERS",
     "CmsError",
     "CmsOptions",
+    "Denylist",
     "Dsn",
     "Hit",
     "IndexBusyError",
@@ -42,12 +44,14 @@ __all__ = [
     "delete",
     "load_settings",
     "mask_dsn",
+    "mask_personal",
     "open_engine",
     "parse_published",
     "parse_query",
     "read_articles",
     "reindex",
     "sync_cms",
+    "terminal_safe",
 ]
 
 

@@ -193,8 +193,12 @@ def clean_text(value: Any) -> str:
 
 
 def safe_url(url: str) -> str:
-    """Keep http(s) and site-relative URLs; anything else (javascript:, data:) is dropped."""
-    if re.match(r"^(https?://|/(?!/))", url, re.I) and not re.search(r"[\s<>\"']", url):
+    """Keep http(s) and site-relative URLs; anything else (javascript:, data:) is dropped.
+
+    Browsers read a backslash as a slash and drop tabs and newlines, so ``/\\evil.example``
+    is ``//evil.example`` (another site): no backslash or space is kept anywhere.
+    """
+    if re.match(r"^(https?://|/(?!/))", url, re.I) and not re.search(r"[\s<>\"'\\\x00-\x1f\x7f]", url):
         return url
     return ""
 

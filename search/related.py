@@ -22,7 +22,7 @@ from .searching import SearchEngine, iso
 KEY_TERMS = 12
 SAME_CHANNEL = 1.25
 DATE_SCALE_DAYS = 365.0
-CLICK_WEIGHT = 50
+CLICK_WEIGHT = 1  # a click recorded here counts as one view (once per client per window: search.querylog)
 
 
 def key_terms(
@@ -108,7 +108,7 @@ def hot_articles(engine: SearchEngine, limit: int = 8, clicks: dict[str, int] | 
     for article_id in clicks:
         if article_id not in docs and (num := searcher.document_number(id=article_id)) is not None:
             docs[article_id] = corpus.stored(num)
-    # A click here says more than a page view counted elsewhere.
+    # A click recorded here is one more view (each client counted once per window by the query log).
     ranked = sorted(docs.values(), key=lambda d: -(d.get("views", 0) + CLICK_WEIGHT * clicks.get(d["id"], 0)))
     return [
         {

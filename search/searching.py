@@ -93,6 +93,7 @@ class SearchResults:
     suggestion: str | None = None
     terms: list[str] = field(default_factory=list)
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
+    relaxed: bool = False  # no hit matches enough of the words: an any-word (or partial-word) answer
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"query": self.query}
@@ -134,6 +135,7 @@ class Matched:
     candidates: np.ndarray
     per_word: list[WordScores]
     first: np.ndarray | None = None  # long queries: documents meeting min-should-match
+    relaxed: bool = False  # no candidate matches ``min_match`` of the words (hot searches skip these)
 
     @property
     def total(self) -> int:
@@ -254,6 +256,7 @@ class SearchEngine:
     def _match(self, corpus: Corpus, searcher: Any, plan: Plan, need: int | None) -> Matched:
         """Score every document and pick candidates; ``need`` words must match (None: ``min_match``)."""
         first = None
+        base_words = 0
         if plan.words:
             scores, matched, per_word = corpus.score(plan.words)
             base_words = sum(w.counts for w in plan.words) - len(plan.required_words)
@@ -285,7 +288,8 @@ class SearchEngine:
             candidates &= corpus.docs(searcher, plan.allowed)
         for excluded in plan.exclude:
             candidates &= corpus.score(excluded)[1] < len(excluded)
-        return Matched(scores, candidates, per_word, first)
+        relaxed = bool(plan.words) and base_words > 0 and not (candidates & (matched >= min_match(base_words))).any()
+        return Matched(scores, candidates, per_word, first, relaxed)
 
     def _phrase_docs(self, corpus: Corpus, query: Q.Query) -> np.ndarray | None:
         """The documents of an exact phrase clause (``phrase_clause``) found by ``Corpus.phrase_docs``; None for Whoosh to find.
@@ -375,6 +379,7 @@ class SearchEngine:
         elif parsed.text and self._traditional(parsed.text):
             results.rewritten, results.rewrite_reason = self.analyzer.normalizer.text(parsed.text), "traditional"
         results.terms = plan.terms
+        results.relaxed = matched.relaxed
         corpus = self.corpus(searcher)
         ranked = self._rank(corpus, searcher, plan, matched, sort, page * size, explain)
         if collapse:

@@ -58,6 +58,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CORS_ORIGINS", "", "Origins allowed to call the API from a browser (comma separated, * for any)."),
     Setting("SERVE_THREADS", 8, "Threads of the production WSGI server."),
     Setting("SERVE_WORKERS", 2, "Worker processes of the production WSGI server."),
+    Setting("HOT_MIN_CLIENTS", 3, "Distinct clients that must have searched a query before it is a hot search."),
+    Setting(
+        "HOT_WINDOW_SECONDS",
+        3600.0,
+        "A client's repeated search or click counts once per window of this many seconds (at most a day).",
+    ),
+    Setting("HOT_DENYLIST", "", "Extra deny-list files for hot lists (OS path separator between files)."),
+    Setting(
+        "TRUSTED_PROXIES",
+        0,
+        "Proxies in front of the service that append X-Forwarded-For (1 behind one nginx; 0 = use the socket address).",
+    ),
     Setting(
         "CMS_DSN",
         "",

@@ -8,6 +8,8 @@ Playwright drives the system Chromium through ``executable_path``: we never run
 
 from __future__ import annotations
 
+import functools
+import http.server
 import json
 import math
 import os
@@ -158,7 +160,15 @@ def base_url(tmp_path_factory: pytest.TempPathFactory, analyzer: search.Analyzer
     report = search.reindex(store, [corpus], full=True, workers=1)
     assert report.ok, report.errors
 
-    app = create_app({"INDEX": str(root / "index"), "PAGE_SIZE": PAGE_SIZE})
+    app = create_app(
+        {
+            "INDEX": str(root / "index"),
+            "PAGE_SIZE": PAGE_SIZE,
+            "CLICK_LOG": True,
+            "HOT_TTL_SECONDS": 0,
+            "QUERY_LOG": str(root / "log.sqlite3"),
+        }
+    )
     server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4)
 
     def serve() -> None:
@@ -200,6 +210,8 @@ class Watched:
         self.errors: list[str] = []
         page.on("dialog", self._dialog)
         page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        # an inline script or style the Content-Security-Policy refused is an error too
+        page.on("console", lambda m: self.errors.append(m.text) if "Content Security Policy" in m.text else None)
 
     def _dialog(self, dialog: Any) -> None:
         self.dialogs.append(f"{dialog.type}: {dialog.message}")
@@ -332,3 +344,59 @@ def test_script_in_title_is_shown_as_text(watched: Watched) -> None:
     assert page.locator("main script").count() == 0
     assert "疫情防控" in page.locator("article").inner_text()
     # The dialog check itself runs in the fixture's teardown: no alert() may have fired.
+
+
+def clicks_on(page: Any, base_url: str, article_id: str) -> int:
+    hot = page.request.get(base_url + "/api/hot?size=50").json()["articles"]
+    return next(a["clicks"] for a in hot if a["id"] == article_id)
+
+
+def wait_for_clicks(page: Any, base_url: str, article_id: str, want: int) -> int:
+    """The query log writes at least once a second: poll until ``want`` clicks show (or 10 s pass)."""
+    for _ in range(50):
+        got = clicks_on(page, base_url, article_id)
+        if got == want:
+            return got
+        page.wait_for_timeout(200)
+    return got
+
+
+def test_a_click_is_recorded_by_our_page_and_not_by_another_site(
+    watched: Watched, base_url: str, tmp_path: Path
+) -> None:
+    page = watched.page
+    search_from_home(page, "油菜花")
+    article_id = page.locator(".hit a.title").first.get_attribute("data-click")
+    assert article_id
+    before = clicks_on(page, base_url, article_id)
+
+    # Another site with images of /go/<id> and a beacon of its own counts nothing. (It is served on
+    # loopback too, as http://localhost: Chromium blocks a public page's requests to loopback anyway.)
+    hostile = tmp_path / "hostile.html"
+    hostile.write_text(
+        f'<img src="{base_url}/go/{article_id}"><img src="{base_url}/go/{article_id}?q=x">'
+        f'<script>navigator.sendBeacon("{base_url}/api/click", new URLSearchParams({{id: "{article_id}"}}))</script>',
+        encoding="utf-8",
+    )
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    other_site = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=other_site.serve_forever, name="other-site", daemon=True)
+    thread.start()
+    try:
+        with page.expect_request(f"{base_url}/api/click") as beacon:
+            page.goto(f"http://localhost:{other_site.server_address[1]}/hostile.html")
+        assert beacon.value.method == "POST"
+        page.wait_for_timeout(2_500)  # the query log writes at least once a second
+    finally:
+        other_site.shutdown()
+        other_site.server_close()
+        thread.join(timeout=10)
+    assert clicks_on(page, base_url, article_id) == before
+
+    # A click on our own result page: a beacon, then /go/<id> redirects to the article.
+    search_from_home(page, "油菜花")
+    title = page.locator(".hit a.title").first
+    assert title.get_attribute("href").startswith(f"/go/{article_id}?q=")
+    title.click()
+    page.wait_for_url(re.compile(r"/articles/"))
+    assert wait_for_clicks(page, base_url, article_id, before + 1) == before + 1

@@ -87,20 +87,23 @@ def test_suggest_hot_and_clicks(engine, tmp_path):
     assert data["query"] == "疫情" and {"text": "疫情防控", "kind": "word"} in data["suggestions"]
     assert {"text": "疫情", "kind": "pinyin"} in client.get("/api/suggest?q=yiq").get_json()["suggestions"]
     assert_error(client.get("/api/suggest?q=" + "x" * 60), 400, "invalid_parameter", "q")
-    for _ in range(3):
-        client.get("/api/search?q=大学生")
+    for reader in ("10.0.0.1", "10.0.0.2", "10.0.0.3"):  # a hot search needs three readers (HOT_MIN_CLIENTS)
+        client.get("/api/search?q=大学生", environ_base={"REMOTE_ADDR": reader})
     client.get("/api/search?q=不存在的词语组合")
     response = client.get("/go/a2?q=大学生")
-    assert response.status_code == 302 and response.headers["Location"].endswith("/articles/a2")
+    assert response.status_code == 302 and response.headers["Location"] == "/articles/a2"
+    beacon = client.post("/api/click", data={"id": "a2", "q": "大学生"}, headers={"Sec-Fetch-Site": "same-origin"})
+    assert beacon.status_code == 204
     log = app.extensions["querylog"]
     log.flush()
     hot = client.get("/api/hot?size=3").get_json()
-    assert hot["searches"][0] == {"query": "大学生", "count": 3}
-    assert [(a["id"], a["clicks"]) for a in hot["articles"]] == [
-        ("a3", 0),
-        ("a1", 0),
-        ("a2", 1),
-    ]  # 30 views + 50 per click
+    assert hot["searches"] == [{"query": "大学生", "count": 3}]
+    assert [(a["id"], a["views"], a["clicks"]) for a in hot["articles"]] == [
+        ("a3", 900, 0),
+        ("a1", 120, 0),
+        ("a4", 45, 0),
+    ]
+    assert log.clicks_by_article() == {"a2": 1}  # the beacon, not the GET of /go
     assert [r["query"] for r in log.zero_results()] == ["不存在的词语组合"]
 
 
@@ -109,6 +112,8 @@ def test_clicks_are_not_recorded_unless_turned_on(engine, tmp_path):
     client = app.test_client()
     response = client.get("/go/a2?q=大学生")
     assert response.status_code == 302 and response.headers["Location"].endswith("/articles/a2")
+    beacon = client.post("/api/click", data={"id": "a2", "q": "大学生"}, headers={"Sec-Fetch-Site": "same-origin"})
+    assert beacon.status_code == 204
     app.extensions["querylog"].flush()
     assert app.extensions["querylog"].clicks_by_article() == {}
 

@@ -3,7 +3,10 @@
 ``create_app(config=None)`` reads the settings table (defaults → ``NEWS_SEARCH_*``
 environment variables → ``config``), opens the engine once, and registers the
 ``api`` and ``pages`` blueprints. Every 4xx/5xx answers with one JSON shape,
-``{"error": {"code": ..., "message": ...}}`` (pages answer HTML for 404s).
+``{"error": {"code": ..., "message": ...}}`` (pages answer HTML for 404s and
+503s). A missing or unusable index is one 503 on every route, its message
+without the machine's paths. Every answer carries the security headers of
+``security_headers``; redirects are relative paths, never built from ``Host``.
 """
 
 from __future__ import annotations
@@ -11,15 +14,20 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import re
 import threading
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import Flask, jsonify, request
+from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .. import open_engine
+from ..index import IndexError_, NoIndexError
 from ..querylog import QueryLog
+from ..screening import Denylist, terminal_safe
 from ..settings import load_settings
 from . import metrics
 
@@ -53,6 +61,63 @@ def error_response(status: int, code: str, message: str) -> Any:
     return response
 
 
+def error_answer(status: int, code: str, message: str) -> Any:
+    """The error in the shape the route speaks: JSON under /api/ and /healthz, an HTML page elsewhere."""
+    if request.path.startswith(("/api/", "/healthz")):
+        return error_response(status, code, message)
+    return render_template("error.html", status=status, message=message, params=None), status
+
+
+_PATH = re.compile(r"(?:/[^\s/:]+)+/?")
+
+
+def index_error_message(exc: IndexError_, root: str) -> str:
+    """``exc``'s message for readers: the index directory named as such, no absolute path of this machine."""
+    message = str(exc)
+    for path in sorted({root, os.path.abspath(root), os.path.realpath(root)}, key=len, reverse=True):
+        message = message.replace(f" in {path}", "").replace(path, "the index")
+    return _PATH.sub("…", message)
+
+
+# Pages load their scripts and styles from /static only (no inline code): a script
+# injected into a page cannot run, and no other site may frame one.
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+DATA_CSP = "default-src 'none'; frame-ancestors 'none'"
+
+
+def relative_location(response: Any) -> Any:
+    """Make a redirect's Location a path on this site: never a host taken from the request's Host header.
+
+    Werkzeug's own redirects (an empty path to ``/``, a slash added) are
+    absolute URLs built from ``Host``; a reader's browser (or a cache in front)
+    must not be sent to whatever host a request claimed.
+    """
+    location = response.headers.get("Location")
+    if location:
+        parts = urlsplit(location)
+        path = "/" + (parts.path if parts.scheme or parts.netloc else location).lstrip("/\\")
+        if parts.scheme or parts.netloc:
+            path += "?" + parts.query if parts.query else ""
+        response.headers["Location"] = path
+    return response
+
+
+def security_headers(response: Any, static: bool) -> Any:
+    """Add the headers every answer carries; dynamic answers are not stored by caches."""
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")  # a result page's ?q= never leaves the site
+    if not static:
+        html = (response.mimetype or "").startswith("text/html")
+        headers.setdefault("Content-Security-Policy", PAGE_CSP if html else DATA_CSP)
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Create the search app; ``config`` overrides settings (tests pass INDEX etc.)."""
     app = Flask(__name__)
@@ -62,12 +127,22 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     settings = load_settings(os.environ, config)
     app.config.update(settings)
     app.config.update(flask_keys)
+    app.config["MAX_CONTENT_LENGTH"] = 16 * 1024  # the one body we read is a click: an id and a query
     engine = open_engine(settings)
     app.extensions["engine"] = engine
     log_path = settings["QUERY_LOG"] or str(Path(settings["INDEX"]) / "querylog.sqlite3")
     app.extensions["querylog"] = QueryLog(
-        log_path, int(settings["QUERY_LOG_MAX_ROWS"]), float(settings["HOT_TTL_SECONDS"])
+        log_path,
+        int(settings["QUERY_LOG_MAX_ROWS"]),
+        float(settings["HOT_TTL_SECONDS"]),
+        window=float(settings["HOT_WINDOW_SECONDS"]),
+        min_clients=int(settings["HOT_MIN_CLIENTS"]),
+        denylist=Denylist.load(p for p in str(settings["HOT_DENYLIST"]).split(os.pathsep) if p),
     )
+    if int(settings["TRUSTED_PROXIES"]) > 0:  # the client address is the one the proxies in front saw
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(settings["TRUSTED_PROXIES"]))  # type: ignore[method-assign]
+    # ``//x`` or ``/a//b`` must not be answered with a redirect to an absolute URL built from Host.
+    app.url_map.merge_slashes = False
     metrics.init_app(app)
     if not app.config.get("TESTING"):
         threading.Thread(target=_warm, args=(engine,), name="warm-up", daemon=True).start()
@@ -85,14 +160,18 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:
         if exc.code == 404 and not request.path.startswith("/api/"):
-            from flask import render_template
-
-            return render_template("404.html"), 404
+            return render_template("404.html", params=None), 404
         return error_response(exc.code or 500, (exc.name or "error").lower().replace(" ", "_"), exc.description or "")
+
+    @app.errorhandler(IndexError_)
+    def _index_error(exc: IndexError_) -> Any:
+        code = "no_index" if isinstance(exc, NoIndexError) else "index_unavailable"
+        log.warning("%s on %s: %s", code, terminal_safe(request.path), terminal_safe(str(exc)))
+        return error_answer(503, code, index_error_message(exc, str(settings["INDEX"])))
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Any:
-        log.exception("unhandled error on %s", request.path)
+        log.exception("unhandled error on %s", terminal_safe(request.path))
         return error_response(500, "internal_error", "the server could not answer this request")
 
     origins = [o.strip() for o in str(settings["CORS_ORIGINS"]).split(",") if o.strip()]
@@ -103,6 +182,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         if origins and origin and ("*" in origins or origin in origins):
             response.headers["Access-Control-Allow-Origin"] = "*" if "*" in origins else origin
             response.headers["Vary"] = "Origin"
-        return response
+        return security_headers(relative_location(response), static=request.endpoint == "static")
 
     return app

@@ -1,13 +1,17 @@
-"""The JSON API: search, articles, related, health."""
+"""The JSON API: search, articles, related, hot lists, clicks, health.
+
+A missing index raises ``NoIndexError`` through every view: the app answers
+it with one 503 (``search.web``).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote, urlsplit
 
-from flask import Blueprint, current_app, jsonify, redirect, request, url_for
+from flask import Blueprint, current_app, jsonify, redirect, request
 
-from ..index import IndexError_, NoIndexError
 from ..query import parse_date_bound
 from ..related import hot_articles, related
 from ..searching import SORTS, QueryError, SearchEngine
@@ -71,19 +75,46 @@ def search_params() -> dict[str, Any]:
     }
 
 
+def article_url(article_id: str) -> str:
+    """The article page's path, the id one URL-encoded segment (``/`` ``?`` ``#`` ``..`` cannot escape it)."""
+    return "/articles/" + quote(article_id, safe="")
+
+
+def go_url(article_id: str, q: str = "") -> str:
+    """A result link: ``/go/<id>?q=`` redirects to the article (with JavaScript, a beacon records the click)."""
+    return "/go/" + quote(article_id, safe="") + ("?q=" + quote(q, safe="") if q else "")
+
+
+def client() -> str:
+    """This request's client key for today (a salted hash; neither address nor User-Agent is kept)."""
+    ua = request.headers.get("User-Agent", "")[:512]
+    return current_app.extensions["querylog"].client_id(request.remote_addr or "", ua)
+
+
+def same_origin() -> bool:
+    """True when the browser says this request comes from one of our own pages.
+
+    ``Sec-Fetch-Site`` is set by the browser and cannot be set by a page;
+    browsers without it send ``Origin`` on a POST. An ``<img>`` or a link on
+    another site, or a form posted from one, fails both.
+    """
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site == "same-origin"
+    origin = request.headers.get("Origin")
+    return bool(origin) and urlsplit(origin).netloc == request.host
+
+
 def run_search(params: dict[str, Any]) -> Any:
     try:
         results = engine().search(**params, facets=True)
-        if params["page"] == 1 and params["q"]:
-            current_app.extensions["querylog"].search(params["q"], results.total, results.took_ms)
-            current_app.extensions["metrics"].search(results.total)
-        return results
     except QueryError as exc:
         raise ApiError(400, "invalid_parameter", str(exc)) from None
-    except NoIndexError as exc:
-        raise ApiError(503, "no_index", str(exc)) from None
-    except IndexError_ as exc:
-        raise ApiError(503, "index_unavailable", str(exc)) from None
+    if params["page"] == 1 and params["q"]:
+        log = current_app.extensions["querylog"]
+        log.search(params["q"], results.total, results.took_ms, client(), results.relaxed)
+        current_app.extensions["metrics"].search(results.total)
+    return results
 
 
 @bp.get("/api/search")
@@ -99,27 +130,34 @@ def api_suggest() -> Any:
     if len(q) > 50:
         raise ApiError(400, "invalid_parameter", "parameter 'q' is longer than 50 characters")
     size = int_param("size", 8, 1, 20)
-    try:
-        items = suggest(engine(), q, size)
-    except NoIndexError as exc:
-        raise ApiError(503, "no_index", str(exc)) from None
+    items = suggest(engine(), q, size)
     return jsonify({"query": q, "suggestions": items})
 
 
 @bp.get("/go/<path:article_id>")
 def go(article_id: str) -> Any:
-    """Follow a result link to the article, recording the click when click logging is on."""
+    """Follow a result link to the article (a GET never counts as a click: see ``/api/click``)."""
+    get_article(article_id)
+    return redirect(article_url(article_id), code=302)
+
+
+@bp.post("/api/click")
+def api_click() -> Any:
+    """Record a reader's click on a result, sent by our own page (``navigator.sendBeacon``)."""
+    if not same_origin():
+        raise ApiError(403, "cross_site", "clicks are recorded only from this site's own pages")
+    data = request.form if request.form else request.get_json(silent=True)
+    article_id, q = (data.get("id"), data.get("q", "")) if hasattr(data, "get") else (None, "")
+    if not isinstance(article_id, str) or not article_id or not isinstance(q, str):
+        raise ApiError(400, "invalid_parameter", "parameter 'id' (and 'q', if given) must be strings")
     get_article(article_id)
     if current_app.config["CLICK_LOG"]:
-        current_app.extensions["querylog"].click(request.args.get("q", "")[:200], article_id)
-    return redirect(url_for("pages.article_page", article_id=article_id), code=302)
+        current_app.extensions["querylog"].click(q[:400], article_id, client())
+    return "", 204
 
 
 def get_article(article_id: str) -> dict[str, Any]:
-    try:
-        article = engine().article(article_id)
-    except NoIndexError as exc:
-        raise ApiError(503, "no_index", str(exc)) from None
+    article = engine().article(article_id)
     if article is None:
         raise ApiError(404, "not_found", f"no article with id {article_id!r}")
     return article
@@ -141,14 +179,20 @@ def api_related(article_id: str) -> Any:
     return jsonify({"id": article_id, "related": items})
 
 
+def hot_lists(size: int) -> dict[str, list[dict[str, Any]]]:
+    """Hot searches and hot articles (views plus clicks), both through the deny-list; what pages and /api/hot show."""
+    log = current_app.extensions["querylog"]
+    articles = hot_articles(engine(), size + 8, log.clicks_by_article())
+    return {
+        "searches": log.hot_searches(size),
+        "articles": [a for a in articles if not log.denylist.blocks(a["title"])][:size],
+    }
+
+
 @bp.get("/api/hot")
 def api_hot() -> Any:
     """Return hot searches (from the query log) and hot articles (views plus clicks)."""
-    size = int_param("size", 8, 1, 50)
-    log = current_app.extensions["querylog"]
-    return jsonify(
-        {"searches": log.hot_searches(size), "articles": hot_articles(engine(), size, log.clicks_by_article())}
-    )
+    return jsonify(hot_lists(int_param("size", 8, 1, 50)))
 
 
 @bp.get("/api/openapi.json")
@@ -161,14 +205,8 @@ def openapi() -> Any:
 def healthz() -> Any:
     """Report the index generation and document count."""
     store = engine().store
-    try:
-        meta = store.meta()
-    except NoIndexError as exc:
-        raise ApiError(503, "no_index", str(exc)) from None
-    try:
-        store.check_compatible(meta)  # an index this analysis cannot search is not healthy
-    except IndexError_ as exc:
-        raise ApiError(503, "index_unavailable", str(exc)) from None
+    meta = store.meta()
+    store.check_compatible(meta)  # an index this analysis cannot search is not healthy
     return jsonify(
         {
             "status": "ok",

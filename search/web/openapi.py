@@ -20,6 +20,7 @@ def _param(
 def _errors(*codes: int) -> dict[str, Any]:
     text = {
         400: "A parameter is invalid (the message names it).",
+        403: "Not sent by one of this site's own pages (Sec-Fetch-Site / Origin).",
         404: "No such article.",
         503: "No index is built yet.",
     }
@@ -124,6 +125,33 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "Hot searches and hot articles.",
                     "parameters": [_param("size", {"type": "integer", "minimum": 1, "maximum": 50}, "Items.")],
                     "responses": {**_ok({"type": "object"}), **_errors(400, 503)},
+                }
+            },
+            "/api/click": {
+                "post": {
+                    "summary": "Record a click on a result (sent by the result page with navigator.sendBeacon).",
+                    "description": "Counted only when the browser says the request comes from this site "
+                    "(Sec-Fetch-Site: same-origin, or an Origin of this host), once per client per window, "
+                    "and only with NEWS_SEARCH_CLICK_LOG on.",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/x-www-form-urlencoded": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "id": {"type": "string", "minLength": 1},
+                                        "q": {"type": "string"},
+                                    },
+                                    "required": ["id"],
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "204": {"description": "Recorded (or click logging is off)."},
+                        **_errors(400, 403, 404, 503),
+                    },
                 }
             },
             "/api/openapi.json": {"get": {"summary": "This document.", "responses": _ok({"type": "object"})}},

@@ -8,11 +8,13 @@ from urllib.parse import urlencode
 from flask import Blueprint, current_app, render_template, request
 from markupsafe import Markup
 
-from ..related import hot_articles, related
+from ..related import related
 from . import ApiError
-from .api import get_article, run_search, search_params
+from .api import article_url, get_article, go_url, hot_lists, run_search, search_params
 
 bp = Blueprint("pages", __name__)
+bp.add_app_template_global(article_url)
+bp.add_app_template_global(go_url)
 
 
 def page_url(**changes: Any) -> str:
@@ -27,14 +29,14 @@ def search_page() -> Any:
     """Show the search box and, with ?q=, the results."""
     error = None
     results = None
+    status = 200
     try:
         params = search_params()
         if params["q"] or params["channel"] or params["source"]:
             results = run_search(params)
     except ApiError as exc:
-        error = exc.message
+        error, status = exc.message, exc.status
         params = {"q": request.args.get("q", "")[:200], "page": 1, "size": 10, "sort": "relevance"}
-    status = 400 if error else 200
     return render_template(
         "search.html", results=results, params=params, error=error, page_url=page_url, Markup=Markup
     ), status
@@ -47,11 +49,10 @@ def article_page(article_id: str) -> Any:
         article = get_article(article_id)
     except ApiError as exc:
         return render_template("404.html", message=exc.message), exc.status
-    engine = current_app.extensions["engine"]
     return render_template(
         "article.html",
         article=article,
-        related=related(engine, article_id, 6) or [],
-        hot=hot_articles(engine, 8, current_app.extensions["querylog"].clicks_by_article()),
+        related=related(current_app.extensions["engine"], article_id, 6) or [],
+        hot=hot_lists(8)["articles"],
         params=None,
     )

@@ -46,3 +46,18 @@
   });
   input.addEventListener("blur", function () { setTimeout(clear, 150); });
 })();
+
+// Clicks on results are recorded by a beacon: a POST that another site cannot send as us through an
+// <img> or a link (the server checks Sec-Fetch-Site / Origin). The link itself still goes through
+// /go/<id>, which works without JavaScript and counts nothing.
+(function () {
+  if (!navigator.sendBeacon || !window.URLSearchParams) return;
+  var q = new URLSearchParams(window.location.search).get("q") || "";
+  function record(e) {
+    if (e.type === "auxclick" && e.button !== 1) return;  // a middle click opens a tab; a right click opens a menu
+    var a = e.target.closest ? e.target.closest("a[data-click]") : null;
+    if (a) navigator.sendBeacon("/api/click", new URLSearchParams({ id: a.getAttribute("data-click"), q: q }));
+  }
+  document.addEventListener("click", record, true);
+  document.addEventListener("auxclick", record, true);
+})();
