@@ -328,10 +328,10 @@ def _print_sync(report: search.SyncReport, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=1))
         return
-    for line in report.errors[:50]:
-        click.echo(f"error: {line}", err=True)
+    for line in report.errors[:50]:  # CMS text: control characters shown, not sent to the terminal
+        click.echo(f"error: {search.terminal_safe(line)}", err=True)
     for line in report.warnings[:20]:
-        click.echo(f"warning: {search.mask_dsn(line)}", err=True)
+        click.echo(f"warning: {search.terminal_safe(search.mask_dsn(line))}", err=True)
     passes = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in report.passes.items())
     click.echo(
         f"{report.mode} sync: {report.indexed} indexed, {report.updated} updated, {report.deleted} deleted, "
