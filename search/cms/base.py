@@ -187,9 +187,11 @@ class Decoder:
                 continue
         guess = _guess(bytes(raw))
         if guess is not None:
-            return guess
+            self.problems.append(f"article {article_id}: {column} decoded as {guess[1]} (detected)")
+            return guess[0]
         try:
             raw.decode(self._candidates[0])
+            where = ""  # not reached: the first candidate failed above
         except UnicodeDecodeError as exc:
             where = f"bytes {exc.start}-{exc.end}"
         self.problems.append(
@@ -199,8 +201,8 @@ class Decoder:
         return raw.decode(self._candidates[0], errors="replace")
 
 
-def _guess(raw: bytes) -> str | None:
-    """charset-normalizer's best guess for a long enough value, or None."""
+def _guess(raw: bytes) -> tuple[str, str] | None:
+    """charset-normalizer's best guess (text, encoding) for a long enough value, or None."""
     if len(raw) < 64:
         return None
     from charset_normalizer import from_bytes
@@ -208,7 +210,7 @@ def _guess(raw: bytes) -> str | None:
     best = from_bytes(raw).best()
     if best is None or best.encoding in {"utf_8", "gb18030", "gbk"}:
         return None
-    return str(best)
+    return str(best), best.encoding
 
 
 # --- HTML bodies --------------------------------------------------------------
