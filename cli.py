@@ -1,4 +1,4 @@
-"""The command line: reindex, delete, search, stats, related, eval, serve, bench.
+"""The command line: reindex, delete, search, stats, related, eval, serve, bench, sync.
 
 Every command takes the group-level ``--index`` (or ``NEWS_SEARCH_INDEX``)
 and turns library errors into clear messages with a non-zero exit status.
@@ -362,6 +362,103 @@ def zero_results(obj: Context, limit: int, days: float, as_json: bool) -> None:
         click.echo(f"{row['count']:>6}  {row['query']}  (last {row['last_seen']})")
     if not rows:
         click.echo("no zero-result searches")
+
+
+def _read_dsn(dsn: str | None, dsn_file: str | None, settings: dict[str, Any]) -> search.Dsn:
+    """The DSN from --dsn-file, --dsn or NEWS_SEARCH_CMS_DSN (never echoed: messages mask the password)."""
+    if dsn_file:
+        text = Path(dsn_file).read_text(encoding="utf-8").strip()
+    else:
+        text = dsn or str(settings["CMS_DSN"])
+    if not text:
+        raise click.ClickException(
+            f"no CMS database: set {SETTINGS_BY_NAME['CMS_DSN'].envvar} or pass --dsn-file (or --dsn)"
+        )
+    try:
+        return search.Dsn.parse(text)
+    except search.CmsError as exc:
+        raise _fail(exc) from None
+
+
+def _print_sync(report: search.SyncReport, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=1))
+        return
+    for line in report.errors[:50]:  # CMS text: control characters shown, not sent to the terminal
+        click.echo(f"error: {search.terminal_safe(line)}", err=True)
+    for line in report.warnings[:20]:
+        click.echo(f"warning: {search.terminal_safe(search.mask_dsn(line))}", err=True)
+    passes = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in report.passes.items())
+    click.echo(
+        f"{report.mode} sync: {report.indexed} indexed, {report.updated} updated, {report.deleted} deleted, "
+        f"{report.skipped} skipped, {report.failed} failed; {report.doc_count} articles in {report.generation} "
+        f"({report.seconds:.1f} s: {passes})"
+    )
+
+
+@cli.command()
+@click.option("--dsn", help="mysql://user:password@host/db[?unix_socket=PATH]; prefer the env variable or --dsn-file.")
+@click.option("--dsn-file", type=click.Path(exists=True, dir_okay=False), help="A file holding the DSN (mode 600).")
+@click.option("--cms", type=click.Choice(sorted(search.CMS_READERS)), default="dedecms", show_default=True)
+@click.option("--table-prefix", default="", help="Table prefix (default: dede_, v9_ or wp_).")
+@click.option("--charset", type=click.Choice(search.CMS_CHARSETS), default="auto", show_default=True)
+@click.option("--include-member-only", is_flag=True, help="Also index DedeCMS member-only articles (arcrank > 0).")
+@click.option("--timezone", default="Asia/Shanghai", show_default=True, help="The site's timezone (URL dates).")
+@click.option("--site-url", default="", help="Prefix for site-relative article URLs, e.g. https://www.example.com.")
+@click.option("--full", is_flag=True, help="Import everything into a new generation, forgetting the sync state.")
+@click.option("--every", type=float, default=0, help="Keep syncing, every SECONDS (0 = once).")
+@click.option("--workers", type=int, default=None, help="Writer processes of a full import (default: one per core).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_obj
+def sync(
+    obj: Context,
+    dsn: str | None,
+    dsn_file: str | None,
+    cms: str,
+    table_prefix: str,
+    charset: str,
+    include_member_only: bool,
+    timezone: str,
+    site_url: str,
+    full: bool,
+    every: float,
+    workers: int | None,
+    as_json: bool,
+) -> None:
+    """Import a CMS database (DedeCMS, PHPCMS, WordPress), then apply only what changed.
+
+    Example: NEWS_SEARCH_CMS_DSN=mysql://search@localhost/dedecms python cli.py sync --cms dedecms
+    """
+    target = _read_dsn(dsn, dsn_file, obj.settings)
+    options = search.CmsOptions(
+        prefix=table_prefix, include_member_only=include_member_only, timezone=timezone, site_url=site_url
+    )
+    while True:
+        try:
+            report = search.sync_cms(
+                obj.engine.store,
+                target,
+                cms,
+                options,
+                charset=charset,
+                full=full,
+                workers=workers if workers is not None else int(obj.settings["WORKERS"]),
+                writer_mb=int(obj.settings["WRITER_MB"]),
+            )
+        except search.IndexBusyError as exc:  # another sync is at work: not a failure (cron every minute)
+            click.echo(f"skipped: {exc}", err=True)
+        except (search.CmsError, *LIBRARY_ERRORS) as exc:
+            if not every:
+                raise click.ClickException(search.mask_dsn(str(exc))) from None
+            click.echo(f"error: {search.mask_dsn(str(exc))}", err=True)
+        else:
+            _print_sync(report, as_json)
+            if not every and not report.ok:
+                sys.exit(1)
+        if not every:
+            return
+        full = False
+        time.sleep(every)
 
 
 def main() -> None:

@@ -5,6 +5,9 @@ The public API; the CLI and the web app use nothing else.
 
 from .analysis import Analyzer
 from .articles import Article, ArticleError, Page, parse_published
+from .cms import CHARSETS as CMS_CHARSETS
+from .cms import READERS as CMS_READERS
+from .cms import CmsError, CmsOptions, Dsn, SyncReport, mask_dsn, sync_cms
 from .index import IndexBusyError, IndexMismatchError, IndexStore, NoIndexError
 from .indexing import ReindexReport, delete, reindex
 from .publish import PublishError, PublishResult, publish
@@ -19,7 +22,12 @@ __all__ = [
     "Analyzer",
     "Article",
     "ArticleError",
+    "CMS_CHARSETS",
+    "CMS_READERS",
+    "CmsError",
+    "CmsOptions",
     "Denylist",
+    "Dsn",
     "Hit",
     "IndexBusyError",
     "IndexMismatchError",
@@ -35,8 +43,10 @@ __all__ = [
     "SETTINGS",
     "SearchEngine",
     "SearchResults",
+    "SyncReport",
     "delete",
     "load_settings",
+    "mask_dsn",
     "mask_personal",
     "open_engine",
     "parse_published",
@@ -44,6 +54,7 @@ __all__ = [
     "publish",
     "read_articles",
     "reindex",
+    "sync_cms",
     "terminal_safe",
 ]
 

@@ -44,6 +44,7 @@ META = "meta.json"
 LOCK = "write.lock"
 SCHEMA_VERSION = 7
 STAMP_SETTLE_NS = 1_000_000_000  # file times older than this (longer than any timestamp tick) are trusted
+_HELD: dict[str, int] = {}  # index roots whose write lock a thread of this process holds re-entrantly
 
 
 class IndexError_(Exception):
@@ -322,9 +323,18 @@ class IndexStore:
     # --- writing -------------------------------------------------------------
 
     @contextlib.contextmanager
-    def write_lock(self) -> Iterator[None]:
-        """Hold the one writer lock of this root, or raise ``IndexBusyError``."""
+    def write_lock(self, reentrant: bool = False) -> Iterator[None]:
+        """Hold the one writer lock of this root, or raise ``IndexBusyError``.
+
+        Taken with ``reentrant=True``, the lock lets the same thread take it
+        again inside: a CMS sync holds it for the whole sync while it calls
+        ``reindex`` and ``delete``, which take it too.
+        """
         self.root.mkdir(parents=True, exist_ok=True)
+        key = str(self.root.resolve())
+        if _HELD.get(key) == threading.get_ident():
+            yield
+            return
         handle = open(self.root / LOCK, "a+")
         try:
             try:
@@ -337,7 +347,13 @@ class IndexStore:
             handle.truncate()
             handle.write(f"pid {os.getpid()} since {_now()}\n")
             handle.flush()
-            yield
+            if reentrant:
+                _HELD[key] = threading.get_ident()
+            try:
+                yield
+            finally:
+                if reentrant:
+                    _HELD.pop(key, None)
         finally:
             with contextlib.suppress(OSError):
                 fcntl.flock(handle, fcntl.LOCK_UN)

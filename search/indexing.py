@@ -542,11 +542,17 @@ def reindex(
     writer_mb: int = 1024,
     progress: ProgressHook | None = None,
     crash_hook: Callable[[str], None] | None = None,
+    articles: Iterable[Article] | None = None,
+    before_publish: Callable[[Path], None] | None = None,
 ) -> ReindexReport:
     """Index every article under ``paths``; see the module docstring for the modes.
 
     ``crash_hook`` is called at named points ("written", "committed") so tests
-    can simulate a crash mid-build.
+    can simulate a crash mid-build. ``articles``, when given, are indexed
+    instead of reading ``paths`` (which then only name the source in the
+    generation's metadata: a CMS database, ``search.cms``), and
+    ``before_publish(gen_dir)`` runs after the index commit, before a full
+    build is published (the CMS sync writes its state there).
     """
     paths = [str(p) for p in paths]
     report = ReindexReport(mode="full" if full or not store.exists() else "incremental")
@@ -560,7 +566,8 @@ def reindex(
         report.failed += 1
         report.errors.append(str(error))
 
-    articles = read_articles(paths, on_error)
+    from_files = articles is None
+    articles = read_articles(paths, on_error) if articles is None else iter(articles)
     with store.write_lock():
         if report.mode == "full":
             store.cleanup()
@@ -577,8 +584,11 @@ def reindex(
                 shutil.rmtree(gen_dir, ignore_errors=True)
             raise
         reader = main.reader() if report.mode == "incremental" else None
+        # live documents only: a deleted one keeps its term until a merge (an article back from deletion is new)
         existing: Callable[[str], bool] = (
-            (lambda _id: reader.doc_frequency("id", _id) > 0) if reader is not None else (lambda _id: False)
+            (lambda _id: reader.doc_frequency("id", _id) > 0 and reader.postings("id", _id).is_active())
+            if reader is not None
+            else (lambda _id: False)
         )
         last_seq: dict[str, tuple[int, str]] = {}
         seq_counter = iter(range(1 << 62))
@@ -642,7 +652,9 @@ def reindex(
             if report.mode == "full":
                 _merge_tables(r, gen_dir)
         previous = store.meta(gen_dir.name) if report.mode == "incremental" else {}
-        sources = sorted(set(previous.get("sources", [])) | {str(Path(p).resolve()) for p in paths})
+        sources = sorted(
+            set(previous.get("sources", [])) | {str(Path(p).resolve()) if from_files else p for p in paths}
+        )
         store.write_meta(
             gen_dir,
             doc_count=report.doc_count,
@@ -650,6 +662,8 @@ def reindex(
             updated_at=_iso_now(),
             sources=sources,
         )
+        if before_publish:
+            before_publish(gen_dir)
         report.generation = store.publish(gen_dir) if report.mode == "full" else gen_dir.name
         if report.mode == "full":
             store.cleanup()

@@ -77,6 +77,11 @@ SETTINGS: tuple[Setting, ...] = (
         "before a publish removes it.",
     ),
     Setting("PUBLISH_RSH", "ssh", "Remote shell for publishing to host:/path replicas (rsync -e and the switch)."),
+    Setting(
+        "CMS_DSN",
+        "",
+        "The CMS database `sync` reads, mysql://user:password@host/db (?unix_socket=PATH); never printed.",
+    ),
 )
 
 SETTINGS_BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}

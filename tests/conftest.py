@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import search
+from tests.cms_server import mariadb  # noqa: F401 - the session's private MariaDB (CMS tests)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
