@@ -40,6 +40,7 @@ LIBRARY_ERRORS = (
     search.IndexBusyError,
     search.QueryError,
     FileNotFoundError,
+    search.WriterProcessError,
 )
 
 
@@ -85,6 +86,7 @@ def reindex(obj: Context, paths: tuple[str, ...], full: bool, workers: int | Non
             workers=workers if workers is not None else int(obj.settings["WORKERS"]),
             writer_mb=int(obj.settings["WRITER_MB"]),
             progress=progress,
+            limits=search.Limits.from_settings(obj.settings),
         )
     except LIBRARY_ERRORS as exc:
         raise _fail(exc) from None

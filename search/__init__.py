@@ -6,10 +6,10 @@ The public API; the CLI and the web app use nothing else.
 from .analysis import Analyzer
 from .articles import Article, ArticleError, Page, parse_published
 from .index import IndexBusyError, IndexMismatchError, IndexStore, NoIndexError
-from .indexing import ReindexReport, delete, reindex
+from .indexing import ReindexReport, WriterProcessError, delete, reindex
 from .query import ParsedQuery, parse_query
 from .ranking import RankingConfig
-from .readers import read_articles
+from .readers import Limits, read_articles
 from .searching import Hit, QueryError, SearchEngine, SearchResults
 from .settings import SETTINGS, load_settings
 
@@ -21,6 +21,7 @@ __all__ = [
     "IndexBusyError",
     "IndexMismatchError",
     "IndexStore",
+    "Limits",
     "NoIndexError",
     "Page",
     "ParsedQuery",
@@ -30,6 +31,7 @@ __all__ = [
     "SETTINGS",
     "SearchEngine",
     "SearchResults",
+    "WriterProcessError",
     "delete",
     "load_settings",
     "open_engine",
@@ -50,4 +52,5 @@ def open_engine(settings: dict | None = None) -> SearchEngine:
         RankingConfig.from_settings(settings),
         snippet_chars=int(settings["SNIPPET_CHARS"]),
         fragments=int(settings["SNIPPET_FRAGMENTS"]),
+        max_window=int(settings["MAX_RESULT_WINDOW"]),
     )

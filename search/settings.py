@@ -58,6 +58,21 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CORS_ORIGINS", "", "Origins allowed to call the API from a browser (comma separated, * for any)."),
     Setting("SERVE_THREADS", 8, "Threads of the production WSGI server."),
     Setting("SERVE_WORKERS", 2, "Worker processes of the production WSGI server."),
+    Setting(
+        "MAX_RESULT_WINDOW",
+        1000,
+        "Results a search pages through: page × size beyond it is rejected with a 400 (deeper results are not paged).",
+    ),
+    Setting(
+        "MAX_FILE_MB", 32, "Largest .json, .txt or .html article file read (larger ones are reported and skipped)."
+    ),
+    Setting(
+        "MAX_STREAM_MB", 2048, "Most bytes read from one JSON Lines file after decompression (the rest is reported)."
+    ),
+    Setting("MAX_RECORD_MB", 4, "Longest JSON Lines record (line); a longer one is reported with file and line."),
+    Setting(
+        "MAX_BODY_CHARS", 300_000, "Longest article body, in characters; a longer article is reported and skipped."
+    ),
 )
 
 SETTINGS_BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
