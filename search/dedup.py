@@ -107,7 +107,15 @@ def near_pairs(signatures: Sequence[bytes | None], threshold: float = THRESHOLD)
         codes, counts = np.unique(first * m + second, return_counts=True)
         codes = codes[counts >= HEAD_OVERLAP]
     first, second = codes // m, codes % m
-    union, shared = _bottom_k_overlap(hashes[first], hashes[second], K)
+    full = lengths == K
+    both = full[first] & full[second]  # most texts: K hashes each, so the union's K smallest are K values
+    union = np.full(len(first), K, dtype=np.int64)
+    shared = np.zeros(len(first), dtype=np.int64)
+    full_hashes = hashes.astype(np.uint32)  # no padding to represent: half the bytes to sort
+    shared[both] = _bottom_k_shared(full_hashes[first[both]], full_hashes[second[both]], K)
+    if not both.all():
+        rest = ~both
+        union[rest], shared[rest] = _bottom_k_overlap(hashes[first[rest]], hashes[second[rest]], K)
     close = (union > 0) & (shared / np.maximum(union, 1) >= threshold)
     return have[first[close]], have[second[close]]
 
@@ -150,6 +158,15 @@ def _bottom_k_overlap(a: np.ndarray, b: np.ndarray, k: int) -> tuple[np.ndarray,
     distinct = new & present
     top = np.cumsum(distinct, axis=1, dtype=np.int16) <= k
     return np.count_nonzero(distinct & top, axis=1), np.count_nonzero(~new & present & top, axis=1)
+
+
+def _bottom_k_shared(a: np.ndarray, b: np.ndarray, k: int) -> np.ndarray:
+    """``_bottom_k_overlap``'s shared count for rows of ``k`` real hashes each (the union's size is ``k``)."""
+    merged = np.sort(np.concatenate([a, b], axis=1), axis=1)
+    second = merged[:, 1:] == merged[:, :-1]  # the second copy of a value in both rows, beside the first
+    # distinct values before a second copy's first one: its column, less the second copies up to it (int8: fewer than 2k = 128 columns)
+    before = np.arange(1, merged.shape[1], dtype=np.int8) - np.cumsum(second, axis=1, dtype=np.int8)
+    return np.count_nonzero(second & (before < k), axis=1)
 
 
 def near_duplicates(a: bytes | None, b: bytes | None, threshold: float = THRESHOLD) -> bool:

@@ -522,20 +522,20 @@ class SearchEngine:
 
         The ranked hits are collapsed up to the end of the page plus one page of
         look-ahead (``COLLAPSE_WINDOW`` at least). When reprints leave too few
-        stories for the page, the window doubles, up to twice ``max_window``:
-        the page shown is then the same slice of the collapsed ranking whatever
-        page was asked for, and no request collapses more than that.
+        stories for the page, the window grows by as much as the reprints found
+        suggest, up to twice ``max_window``: the page shown is then the same
+        slice of the collapsed ranking whatever page was asked for, and no
+        request collapses more than that.
         """
         limit = 2 * self.max_window + COLLAPSE_WINDOW
         window = min(max(COLLAPSE_WINDOW, (page + 1) * size), limit)
         while True:
             ranked = self._rank(corpus, searcher, plan, matched, sort, window, explain)
             kept, folded = self._collapse(corpus, ranked, window)
-            if len(kept) - (len(ranked) - window if len(ranked) > window else 0) >= page * size:
+            stories = len(kept) - max(0, len(ranked) - window)  # kept within the window
+            if stories >= page * size or window >= limit or len(ranked) <= window:
                 return kept, folded
-            if window >= limit or len(ranked) <= window:
-                return kept, folded
-            window = min(2 * window, limit)
+            window = min(window * page * size // max(stories, 1) + size, limit)
 
     def _collapse(self, corpus: Corpus, ranked: list, window: int) -> tuple[list, int]:
         """Fold reprints of one story into the best-ranked copy (within the first ``window`` hits).

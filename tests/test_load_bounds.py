@@ -105,6 +105,8 @@ def _p(values: list[float], q: float) -> float:
 def xwlb_index(tmp_path_factory) -> Path:
     corpus = SHARED / "news" / "xwlb.jsonl.gz"
     require(corpus.exists(), "../shared/data/news/xwlb.jsonl.gz not found")
+    if os.environ.get("NEWS_SEARCH_LOAD_INDEX"):  # an xwlb index built before: the build is most of the test's time
+        return Path(os.environ["NEWS_SEARCH_LOAD_INDEX"])
     index = tmp_path_factory.mktemp("load") / "ix"
     done = subprocess.run(
         [sys.executable, str(ROOT / "cli.py"), "--index", str(index), "reindex", str(corpus), "--full", "--json"],
