@@ -109,6 +109,13 @@ def near_pairs(signatures: Sequence[bytes | None], threshold: float = THRESHOLD)
     first, second = codes // m, codes % m
     full = lengths == K
     both = full[first] & full[second]  # most texts: K hashes each, so the union's K smallest are K values
+    if both.any():
+        # Of K values, at least threshold·K must be in both: never more than the bits two
+        # bitmaps of the hashes share (a cheap test dropping most pairs of unrelated texts).
+        bits = _bitmaps(hashes, lengths)
+        enough = _popcount(bits[first] & bits[second]) >= int(np.ceil(threshold * K))
+        keep = ~both | enough
+        first, second, both = first[keep], second[keep], both[keep]
     union = np.full(len(first), K, dtype=np.int64)
     shared = np.zeros(len(first), dtype=np.int64)
     full_hashes = hashes.astype(np.uint32)  # no padding to represent: half the bytes to sort
@@ -158,6 +165,26 @@ def _bottom_k_overlap(a: np.ndarray, b: np.ndarray, k: int) -> tuple[np.ndarray,
     distinct = new & present
     top = np.cumsum(distinct, axis=1, dtype=np.int16) <= k
     return np.count_nonzero(distinct & top, axis=1), np.count_nonzero(~new & present & top, axis=1)
+
+
+_BITMAP_WORDS = 16  # 1,024 bits a text: about 4 of 64 hashes collide by chance
+
+
+def _bitmaps(hashes: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Each row's hashes as a bitmap of ``_BITMAP_WORDS`` 64-bit words (bit = hash mod the bitmap's size)."""
+    size = _BITMAP_WORDS * 64
+    marks = np.zeros((len(hashes), size), dtype=bool)
+    real = np.arange(hashes.shape[1]) < lengths[:, None]
+    rows = np.nonzero(real)[0]
+    marks[rows, (hashes[real] % np.uint64(size)).astype(np.int64)] = True
+    return np.packbits(marks, axis=1).view(np.uint64)
+
+
+def _popcount(words: np.ndarray) -> np.ndarray:
+    """Set bits of each row of 64-bit words."""
+    if hasattr(np, "bitwise_count"):  # numpy 2
+        return np.bitwise_count(words).sum(axis=1, dtype=np.int64)
+    return np.unpackbits(words.view(np.uint8), axis=1).sum(axis=1, dtype=np.int64)
 
 
 def _bottom_k_shared(a: np.ndarray, b: np.ndarray, k: int) -> np.ndarray:
