@@ -127,10 +127,14 @@ def _report(error: ArticleError, on_error: ErrorHandler | None) -> None:
     on_error(error)
 
 
+class _StreamLimit(Exception):
+    """A decompressed stream went past ``Limits.stream_bytes``."""
+
+
 def _lines(handle: BinaryIO, limits: Limits) -> Iterator[tuple[bytes | None, int]]:
     """Yield each line (None for a line over ``limits.record_bytes``, never held whole) and its length.
 
-    Stops with ``ArticleError`` past ``limits.stream_bytes`` bytes.
+    Stops with ``_StreamLimit`` past ``limits.stream_bytes`` bytes.
     """
     read = 0
     while True:
@@ -146,7 +150,7 @@ def _lines(handle: BinaryIO, limits: Limits) -> Iterator[tuple[bytes | None, int
                 break
         read += length
         if read > limits.stream_bytes:
-            raise ArticleError("", f"stream is over the limit of {_amount(limits.stream_bytes)} (MAX_STREAM_MB)")
+            raise _StreamLimit(f"stream is over the limit of {_amount(limits.stream_bytes)} (MAX_STREAM_MB)")
         yield (None if too_long else line), length
 
 
@@ -177,8 +181,8 @@ def read_jsonl(path: Path, on_error: ErrorHandler | None = None, limits: Limits 
                     yield article_from_mapping(data, where)
                 except ArticleError as error:
                     _report(error, on_error)
-    except ArticleError as error:  # the stream limit: what was read stands
-        _report(ArticleError(f"{path}:{lineno + 1}", error.message), on_error)
+    except _StreamLimit as limit:  # what was read stands
+        _report(ArticleError(f"{path}:{lineno + 1}", str(limit)), on_error)
     except (OSError, EOFError, zlib.error) as exc:
         # A truncated or corrupt gzip stream ends the file; what was read stands.
         _report(ArticleError(f"{path}:{lineno + 1}", f"cannot read further: {exc}"), on_error)
