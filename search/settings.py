@@ -69,9 +69,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "MAX_STREAM_MB", 2048, "Most bytes read from one JSON Lines file after decompression (the rest is reported)."
     ),
-    Setting("MAX_RECORD_MB", 4, "Longest JSON Lines record (line); a longer one is reported with file and line."),
+    Setting("MAX_RECORD_MB", 8, "Longest JSON Lines record (line); a longer one is reported with file and line."),
     Setting(
-        "MAX_BODY_CHARS", 300_000, "Longest article body, in characters; a longer article is reported and skipped."
+        "MAX_BODY_CHARS", 1_000_000, "Longest article body, in characters; a longer article is reported and skipped."
     ),
 )
 
