@@ -543,7 +543,16 @@ class SearchEngine:
         Returns the folded ranking and how many hits were folded into others.
         """
         head = ranked[:window]
-        first, second = near_pairs([corpus.value("signature", docnum) for docnum, *_ in head])
+        # Sketches read once per index version and kept (~256 bytes a document, at most the corpus):
+        # a deep page's collapse reads a thousand of them.
+        known: dict[int, bytes] = corpus.__dict__.setdefault("news_signatures", {})
+        sketches = []
+        for docnum, *_ in head:
+            sketch = known.get(docnum)
+            if sketch is None:
+                sketch = known[docnum] = corpus.value("signature", docnum)
+            sketches.append(sketch)
+        first, second = near_pairs(sketches)
         earlier: dict[int, list[int]] = {}
         for i, j in sorted(zip(second.tolist(), first.tolist(), strict=True)):
             earlier.setdefault(i, []).append(j)  # near hits ranked before hit i, best first

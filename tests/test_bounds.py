@@ -13,7 +13,7 @@ import random
 import pytest
 
 import search
-from search.scoring import Corpus
+from search import searching
 from search.web import create_app
 
 from .conftest import write_jsonl
@@ -68,21 +68,20 @@ def test_deep_page_is_the_same_slice_of_the_fully_collapsed_ranking(reprints, pa
 
 
 def test_collapsing_reads_the_page_shown_plus_one_page_of_look_ahead(reprints, monkeypatch):
-    read: list[int] = []
-    value = Corpus.value
+    compared: list[int] = []
+    near_pairs = searching.near_pairs
 
-    def counting(self, name, docnum):
-        if name == "signature":
-            read.append(docnum)
-        return value(self, name, docnum)
+    def counting(signatures):
+        compared.append(len(signatures))
+        return near_pairs(signatures)
 
-    monkeypatch.setattr(Corpus, "value", counting)
+    monkeypatch.setattr(searching, "near_pairs", counting)
     res = reprints.search("公告", page=5, size=10)
     assert _ids(res) == _ids(reprints.search("公告", page=5, size=10, collapse=False)) and res.total == DISTINCT
-    assert len(read) == 60  # pages 1-5 and page 6 (was 100: twice the hits up to the page)
-    read.clear()
+    assert compared == [60]  # pages 1-5 and page 6 (was 100: twice the hits up to the page)
+    compared.clear()
     assert len(reprints.search("公告", size=10).hits) == 10
-    assert len(read) == 30  # the first page: 30 hits, as before
+    assert compared == [30]  # the first page: 30 hits, as before
 
 
 def test_a_page_past_every_match_ranks_nothing(reprints, monkeypatch):
