@@ -40,6 +40,7 @@ LIBRARY_ERRORS = (
     search.IndexBusyError,
     search.QueryError,
     FileNotFoundError,
+    search.WriterProcessError,
 )
 
 
@@ -94,6 +95,7 @@ def reindex(
             workers=workers if workers is not None else int(obj.settings["WORKERS"]),
             writer_mb=int(obj.settings["WRITER_MB"]),
             progress=progress,
+            limits=search.Limits.from_settings(obj.settings),
         )
     except LIBRARY_ERRORS as exc:
         raise _fail(exc) from None

@@ -9,11 +9,11 @@ from .cms import CHARSETS as CMS_CHARSETS
 from .cms import READERS as CMS_READERS
 from .cms import CmsError, CmsOptions, Dsn, SyncReport, mask_dsn, sync_cms
 from .index import IndexBusyError, IndexMismatchError, IndexStore, NoIndexError
-from .indexing import ReindexReport, delete, reindex
+from .indexing import ReindexReport, WriterProcessError, delete, reindex
 from .publish import PublishError, PublishResult, publish
 from .query import ParsedQuery, parse_query
 from .ranking import RankingConfig
-from .readers import read_articles
+from .readers import Limits, read_articles
 from .screening import Denylist, mask_personal, terminal_safe
 from .searching import Hit, QueryError, SearchEngine, SearchResults
 from .settings import SETTINGS, load_settings
@@ -32,6 +32,7 @@ __all__ = [
     "IndexBusyError",
     "IndexMismatchError",
     "IndexStore",
+    "Limits",
     "NoIndexError",
     "Page",
     "PublishError",
@@ -44,6 +45,7 @@ __all__ = [
     "SearchEngine",
     "SearchResults",
     "SyncReport",
+    "WriterProcessError",
     "delete",
     "load_settings",
     "mask_dsn",
@@ -69,4 +71,5 @@ def open_engine(settings: dict | None = None) -> SearchEngine:
         RankingConfig.from_settings(settings),
         snippet_chars=int(settings["SNIPPET_CHARS"]),
         fragments=int(settings["SNIPPET_FRAGMENTS"]),
+        max_window=int(settings["MAX_RESULT_WINDOW"]),
     )

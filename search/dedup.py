@@ -5,8 +5,8 @@ time every article gets ``signature(text)``: the ``K`` smallest hashes of its
 4-character shingles (a bottom-k MinHash sketch). Two sketches estimate the
 Jaccard similarity of the shingle sets (``similarity``); at query time hits
 whose estimate reaches ``THRESHOLD`` are collapsed into the best-ranked one,
-which lists the others as "also reported by" (``near_matrix`` compares a
-page of hits at once). Texts under ``MIN_SHINGLES`` shingles get no
+which lists the others as "also reported by" (``near_pairs`` finds every
+near pair among a page of hits at once). Texts under ``MIN_SHINGLES`` shingles get no
 signature: a headline alone says too little.
 """
 
@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 from array import array
 from collections.abc import Sequence
-from functools import lru_cache
 
 import numpy as np
 
@@ -29,6 +28,7 @@ _MULT = np.uint64(0x100000001B3)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
 _ABSENT = np.uint64(1 << 32)  # pads a short signature: above every hash
+_COUNT_CELLS = 1 << 22  # up to this many possible pairs, counted in one array (32 MB at most) rather than sorted
 _KEEP = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fffa-z0-9]+")
 
 
@@ -80,56 +80,80 @@ class Sketch:
         return self.similarity(other) >= threshold
 
 
-@lru_cache(maxsize=64)
-def _pairs(m: int) -> tuple[np.ndarray, np.ndarray]:
-    """Every pair (i < j) of ``m`` rows, as two index arrays (shared: read-only)."""
-    first, second = np.triu_indices(m, 1)
-    first.flags.writeable = second.flags.writeable = False
-    return first, second
+def near_pairs(signatures: Sequence[bytes | None], threshold: float = THRESHOLD) -> tuple[np.ndarray, np.ndarray]:
+    """Every near-duplicate pair ``(first[x], second[x])``, ``first < second``, as ``Sketch.near`` finds them.
 
-
-def near_matrix(signatures: Sequence[bytes | None], threshold: float = THRESHOLD) -> np.ndarray:
-    """Which pairs of signatures are near duplicates: ``out[i, j]`` is ``Sketch(i).near(Sketch(j))``.
-
-    All pairs at once with numpy (a page of hits is a few hundred pairs): the
-    heads' overlap first, then the bottom-k similarity of the pairs that pass.
+    Only pairs that share a head hash are ever looked at: the heads are
+    sorted by value, each run of equal values gives its pairs, the pairs are
+    counted, and the bottom-k similarity is computed for those sharing at
+    least ``HEAD_OVERLAP``. Work and memory grow with the pairs that share
+    hashes (reprints), not with the square of the number of hits.
     """
-    m = len(signatures)
-    out = np.zeros((m, m), dtype=bool)
     have = np.array([i for i, s in enumerate(signatures) if s], dtype=np.int64)
+    none = np.zeros(0, dtype=np.int64)
+    if len(have) < 2:
+        return none, none
     present = [s for s in signatures if s]
-    if len(present) < 2:
-        return out
     hashes = np.full((len(present), K), _ABSENT, dtype=np.uint64)
     lengths = np.array([len(s) // 4 for s in present])
     hashes[np.arange(K) < lengths[:, None]] = np.frombuffer(b"".join(present), dtype="<u4")
-    first, second = _pairs(len(have))
-    maybe = _head_overlaps(hashes[:, :HEAD])[first, second] >= HEAD_OVERLAP
-    first, second = first[maybe], second[maybe]
-    if len(first):
-        union, shared = _bottom_k_overlap(hashes[first], hashes[second], K)
-        close = (union > 0) & (shared / np.maximum(union, 1) >= threshold)
-        a, b = have[first[close]], have[second[close]]
-        out[a, b] = out[b, a] = True
+    first, second = _sharing_pairs(hashes[:, :HEAD])
+    if not len(first):
+        return none, none
+    m = len(present)
+    if m * m <= _COUNT_CELLS:  # a count per possible pair: cheaper than sorting the pairs
+        codes = np.flatnonzero(np.bincount(first * m + second, minlength=m * m) >= HEAD_OVERLAP)
+    else:
+        codes, counts = np.unique(first * m + second, return_counts=True)
+        codes = codes[counts >= HEAD_OVERLAP]
+    first, second = codes // m, codes % m
+    full = lengths == K
+    both = full[first] & full[second]  # most texts: K hashes each, so the union's K smallest are K values
+    if both.any():
+        # Of K values, at least threshold·K must be in both: never more than the bits two
+        # bitmaps of the hashes share (a cheap test dropping most pairs of unrelated texts).
+        bits = _bitmaps(hashes, lengths)
+        enough = _popcount(bits[first] & bits[second]) >= int(np.ceil(threshold * K))
+        keep = ~both | enough
+        first, second, both = first[keep], second[keep], both[keep]
+    union = np.full(len(first), K, dtype=np.int64)
+    shared = np.zeros(len(first), dtype=np.int64)
+    full_hashes = hashes.astype(np.uint32)  # no padding to represent: half the bytes to sort
+    shared[both] = _bottom_k_shared(full_hashes[first[both]], full_hashes[second[both]], K)
+    if not both.all():
+        rest = ~both
+        union[rest], shared[rest] = _bottom_k_overlap(hashes[first[rest]], hashes[second[rest]], K)
+    close = (union > 0) & (shared / np.maximum(union, 1) >= threshold)
+    return have[first[close]], have[second[close]]
+
+
+def near_matrix(signatures: Sequence[bytes | None], threshold: float = THRESHOLD) -> np.ndarray:
+    """Which pairs of signatures are near duplicates: ``out[i, j]`` is ``Sketch(i).near(Sketch(j))``."""
+    m = len(signatures)
+    out = np.zeros((m, m), dtype=bool)
+    a, b = near_pairs(signatures, threshold)
+    out[a, b] = out[b, a] = True
     return out
 
 
-def _head_overlaps(heads: np.ndarray) -> np.ndarray:
-    """``out[i, j]``: how many hashes rows i and j share (rows hold distinct hashes, padded with absent ones).
-
-    Each row as a 0/1 vector over the values present, and every pair's
-    overlap in one matrix product (exact: the counts are small integers).
-    """
-    n, width = heads.shape
-    order = np.argsort(heads, axis=None)
-    values = heads.ravel()[order]
-    new = np.ones(len(values), dtype=bool)
-    new[1:] = values[1:] != values[:-1]
-    rows = np.zeros((n, int(new.sum())), dtype=np.float32)
-    rows[order // width, np.cumsum(new) - 1] = 1.0
-    if values[-1] == _ABSENT:  # the largest value: the last column
-        rows[:, -1] = 0.0
-    return (rows @ rows.T).astype(np.int64)
+def _sharing_pairs(heads: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One ``(i, j)`` pair, ``i < j``, for each hash rows i and j share (rows hold distinct hashes, padded with absent ones)."""
+    rows = np.repeat(np.arange(len(heads), dtype=np.int64), heads.shape[1])
+    values = heads.ravel()
+    real = values != _ABSENT
+    rows, values = rows[real], values[real]
+    order = np.lexsort((rows, values))  # by value, then row
+    rows, values = rows[order], values[order]
+    positions = np.arange(len(values))
+    starts = np.zeros(len(values), dtype=bool)
+    starts[:1] = True
+    starts[1:] = values[1:] != values[:-1]
+    run_start = np.maximum.accumulate(np.where(starts, positions, 0))
+    earlier = positions - run_start  # members of the same run before this one: one pair each
+    total = int(earlier.sum())
+    later = np.repeat(rows, earlier)
+    offsets = np.arange(total) - np.repeat(np.cumsum(earlier) - earlier, earlier)
+    return rows[np.repeat(run_start, earlier) + offsets], later
 
 
 def _bottom_k_overlap(a: np.ndarray, b: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -137,9 +161,39 @@ def _bottom_k_overlap(a: np.ndarray, b: np.ndarray, k: int) -> tuple[np.ndarray,
     merged = np.sort(np.concatenate([a, b], axis=1), axis=1)
     present = merged != _ABSENT
     new = np.ones(merged.shape, dtype=bool)
-    new[:, 1:] = merged[:, 1:] != merged[:, :-1]  # a value in both rows appears twice, side by side
-    top = np.cumsum(new & present, axis=1) <= k
-    return (new & present & top).sum(axis=1), (~new & present & top).sum(axis=1)
+    np.not_equal(merged[:, 1:], merged[:, :-1], out=new[:, 1:])  # a value in both rows appears twice, side by side
+    distinct = new & present
+    top = np.cumsum(distinct, axis=1, dtype=np.int16) <= k
+    return np.count_nonzero(distinct & top, axis=1), np.count_nonzero(~new & present & top, axis=1)
+
+
+_BITMAP_WORDS = 16  # 1,024 bits a text: about 4 of 64 hashes collide by chance
+
+
+def _bitmaps(hashes: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Each row's hashes as a bitmap of ``_BITMAP_WORDS`` 64-bit words (bit = hash mod the bitmap's size)."""
+    size = _BITMAP_WORDS * 64
+    marks = np.zeros((len(hashes), size), dtype=bool)
+    real = np.arange(hashes.shape[1]) < lengths[:, None]
+    rows = np.nonzero(real)[0]
+    marks[rows, (hashes[real] % np.uint64(size)).astype(np.int64)] = True
+    return np.packbits(marks, axis=1).view(np.uint64)
+
+
+def _popcount(words: np.ndarray) -> np.ndarray:
+    """Set bits of each row of 64-bit words."""
+    if hasattr(np, "bitwise_count"):  # numpy 2
+        return np.bitwise_count(words).sum(axis=1, dtype=np.int64)
+    return np.unpackbits(words.view(np.uint8), axis=1).sum(axis=1, dtype=np.int64)
+
+
+def _bottom_k_shared(a: np.ndarray, b: np.ndarray, k: int) -> np.ndarray:
+    """``_bottom_k_overlap``'s shared count for rows of ``k`` real hashes each (the union's size is ``k``)."""
+    merged = np.sort(np.concatenate([a, b], axis=1), axis=1)
+    second = merged[:, 1:] == merged[:, :-1]  # the second copy of a value in both rows, beside the first
+    # distinct values before a second copy's first one: its column, less the second copies up to it (int8: fewer than 2k = 128 columns)
+    before = np.arange(1, merged.shape[1], dtype=np.int8) - np.cumsum(second, axis=1, dtype=np.int8)
+    return np.count_nonzero(second & (before < k), axis=1)
 
 
 def near_duplicates(a: bytes | None, b: bytes | None, threshold: float = THRESHOLD) -> bool:

@@ -19,8 +19,10 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
+import queue
 import re
 import shutil
+import signal
 import threading
 import time
 import zlib
@@ -45,7 +47,7 @@ from .dedup import signature
 from .index import IndexStore, PreadStorage
 from .postings import EXT, MERGED, TableWriter, merge, table_path
 from .ranking import key_text
-from .readers import read_articles
+from .readers import DEFAULT_LIMITS, Limits, read_articles
 from .schema import BIGRAM_FIELDS, WORD_FIELDS, NewsText, Postings, bind_schema, build_schema
 
 ProgressHook = Callable[[int], None]
@@ -176,6 +178,11 @@ class Documents:
 # contents: nothing is visible until every segment is complete.
 
 BATCH = 64
+WATCH_EVERY = 0.2  # seconds between checks that every writer process lives, while the parent waits on them
+
+
+class WriterProcessError(RuntimeError):
+    """An index writer process failed or died (killed, out of memory, a crash in native code)."""
 
 
 def codec() -> W3Codec:
@@ -496,25 +503,80 @@ def _write_segments(
     ]
     for proc in procs:
         proc.start()
+    finished = False
     try:
         for batch in counted():
-            jobs.put(batch)
+            _put(jobs, batch, procs)
         for _ in procs:
-            jobs.put(None)
-        outcomes = [results.get() for _ in procs]
+            _put(jobs, None, procs)
+        outcomes = _results(results, procs)
+        finished = True
     finally:
+        if not finished:  # nobody will read what is still queued: neither wait for it nor for the writers
+            jobs.cancel_join_thread()
+            for proc in procs:
+                if proc.is_alive():
+                    proc.kill()
         for proc in procs:
             proc.join(timeout=5)
             if proc.is_alive():
                 proc.kill()
     problems = [o[1] for o in outcomes if o[0] == "error"]
     if problems:
-        raise RuntimeError("an index writer process failed: " + "; ".join(problems))
+        raise WriterProcessError("an index writer process failed: " + "; ".join(problems))
     segments, failed = [], []
     for _, parts, seg_failed in outcomes:
         failed.extend(seg_failed)
         segments.extend(parts)
     return segments, [], failed
+
+
+def _check_alive(procs: list[Any]) -> None:
+    """Raise ``WriterProcessError`` when a writer process has ended abnormally."""
+    for number, proc in enumerate(procs, start=1):
+        code = proc.exitcode
+        if code:
+            if code < 0:
+                try:
+                    how = f"was killed by {signal.Signals(-code).name}"
+                except ValueError:
+                    how = f"was killed by signal {-code}"
+            else:
+                how = f"exited with status {code}"
+            raise WriterProcessError(
+                f"index writer process {number} of {len(procs)} (pid {proc.pid}) {how} before finishing its "
+                "segment (out of memory? see the kernel log); nothing was published"
+            )
+
+
+def _put(jobs: Any, item: Any, procs: list[Any]) -> None:
+    """Queue a job for the writers, failing within ``WATCH_EVERY`` seconds of one's death."""
+    _check_alive(procs)
+    while True:
+        try:
+            jobs.put(item, timeout=WATCH_EVERY)
+            return
+        except queue.Full:
+            _check_alive(procs)
+
+
+def _results(results: Any, procs: list[Any]) -> list[tuple]:
+    """Every writer's outcome, failing within ``WATCH_EVERY`` seconds of one's death."""
+    outcomes: list[tuple] = []
+    while len(outcomes) < len(procs):
+        try:
+            outcomes.append(results.get(timeout=WATCH_EVERY))
+        except queue.Empty:
+            _check_alive(procs)
+            if all(proc.exitcode is not None for proc in procs):
+                try:  # a writer's result is in the pipe before the writer exits
+                    outcomes.append(results.get(timeout=1.0))
+                except queue.Empty:
+                    raise WriterProcessError(
+                        f"{len(procs) - len(outcomes)} index writer process(es) exited without a result; "
+                        "nothing was published"
+                    ) from None
+    return outcomes
 
 
 def _global_docnums(parts: list[tuple[Any, list[tuple[int, int]]]]) -> dict[int, int]:
@@ -544,6 +606,7 @@ def reindex(
     crash_hook: Callable[[str], None] | None = None,
     articles: Iterable[Article] | None = None,
     before_publish: Callable[[Path], None] | None = None,
+    limits: Limits | None = None,
 ) -> ReindexReport:
     """Index every article under ``paths``; see the module docstring for the modes.
 
@@ -553,6 +616,8 @@ def reindex(
     generation's metadata: a CMS database, ``search.cms``), and
     ``before_publish(gen_dir)`` runs after the index commit, before a full
     build is published (the CMS sync writes its state there).
+    ``limits`` bound the input read (``search.readers.Limits``; default: the
+    settings table's).
     """
     paths = [str(p) for p in paths]
     report = ReindexReport(mode="full" if full or not store.exists() else "incremental")
@@ -567,7 +632,7 @@ def reindex(
         report.errors.append(str(error))
 
     from_files = articles is None
-    articles = read_articles(paths, on_error) if articles is None else iter(articles)
+    articles = read_articles(paths, on_error, limits or DEFAULT_LIMITS) if articles is None else iter(articles)
     with store.write_lock():
         if report.mode == "full":
             store.cleanup()

@@ -7,20 +7,61 @@ HTML pages (``.html``, ``.htm``, ``.shtml``). Encodings are detected (UTF-8
 with or without BOM, GBK/GB18030, then charset-normalizer's best guess), so
 text is never silently garbled. A broken record raises or is reported as an
 ``ArticleError`` naming file and line, and reading goes on with the next one.
+
+Input is bounded (``Limits``, from the ``MAX_FILE_MB``, ``MAX_STREAM_MB``,
+``MAX_RECORD_MB`` and ``MAX_BODY_CHARS`` settings): a whole-file reader never
+reads a file over the file limit, JSON Lines are read a bounded line at a
+time from a stream that stops at the stream limit, and a record or body over
+its limit is reported like any bad record. Directory walks never follow a
+symbolic link: each one met is reported and skipped.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
+import os
 import re
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, BinaryIO
 
 from .articles import Article, ArticleError, article_from_mapping, clean_text, find_date, make_article
+from .settings import SETTINGS
 
 ErrorHandler = Callable[[ArticleError], None]
+_MB = 1 << 20
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much input one file, one decompressed stream, one record and one body may hold."""
+
+    file_bytes: int  # a .json, .txt or .html file, read whole
+    stream_bytes: int  # a JSON Lines file, after decompression
+    record_bytes: int  # one JSON Lines record (line)
+    body_chars: int  # one article's body
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> Limits:
+        """The limits the settings give (``load_settings``; missing ones: the table's defaults)."""
+        values = {s.name: s.default for s in SETTINGS} | dict(settings)
+        return cls(
+            file_bytes=int(float(values["MAX_FILE_MB"]) * _MB),
+            stream_bytes=int(float(values["MAX_STREAM_MB"]) * _MB),
+            record_bytes=int(float(values["MAX_RECORD_MB"]) * _MB),
+            body_chars=int(values["MAX_BODY_CHARS"]),
+        )
+
+
+DEFAULT_LIMITS = Limits.from_settings({})
+
+
+def _amount(size: int) -> str:
+    return f"{size // _MB} MB" if size >= _MB and size % _MB == 0 else f"{size} bytes"
+
 
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson")
 TEXT_SUFFIXES = (".txt",)
@@ -86,14 +127,47 @@ def _report(error: ArticleError, on_error: ErrorHandler | None) -> None:
     on_error(error)
 
 
-def read_jsonl(path: Path, on_error: ErrorHandler | None = None) -> Iterator[Article]:
+class _StreamLimit(Exception):
+    """A decompressed stream went past ``Limits.stream_bytes``."""
+
+
+def _lines(handle: BinaryIO, limits: Limits) -> Iterator[tuple[bytes | None, int]]:
+    """Yield each line (None for a line over ``limits.record_bytes``, never held whole) and its length.
+
+    Stops with ``_StreamLimit`` past ``limits.stream_bytes`` bytes.
+    """
+    read = 0
+    while True:
+        line = handle.readline(limits.record_bytes + 1)
+        if not line:
+            return
+        length = len(line)
+        too_long = length > limits.record_bytes
+        while too_long and not line.endswith(b"\n"):  # skip the rest of the record, a bounded piece at a time
+            line = handle.readline(1 << 20)
+            length += len(line)
+            if not line or read + length > limits.stream_bytes:
+                break
+        read += length
+        if read > limits.stream_bytes:
+            raise _StreamLimit(f"stream is over the limit of {_amount(limits.stream_bytes)} (MAX_STREAM_MB)")
+        yield (None if too_long else line), length
+
+
+def read_jsonl(path: Path, on_error: ErrorHandler | None = None, limits: Limits = DEFAULT_LIMITS) -> Iterator[Article]:
     """Yield articles from a JSON Lines file (optionally gzip-compressed)."""
     opener = gzip.open if path.name.endswith(".gz") else open
     lineno = 0
     try:
         with opener(path, "rb") as handle:
-            for lineno, raw in enumerate(handle, start=1):
+            for lineno, (raw, length) in enumerate(_lines(handle, limits), start=1):
                 where = f"{path}:{lineno}"
+                if raw is None:
+                    message = (
+                        f"record is {length} bytes, over the limit of {_amount(limits.record_bytes)} (MAX_RECORD_MB)"
+                    )
+                    _report(ArticleError(where, message), on_error)
+                    continue
                 if not raw.strip():
                     continue
                 try:
@@ -107,15 +181,26 @@ def read_jsonl(path: Path, on_error: ErrorHandler | None = None) -> Iterator[Art
                     yield article_from_mapping(data, where)
                 except ArticleError as error:
                     _report(error, on_error)
+    except _StreamLimit as limit:  # what was read stands
+        _report(ArticleError(f"{path}:{lineno + 1}", str(limit)), on_error)
     except (OSError, EOFError, zlib.error) as exc:
         # A truncated or corrupt gzip stream ends the file; what was read stands.
         _report(ArticleError(f"{path}:{lineno + 1}", f"cannot read further: {exc}"), on_error)
 
 
-def read_json(path: Path, on_error: ErrorHandler | None = None) -> Iterator[Article]:
+def read_bounded(path: Path, limits: Limits = DEFAULT_LIMITS) -> bytes:
+    """A whole file's bytes; ``ArticleError`` when it is over ``limits.file_bytes``."""
+    with open(path, "rb") as handle:
+        data = handle.read(limits.file_bytes + 1)
+    if len(data) > limits.file_bytes:
+        raise ArticleError(str(path), f"file is over the limit of {_amount(limits.file_bytes)} (MAX_FILE_MB)")
+    return data
+
+
+def read_json(path: Path, on_error: ErrorHandler | None = None, limits: Limits = DEFAULT_LIMITS) -> Iterator[Article]:
     """Yield articles from a JSON file holding one object or an array of them."""
     try:
-        data = json.loads(decode_bytes(path.read_bytes(), str(path), on_error=on_error))
+        data = json.loads(decode_bytes(read_bounded(path, limits), str(path), on_error=on_error))
     except ArticleError as error:
         _report(error, on_error)
         return
@@ -179,22 +264,26 @@ def parse_text_page(text: str, where: str, article_id: str) -> Article:
     )
 
 
-def read_text_page(path: Path, on_error: ErrorHandler | None = None) -> Iterator[Article]:
+def read_text_page(
+    path: Path, on_error: ErrorHandler | None = None, limits: Limits = DEFAULT_LIMITS
+) -> Iterator[Article]:
     """Yield the one article of a plain-text page; its id is the file name."""
     where = str(path)
     try:
-        yield parse_text_page(decode_bytes(path.read_bytes(), where, on_error=on_error), where, path.stem)
+        yield parse_text_page(decode_bytes(read_bounded(path, limits), where, on_error=on_error), where, path.stem)
     except ArticleError as error:
         _report(error, on_error)
 
 
-def read_html_page(path: Path, on_error: ErrorHandler | None = None) -> Iterator[Article]:
+def read_html_page(
+    path: Path, on_error: ErrorHandler | None = None, limits: Limits = DEFAULT_LIMITS
+) -> Iterator[Article]:
     """Yield the one article of a crawled HTML page; its id is the file name."""
     from .htmlpage import parse_html_page
 
     where = str(path)
     try:
-        raw = path.read_bytes()
+        raw = read_bounded(path, limits)
         head = raw[:4096].decode("ascii", errors="ignore")
         match = re.search(r"charset\s*=\s*[\"']?([\w-]+)", head, re.I)
         text = decode_bytes(raw, where, match.group(1) if match else None, on_error)
@@ -203,7 +292,8 @@ def read_html_page(path: Path, on_error: ErrorHandler | None = None) -> Iterator
         _report(error, on_error)
 
 
-READERS: tuple[tuple[tuple[str, ...], Callable[[Path, ErrorHandler | None], Iterator[Article]]], ...] = (
+Reader = Callable[[Path, ErrorHandler | None, Limits], Iterator[Article]]
+READERS: tuple[tuple[tuple[str, ...], Reader], ...] = (
     (JSONL_SUFFIXES, read_jsonl),
     (JSON_SUFFIXES, read_json),
     (TEXT_SUFFIXES, read_text_page),
@@ -211,7 +301,7 @@ READERS: tuple[tuple[tuple[str, ...], Callable[[Path, ErrorHandler | None], Iter
 )
 
 
-def reader_for(path: Path) -> Callable[[Path, ErrorHandler | None], Iterator[Article]] | None:
+def reader_for(path: Path) -> Reader | None:
     """Return the reader for ``path`` by its suffix, or None for other files."""
     name = path.name.lower()
     for suffixes, reader in READERS:
@@ -220,13 +310,31 @@ def reader_for(path: Path) -> Callable[[Path, ErrorHandler | None], Iterator[Art
     return None
 
 
-def iter_files(paths: Iterable[str | Path]) -> Iterator[Path]:
-    """Yield article files under ``paths`` (directories walked recursively, sorted)."""
+def _walk(root: Path, on_error: ErrorHandler | None) -> Iterator[Path]:
+    """Every regular file under ``root``, sorted; symbolic links are reported, never followed."""
+    found: list[Path] = []
+    for folder, dirs, files in os.walk(root, followlinks=False):
+        here = Path(folder)
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in sorted(dirs + files):
+            path = here / name
+            if name.startswith("."):
+                continue
+            if path.is_symlink():
+                message = "symbolic link skipped: directory walks do not follow links"
+                _report(ArticleError(str(path), message, warning=True), on_error)
+            elif name in files:
+                found.append(path)
+    return iter(sorted(found))
+
+
+def iter_files(paths: Iterable[str | Path], on_error: ErrorHandler | None = None) -> Iterator[Path]:
+    """Yield article files under ``paths`` (directories walked recursively, sorted, links not followed)."""
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            for child in sorted(p for p in path.rglob("*") if p.is_file()):
-                if reader_for(child) and not any(part.startswith(".") for part in child.relative_to(path).parts):
+            for child in _walk(path, on_error):
+                if reader_for(child):
                     yield child
         elif path.exists():
             yield path
@@ -234,11 +342,21 @@ def iter_files(paths: Iterable[str | Path]) -> Iterator[Path]:
             raise FileNotFoundError(f"no such file or directory: {path}")
 
 
-def read_articles(paths: Iterable[str | Path], on_error: ErrorHandler | None = None) -> Iterator[Article]:
-    """Yield every article under ``paths``; bad records go to ``on_error`` (or raise)."""
-    for path in iter_files(paths):
+def read_articles(
+    paths: Iterable[str | Path], on_error: ErrorHandler | None = None, limits: Limits = DEFAULT_LIMITS
+) -> Iterator[Article]:
+    """Yield every article under ``paths``; bad records and articles over ``limits`` go to ``on_error`` (or raise)."""
+    for path in iter_files(paths, on_error):
         reader = reader_for(path)
         if reader is None:
             _report(ArticleError(str(path), "unknown file type (expected .jsonl[.gz], .json, .txt or .html)"), on_error)
             continue
-        yield from reader(path, on_error)
+        for article in reader(path, on_error, limits):
+            if len(article.body) > limits.body_chars:
+                message = (
+                    f"article {article.id!r}: body is {len(article.body)} characters, "
+                    f"over the limit of {limits.body_chars} (MAX_BODY_CHARS)"
+                )
+                _report(ArticleError(article.origin or str(path), message), on_error)
+                continue
+            yield article

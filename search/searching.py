@@ -4,6 +4,12 @@
 (relaxing how many words must match when nothing matches) → collect the top
 candidates → rank (``search.ranking``) → collapse near-duplicate reprints
 (``search.dedup``) → page → snippets (``search.snippets``).
+
+A request's cost is bounded by what it shows: only the first
+``max_window`` results are paged (``page * size`` beyond it is a
+``QueryError``), ranking and collapsing stop at the page shown plus one page
+of look-ahead, snippets are made for the page only, and a page past every
+match is answered without ranking anything.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from whoosh import query as Q
 from . import ranking
 from .analysis import is_cjk_run
 from .articles import SHANGHAI
-from .dedup import near_matrix
+from .dedup import near_pairs
 from .index import IndexStore
 from .query import (
     ParsedQuery,
@@ -43,7 +49,8 @@ SORTS = ("relevance", "date")
 FACETS = ("channel", "source", "year")  # counted over every match of a search
 MAX_QUERY_TEXT = 2000  # characters of a query the engine reads (the web layer rejects much less)
 CANDIDATES = 200
-COLLAPSE_WINDOW = 30  # hits checked for reprints: the pages a reader sees, not every candidate  # top hits re-ranked and collapsed; pages beyond are plain BM25F order
+COLLAPSE_WINDOW = 30  # hits checked for reprints at least: a first page of 10 and two pages of look-ahead
+MAX_RESULT_WINDOW = 1000  # results a search pages through (the MAX_RESULT_WINDOW setting)
 TIERED_FROM_WORDS = 3  # up to this many words, all must match (partial matches only fill a thin page)
 FILL_TO = 10  # partial matches are shown when fewer full matches than this exist
 WEAK_SHARE = 0.5  # an answer whose best article holds less of the query's weight (idf) than this is weak
@@ -187,8 +194,10 @@ class SearchEngine:
         snippet_chars: int = 120,
         fragments: int = 2,
         synonyms: Synonyms | None = None,
+        max_window: int = MAX_RESULT_WINDOW,
     ) -> None:
         self.store = store
+        self.max_window = max_window
         self.analyzer = store.analyzer
         self.config = config or RankingConfig()
         self.snippet_chars = snippet_chars
@@ -377,6 +386,12 @@ class SearchEngine:
             raise QueryError("size", "must be 1 or more")
         if sort not in SORTS:
             raise QueryError("sort", f"must be one of {', '.join(SORTS)}")
+        if page * size > self.max_window:
+            raise QueryError(
+                "page",
+                f"page × size must be at most {self.max_window}: results beyond the first {self.max_window} "
+                f"are not paged (asked for page {page} of size {size})",
+            )
         parsed = bound_query(parse_query((q or "")[:MAX_QUERY_TEXT]))
         parsed.channel += [channel] if channel else []
         parsed.source += [source] if source else []
@@ -410,14 +425,15 @@ class SearchEngine:
         results.weak, results.missing = self._weak(corpus, plan, matched)
         # Stop words are never shown as the answer; nor is anything of a weak answer.
         shown = [] if results.weak else [t for t in plan.terms if not self.analyzer.is_stopword(t)]
-        ranked = self._rank(corpus, searcher, plan, matched, sort, page * size, explain)
-        if collapse:
-            ranked = self._collapse(corpus, ranked, max(COLLAPSE_WINDOW, page * size * 2))
-        results.total = (
-            total - (min(total, len(ranked) + sum(len(r[2]) for r in ranked)) - len(ranked)) if collapse else total
-        )
-        for docnum, score, dups, parts in ranked[(page - 1) * size : page * size]:
-            results.hits.append(self._hit(corpus, docnum, score, dups, parts, shown if snippets else None))
+        results.total = total
+        if (page - 1) * size < total:  # a page past every match costs nothing more
+            if collapse:
+                ranked, folded = self._collapsed(corpus, searcher, plan, matched, sort, page, size, explain)
+                results.total = total - folded
+            else:
+                ranked = self._rank(corpus, searcher, plan, matched, sort, page * size, explain)
+            for docnum, score, dups, parts in ranked[(page - 1) * size : page * size]:
+                results.hits.append(self._hit(corpus, docnum, score, dups, parts, shown if snippets else None))
         if facets and total:
             results.facets = self._facets(corpus, matched.candidates)
         results.took_ms = (time.perf_counter() - started) * 1000
@@ -571,21 +587,65 @@ class SearchEngine:
         t2s = self.analyzer.normalizer.t2s
         return any(ch in t2s and t2s[ch] != ch for ch in text)
 
-    def _collapse(self, corpus: Corpus, ranked: list, window: int) -> list:
-        """Fold reprints of one story into the best-ranked copy (within the first ``window`` hits)."""
+    def _collapsed(
+        self,
+        corpus: Corpus,
+        searcher: Any,
+        plan: Plan,
+        matched: Matched,
+        sort: str,
+        page: int,
+        size: int,
+        explain: bool,
+    ) -> tuple[list, int]:
+        """The ranking with reprints folded, as far as page ``page`` needs; and how many hits were folded.
+
+        The ranked hits are collapsed up to the end of the page plus one page of
+        look-ahead (``COLLAPSE_WINDOW`` at least). When reprints leave too few
+        stories for the page, the window grows by as much as the reprints found
+        suggest, up to twice ``max_window``: the page shown is then the same
+        slice of the collapsed ranking whatever page was asked for, and no
+        request collapses more than that.
+        """
+        limit = 2 * self.max_window + COLLAPSE_WINDOW
+        window = min(max(COLLAPSE_WINDOW, (page + 1) * size), limit)
+        while True:
+            ranked = self._rank(corpus, searcher, plan, matched, sort, window, explain)
+            kept, folded = self._collapse(corpus, ranked, window)
+            stories = len(kept) - max(0, len(ranked) - window)  # kept within the window
+            if stories >= page * size or window >= limit or len(ranked) <= window:
+                return kept, folded
+            window = min(window * page * size // max(stories, 1) + size, limit)
+
+    def _collapse(self, corpus: Corpus, ranked: list, window: int) -> tuple[list, int]:
+        """Fold reprints of one story into the best-ranked copy (within the first ``window`` hits).
+
+        Returns the folded ranking and how many hits were folded into others.
+        """
         head = ranked[:window]
-        near = near_matrix([corpus.value("signature", docnum) for docnum, *_ in head]).tolist()
+        # Sketches read once per index version and kept (~256 bytes a document, at most the corpus):
+        # a deep page's collapse reads a thousand of them.
+        known: dict[int, bytes] = corpus.__dict__.setdefault("news_signatures", {})
+        sketches = []
+        for docnum, *_ in head:
+            sketch = known.get(docnum)
+            if sketch is None:
+                sketch = known[docnum] = corpus.value("signature", docnum)
+            sketches.append(sketch)
+        first, second = near_pairs(sketches)
+        earlier: dict[int, list[int]] = {}
+        for i, j in sorted(zip(second.tolist(), first.tolist(), strict=True)):
+            earlier.setdefault(i, []).append(j)  # near hits ranked before hit i, best first
         kept: list = []
-        kept_at: list[int] = []
+        kept_index: dict[int, int] = {}  # position in ``head`` → position in ``kept``
         for i, (docnum, score, dups, parts) in enumerate(head):
-            for k, j in enumerate(kept_at):
-                if near[i][j]:
-                    kept[k][2].append(docnum)
-                    break
-            else:
+            into = next((kept_index[j] for j in earlier.get(i, ()) if j in kept_index), None)
+            if into is None:
+                kept_index[i] = len(kept)
                 kept.append((docnum, score, dups, parts))
-                kept_at.append(i)
-        return kept + ranked[window:]
+            else:
+                kept[into][2].append(docnum)
+        return kept + ranked[window:], len(head) - len(kept)
 
     def _hit(
         self, corpus: Corpus, docnum: int, score: float, dups: list[int], parts: dict | None, terms: list[str] | None

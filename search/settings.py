@@ -82,6 +82,21 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "The CMS database `sync` reads, mysql://user:password@host/db (?unix_socket=PATH); never printed.",
     ),
+    Setting(
+        "MAX_RESULT_WINDOW",
+        1000,
+        "Results a search pages through: page × size beyond it is rejected with a 400 (deeper results are not paged).",
+    ),
+    Setting(
+        "MAX_FILE_MB", 32, "Largest .json, .txt or .html article file read (larger ones are reported and skipped)."
+    ),
+    Setting(
+        "MAX_STREAM_MB", 2048, "Most bytes read from one JSON Lines file after decompression (the rest is reported)."
+    ),
+    Setting("MAX_RECORD_MB", 8, "Longest JSON Lines record (line); a longer one is reported with file and line."),
+    Setting(
+        "MAX_BODY_CHARS", 1_000_000, "Longest article body, in characters; a longer article is reported and skipped."
+    ),
 )
 
 SETTINGS_BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from schemathesis import GenerationMode
 
 import search
@@ -64,6 +64,12 @@ def test_api_conforms_to_its_schema(api_schema, label, mode):
         database=None,
     )
     def check(case) -> None:
+        if mode == GenerationMode.POSITIVE and path == "/api/search":
+            # A joint bound OpenAPI cannot state: page × size within MAX_RESULT_WINDOW (else a 400).
+            query = case.query or {}
+            page, size = query.get("page"), query.get("size")
+            size = size if isinstance(size, int) else 10  # absent or empty: the default page size
+            assume(not (isinstance(page, int) and page * size > 1000))
         response = case.call_and_validate()
         SEEN["requests"] += 1
         SEEN[f"status {response.status_code}"] += 1

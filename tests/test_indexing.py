@@ -257,3 +257,43 @@ def test_ranking_columns_hold_the_normalized_title_and_body(store, tmp_path):
     assert (corpus.value("title_text", s), corpus.value("body_text", s)) == ("短".encode(), b"")
     assert corpus.value("signature", t) == signature("covid-19:卫生部发布通报\n疫情防控形势稳定。abc 5g")
     assert corpus.value("signature", s) == b""  # too short for a sketch
+
+
+def test_a_writer_process_killed_mid_build_fails_the_run_promptly(store, corpus, tmp_path):
+    import multiprocessing
+    import os
+    import signal
+    import threading
+    import time
+
+    search.reindex(store, [corpus], full=True, workers=1)
+    old = store.current()
+    many = write_jsonl(tmp_path / "many.jsonl", [dict(a, id=f"{a['id']}-{i}") for i in range(200) for a in ARTICLES])
+    killed: list[int] = []
+
+    def kill_a_writer(done: int) -> None:  # the parent's progress hook: SIGKILL one writer after the first batch
+        if not killed:
+            writer = multiprocessing.active_children()[0]
+            killed.append(writer.pid)
+            os.kill(writer.pid, signal.SIGKILL)
+
+    outcome: list[BaseException | search.ReindexReport] = []
+
+    def run() -> None:
+        try:
+            outcome.append(search.reindex(store, [many], full=True, workers=2, progress=kill_a_writer))
+        except BaseException as exc:
+            outcome.append(exc)
+
+    started = time.monotonic()
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout=60)
+    assert not thread.is_alive(), "reindex still waits on a dead writer process after 60 s"
+    assert time.monotonic() - started < 30
+    assert isinstance(outcome[0], search.WriterProcessError), outcome
+    assert f"(pid {killed[0]}) was killed by SIGKILL" in str(outcome[0])
+    assert store.current() == old
+    assert [p.name for p in store.root.iterdir() if p.name.startswith(("tmp-", "gen-"))] == [old]
+    assert search.SearchEngine(store).search("疫情").total == 2
+    assert search.reindex(store, [many], full=True, workers=2).doc_count == 800  # the lock was released

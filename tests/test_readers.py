@@ -159,3 +159,71 @@ def test_errors_raise_without_handler(tmp_path: Path):
     (tmp_path / "a.jsonl").write_text("{oops\n")
     with pytest.raises(ArticleError, match="invalid JSON"):
         list(read_articles([tmp_path / "a.jsonl"]))
+
+
+def test_directory_walks_skip_symbolic_links(tmp_path):
+    secret = tmp_path / "outside" / "secret.txt"
+    secret.parent.mkdir()
+    secret.write_text("机密配置\n数据库口令 hunter2\n", encoding="utf-8")
+    tree = tmp_path / "tree"
+    (tree / "sub").mkdir(parents=True)
+    (tree / "sub" / "own.txt").write_text("衡阳新闻\n正文内容。\n", encoding="utf-8")
+    (tree / "sub" / "leak.txt").symlink_to(secret)
+    (tree / "linked").symlink_to(secret.parent, target_is_directory=True)
+    (tree / "inside.txt").symlink_to(tree / "sub" / "own.txt")
+    articles, errors = [], []
+    articles = list(read_articles([tree], errors.append))
+    assert [a.id for a in articles] == ["own"]
+    assert [(e.where, e.message, e.warning) for e in errors] == [
+        (str(tree / p), "symbolic link skipped: directory walks do not follow links", True)
+        for p in ("inside.txt", "linked", "sub/leak.txt")
+    ]
+
+
+def test_a_record_over_the_limit_is_reported_and_the_rest_read(tmp_path):
+    from search.readers import Limits
+
+    limits = Limits(file_bytes=1000, stream_bytes=10_000, record_bytes=300, body_chars=50)
+    path = tmp_path / "a.jsonl.gz"
+    records = [
+        {"id": "ok1", "title": "短新闻", "body": "正文。"},
+        {"id": "huge", "title": "超长记录", "body": "长" * 400},  # a line of 1,200+ bytes
+        {"id": "long", "title": "长正文", "body": "字" * 60},  # under the record limit, over the body limit
+        {"id": "ok2", "title": "又一条", "body": "正文。"},
+    ]
+    lines = [json.dumps(r, ensure_ascii=False) + "\n" for r in records]
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        handle.write("".join(lines))
+    errors: list[ArticleError] = []
+    articles = list(read_articles([path], errors.append, limits))
+    assert [a.id for a in articles] == ["ok1", "ok2"]
+    assert [str(e) for e in errors] == [
+        f"{path}:2: record is {len(lines[1].encode())} bytes, over the limit of 300 bytes (MAX_RECORD_MB)",
+        f"{path}:3: article 'long': body is 60 characters, over the limit of 50 (MAX_BODY_CHARS)",
+    ]
+
+
+def test_a_decompressed_stream_stops_at_its_limit(tmp_path):
+    from search.readers import Limits
+
+    limits = Limits(file_bytes=1000, stream_bytes=200, record_bytes=100, body_chars=50)
+    path = tmp_path / "bomb.jsonl.gz"
+    line = json.dumps({"id": "x", "title": "新闻"}, ensure_ascii=False) + "\n"
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        handle.write("".join(line.replace('"x"', f'"x{i:02d}"') for i in range(50)))  # 33 bytes each
+    errors: list[ArticleError] = []
+    articles = list(read_articles([path], errors.append, limits))
+    assert [a.id for a in articles] == ["x00", "x01", "x02", "x03", "x04", "x05"]  # 198 bytes
+    assert [str(e) for e in errors] == [f"{path}:7: stream is over the limit of 200 bytes (MAX_STREAM_MB)"]
+
+
+@pytest.mark.parametrize("name", ["big.json", "big.txt", "big.html"])
+def test_whole_file_readers_refuse_a_file_over_the_limit(tmp_path, name):
+    from search.readers import Limits
+
+    limits = Limits(file_bytes=1000, stream_bytes=10_000, record_bytes=300, body_chars=5000)
+    path = tmp_path / name
+    path.write_text("新闻\n" + "正文" * 400, encoding="utf-8")
+    errors: list[ArticleError] = []
+    assert list(read_articles([path], errors.append, limits)) == []
+    assert [str(e) for e in errors] == [f"{path}: file is over the limit of 1000 bytes (MAX_FILE_MB)"]
