@@ -245,7 +245,7 @@ def test_a_file_that_is_not_a_terms_file_is_refused(tmp_path):
             st.lists(st.integers(0, 70_000), max_size=4),
         ),
         min_size=1,
-        max_size=30,
+        max_size=40,
         unique_by=lambda p: p[0],
     ),
     st.booleans(),
@@ -254,13 +254,15 @@ def test_a_block_gives_back_what_was_written(postings, with_positions):
     postings.sort()
     docnums = [p[0] for p in postings]
     weights = [p[1] for p in postings]
+    positions = None
     if with_positions:
         poses = [sorted(p[2]) if i % 2 else p[2] for i, p in enumerate(postings)]  # some out of order
-        raw = blocks.encode(
-            docnums, weights, b"".join(PackedPositions().encode(p) for p in poses), [len(p) for p in poses]
-        )
+        positions = b"".join(PackedPositions().encode(p) for p in poses)
+        raw = blocks.encode(docnums, weights, positions, [len(p) for p in poses])
     else:
         raw = blocks.encode(docnums, weights)
+    args = (docnums, weights, *((positions, [len(p) for p in poses]) if with_positions else (None, None)))
+    assert blocks._encode_small(*args) == blocks._encode_arrays(*args) == raw  # plain Python, numpy: the same bytes
     found = blocks.decode(raw, len(docnums))
     assert found.ids.tolist() == docnums and found.weights.tolist() == weights
     if with_positions:

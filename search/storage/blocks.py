@@ -16,6 +16,8 @@ bit 7 explicit counts.
 
 from __future__ import annotations
 
+import sys
+from array import array
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,7 +26,8 @@ WIDTHS = (np.dtype("<u1"), np.dtype("<u2"), np.dtype("<u4"))
 WEIGHTS = (None, WIDTHS[0], WIDTHS[1], WIDTHS[2], np.dtype("<f4"))
 COUNT = np.dtype("<u4")
 RAW_POSITIONS = 3
-_ONES = np.ones(0, dtype=np.float32)
+SMALL = 16  # postings of a term encoded in plain Python (most terms: numpy's per-call cost dominates)
+_CODES = ("B", "H", "I") if sys.byteorder == "little" and array("I").itemsize == 4 else None
 
 
 def _width(top: int) -> int:
@@ -42,9 +45,65 @@ def encode(
 ) -> bytes:
     """A term's block: ``docnums`` ascending, their ``weights`` and, for a positions field,
     every document's ``positions`` (``u4`` each, concatenated) with their ``counts``."""
+    if len(docnums) <= SMALL and _CODES is not None and (positions is None or len(positions) <= 4 * SMALL):
+        return _encode_small(docnums, weights, positions, counts)
+    return _encode_arrays(docnums, weights, positions, counts)
+
+
+def _encode_small(docnums: list[int], weights: list[float], positions: bytes | None, counts: list[int] | None) -> bytes:
+    """``encode`` of a few postings, the same bytes without numpy."""
+    assert _CODES is not None
+    deltas = [b - a for a, b in zip([0, *docnums], docnums, strict=False)]
+    if min(deltas) < 0 or 0 in deltas[1:]:
+        raise ValueError("document numbers must be unique and ascending")
+    idcode = _width(max(deltas))
+    parts = [b"", array(_CODES[idcode], deltas).tobytes()]
+    if all(w == 1.0 for w in weights):
+        wcode = 0
+    elif all(w >= 0 and float(w).is_integer() for w in weights) and max(weights) < 0x100000000:
+        wcode = 1 + _width(int(max(weights)))
+        parts.append(array(_CODES[wcode - 1], [int(w) for w in weights]).tobytes())
+    else:
+        wcode = 4
+        parts.append(array("f", weights).tobytes())
+    flags = idcode | wcode << 2
+    if positions is not None:
+        per_doc = list(counts) if counts is not None else []
+        if len(per_doc) != len(docnums):
+            raise ValueError("a positions field needs a count of positions per document")
+        if per_doc != [int(w) if wcode else 1 for w in weights] or any(w != int(w) for w in weights):
+            flags |= 0x80
+            parts.append(array("I", per_doc).tobytes())
+        poses = array("I")
+        poses.frombytes(positions)
+        if len(poses) != sum(per_doc):
+            raise ValueError("positions and their counts disagree")
+        pdeltas = []
+        at = 0
+        for n in per_doc:
+            prev = 0
+            for p in poses[at : at + n]:
+                pdeltas.append(p - prev)
+                prev = p
+            at += n
+        if pdeltas and min(pdeltas) < 0:
+            pcode, packed = RAW_POSITIONS, poses.tobytes()
+        else:
+            pcode = _width(max(pdeltas, default=0))
+            packed = array(_CODES[pcode], pdeltas).tobytes()
+        flags |= pcode << 5
+        parts.append(packed)
+    parts[0] = bytes((flags,))
+    return b"".join(parts)
+
+
+def _encode_arrays(
+    docnums: list[int], weights: list[float], positions: bytes | None, counts: list[int] | None
+) -> bytes:
+    """``encode`` with numpy, for long posting lists."""
     ids = np.asarray(docnums, dtype=np.int64)
     deltas = np.diff(ids, prepend=0)
-    if len(ids) and deltas.min() < 0 or len(set(docnums)) != len(docnums):
+    if len(ids) and (deltas[0] < 0 or (deltas[1:] <= 0).any()):
         raise ValueError("document numbers must be unique and ascending")
     idcode = _width(int(deltas.max()) if len(deltas) else 0)
     parts = [b"", deltas.astype(WIDTHS[idcode]).tobytes()]

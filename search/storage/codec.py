@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import os
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import groupby
 from operator import itemgetter
 from typing import Any
@@ -133,13 +133,16 @@ class NewsFieldWriter(base.FieldWriter):
                     self.finish_field()
                 self.start_field(fieldname, schema[fieldname])
                 current = fieldname
-            postings = [p for p in group if p[2] >= 0]  # docnum -1: Whoosh's spelling entries, not kept
+            postings = list(group)
+            if postings[0][2] < 0:  # docnum -1 (sorted first): Whoosh's spelling entries, not kept
+                postings = [p for p in postings if p[2] >= 0]
             if postings:
-                self._add_term(btext, [p[2] for p in postings], [p[3] for p in postings], [p[4] for p in postings])
+                _, _, docnums, weights, values = zip(*postings, strict=True)
+                self._add_term(btext, docnums, weights, values)
         if current is not None:
             self.finish_field()
 
-    def _add_term(self, btext: bytes, docnums: list[int], weights: list[float], values: list[bytes]) -> None:
+    def _add_term(self, btext: bytes, docnums: Sequence[int], weights: Sequence[float], values: Sequence[Any]) -> None:
         if self._terms and self._fields[-1][1] < len(self._dfs) and btext <= self._terms[-1]:
             raise base.OutOfOrderError(f"term {btext!r} after {self._terms[-1]!r}")
         if self._positions:
