@@ -281,3 +281,27 @@ def test_a_block_takes_the_narrowest_types(docnums, weights, size):
 def test_document_numbers_must_ascend():
     with pytest.raises(ValueError, match="unique and ascending"):
         blocks.encode([3, 1], [1.0, 1.0])
+
+
+def test_a_body_is_stored_once_as_a_patch_on_its_normalized_column(tmp_path, analyzer):
+    from whoosh.codec.whoosh3 import W3PerDocReader
+
+    bodies = {
+        "t": "疫情防控形勢穩定。ＡＢＣ　5G",  # traditional and full-width characters: a patch
+        "s": "普通的正文，没有要改的字",
+        "w": "新房120㎡……ＡＢ",  # characters that expand when normalized: stored whole
+        "e": "",
+    }
+    records = [{"id": k, "title": f"标题{k}", "body": v} for k, v in bodies.items()]
+    store = search.IndexStore(tmp_path / "index", analyzer)
+    search.reindex(store, [write_jsonl(tmp_path / "a.jsonl", records)], full=True, workers=1)
+    searcher = store.searcher()
+    corpus = search.SearchEngine(store).corpus(searcher)
+    (seg, _), *_ = _segments(store)
+    kept = {}
+    for article_id, body in bodies.items():
+        d = searcher.document_number(id=article_id)
+        assert searcher.stored_fields(d)["body"] == corpus.stored(d)["body"] == body
+        kept[article_id] = W3PerDocReader.stored_fields(seg._perdoc, d)["body"]  # as written
+    assert [k for k, v in kept.items() if isinstance(v, str)] == ["w"]
+    assert kept["t"][3] == "勢穩ＡＢＣ\u3000G" and kept["s"][3] == "，"

@@ -18,9 +18,11 @@ Positions are kept only in ``PackedPositions`` fields (the bigram fields,
 for exact phrases); other fields keep weights.
 
 Terms file layout (little-endian): a header (magic, version, term count,
-length of the description), a JSON description (the fields in order with
-their first term and term count, and the types of the arrays) padded to 8
-bytes, then term lengths, the terms' bytes, document counts and block ends.
+length of the description), then, compressed with zlib (level 1: the file
+is read whole, and shrinks to ~40 %), a JSON description (the fields in
+order with their first term and term count, and the types of the arrays)
+padded to 8 bytes, term lengths, the terms' bytes, document counts and
+block ends.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from __future__ import annotations
 import json
 import os
 import struct
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import groupby
 from operator import itemgetter
@@ -36,13 +39,15 @@ from typing import Any
 import numpy as np
 from whoosh import formats
 from whoosh.codec import base
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3Codec, W3PerDocReader, W3Segment
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3Codec, W3PerDocReader, W3PerDocWriter, W3Segment
+from whoosh.columns import VarBytesColumn
 from whoosh.matching import ListMatcher
 from whoosh.reading import TermInfo, TermNotFound
 from whoosh.system import pack_uint
 from whoosh.util.numeric import byte_to_length
 
 from . import blocks
+from .derived import apply_patch, is_patch, make_patch
 from .formats import PackedPositions
 
 TERMS_EXT = ".ntx"
@@ -61,13 +66,24 @@ def _narrowest(top: int) -> str:
 
 
 class NewsCodec(W3Codec):
-    """W3's per-document files with the news inverted index (see the module docstring)."""
+    """W3's per-document files with the news inverted index (see the module docstring).
+
+    ``derived`` maps a stored text field to the bytes column that holds its
+    normalized form: the field is stored as a patch on the column (``derived``).
+    """
 
     length_stats = False  # blocks keep no length bounds: the flush needs no lengths
 
-    def __init__(self) -> None:
+    def __init__(self, derived: dict[str, str] | None = None) -> None:
         # W3's settings for what it still writes: uncompressed, never compound
         super().__init__(compression=0)
+        self.derived = dict(derived or {})
+
+    def per_document_writer(self, storage: Any, segment: Any) -> NewsPerDocWriter:
+        return NewsPerDocWriter(self, storage, segment)
+
+    def per_document_reader(self, storage: Any, segment: Any) -> NewsPerDocReader:
+        return NewsPerDocReader(storage, segment, self.derived)
 
     def field_writer(self, storage: Any, segment: Any) -> NewsFieldWriter:
         return NewsFieldWriter(storage, segment)
@@ -77,6 +93,48 @@ class NewsCodec(W3Codec):
 
     def new_segment(self, storage: Any, indexname: str) -> W3Segment:
         return W3Segment(self, indexname)
+
+
+class NewsPerDocWriter(W3PerDocWriter):
+    """W3's per-document writer; a derived stored text is written as a patch on its column."""
+
+    def __init__(self, codec: NewsCodec, storage: Any, segment: Any) -> None:
+        super().__init__(codec, storage, segment)
+        self._derived = codec.derived
+        self._columns = set(codec.derived.values())
+        self._column_values: dict[str, bytes] = {}
+
+    def add_column_value(self, fieldname: str, columnobj: Any, value: Any) -> None:
+        if fieldname in self._columns:
+            self._column_values[fieldname] = value
+        super().add_column_value(fieldname, columnobj, value)
+
+    def finish_doc(self) -> None:
+        stored = self._storedfields or {}  # W3's close() finishes a document even when none was started
+        for name, column in self._derived.items():
+            text, normalized = stored.get(name), self._column_values.get(column)
+            if isinstance(text, str) and normalized is not None:
+                patch = make_patch(text, normalized.decode("utf-8"))
+                if patch is not None:
+                    stored[name] = patch
+        self._column_values.clear()
+        super().finish_doc()
+
+
+class NewsPerDocReader(W3PerDocReader):
+    """W3's per-document reader; a derived stored text is rebuilt from its column."""
+
+    def __init__(self, storage: Any, segment: Any, derived: dict[str, str]) -> None:
+        super().__init__(storage, segment)
+        self._derived = derived
+
+    def stored_fields(self, docnum: int) -> dict[str, Any]:
+        fields = super().stored_fields(docnum)
+        for name, column in self._derived.items():
+            if is_patch(fields.get(name)):
+                reader = self._cached_reader(column, VarBytesColumn())
+                fields[name] = apply_patch((reader[docnum] or b"").decode("utf-8"), fields[name])
+        return fields
 
 
 class NewsFieldWriter(base.FieldWriter):
@@ -169,11 +227,14 @@ class NewsFieldWriter(base.FieldWriter):
         handle = self._segment.create_file(self._storage, TERMS_EXT)
         try:
             handle.write(HEADER.pack(MAGIC, VERSION, n, len(about)))
-            handle.write(about + b"\0" * (-len(about) % 8))
-            handle.write(np.asarray(self._lengths, dtype=types["lengths"]).tobytes())
-            handle.write(b"".join(self._terms))
-            handle.write(np.asarray(self._dfs, dtype=types["dfs"]).tobytes())
-            handle.write(np.asarray(self._ends, dtype=types["ends"]).tobytes())
+            body = [
+                about + b"\0" * (-len(about) % 8),
+                np.asarray(self._lengths, dtype=types["lengths"]).tobytes(),
+                b"".join(self._terms),
+                np.asarray(self._dfs, dtype=types["dfs"]).tobytes(),
+                np.asarray(self._ends, dtype=types["ends"]).tobytes(),
+            ]
+            handle.write(zlib.compress(b"".join(body), 1))
         finally:
             handle.close()
         self._terms = []
@@ -208,6 +269,7 @@ class NewsTermsReader(base.TermsReader):
         if magic != MAGIC or version != VERSION:
             raise ValueError(f"{name}: not a news terms file")
         try:
+            raw = raw[: HEADER.size] + zlib.decompress(raw[HEADER.size :])
             about = json.loads(raw[HEADER.size : HEADER.size + described])
             at = HEADER.size + described + (-described % 8)
             types = {k: np.dtype(v) for k, v in about["types"].items()}
@@ -221,7 +283,7 @@ class NewsTermsReader(base.TermsReader):
             ends = np.frombuffer(raw, dtype=types["ends"], count=n, offset=at).astype(np.int64)
             if at + n * types["ends"].itemsize != len(raw):
                 raise ValueError("trailing bytes")
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, zlib.error) as exc:
             raise ValueError(f"{name}: not a complete news terms file ({exc})") from None
         self._ends = ends
         self._starts = np.concatenate([[0], ends[:-1]]).astype(np.int64) if n else ends

@@ -19,7 +19,8 @@ from whoosh.codec.whoosh3 import STORED_COLUMN
 from whoosh.columns import CompressedBytesColumn, PickleColumn, VarBytesColumn
 from whoosh.reading import TermNotFound
 
-from .codec import NewsTermsReader
+from .codec import NewsCodec, NewsTermsReader
+from .derived import apply_patch, is_patch
 from .files import PreadFile
 
 _EMPTY = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
@@ -111,6 +112,9 @@ class StoredFields:
         self._read_lock = read_lock
         self._names = frozenset(segments[0][0].schema.names()) if segments else frozenset()
         self._parts: list[Any] = []
+        codecs = [seg.segment().codec() if hasattr(seg, "segment") else None for seg, _ in segments]
+        derived = {n: c for codec in codecs if isinstance(codec, NewsCodec) for n, c in codec.derived.items()}
+        self._derived = {name: BytesColumn(segments, column, read_lock) for name, column in derived.items()}
         for seg, _ in segments:
             perdoc = getattr(seg, "_perdoc", None)
             with read_lock:  # Whoosh's own cached reader of the column (opened once, shared)
@@ -135,7 +139,11 @@ class StoredFields:
         fd, base, offsets, lengths = part
         length = lengths[local]
         fields = pickle.loads(zlib.decompress(os.pread(fd, length, base + offsets[local]))) if length else None
-        return {k: v for k, v in (fields or {}).items() if k in self._names}
+        out = {k: v for k, v in (fields or {}).items() if k in self._names}
+        for name, column in self._derived.items():
+            if is_patch(out.get(name)):
+                out[name] = apply_patch(column[docnum].decode("utf-8"), out[name])
+        return out
 
     def direct(self) -> list[bool]:
         """Which segments are read directly (not through Whoosh's reader)."""

@@ -15,6 +15,8 @@ from whoosh.writing import PostingPool, SegmentWriter
 from .codec import NewsCodec
 
 FLUSH_AT = 0.85  # of the writer's memory: end the segment there rather than spill sorted runs to disk
+# Stored texts kept as a patch on the column of their normalized form (search.indexing.Documents writes both)
+DERIVED = {"body": "body_text"}
 
 
 def codec() -> NewsCodec:
@@ -24,7 +26,7 @@ def codec() -> NewsCodec:
     a reader loads a whole compound file into memory, while separate files
     are read through the page cache.
     """
-    return NewsCodec()
+    return NewsCodec(derived=DERIVED)
 
 
 class _PostingPool(PostingPool):
