@@ -251,6 +251,11 @@ def _prefix_keys(blob: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> n
     return keys
 
 
+def _compact(offsets: np.ndarray) -> np.ndarray:
+    """Ascending offsets in ``u4`` when they fit."""
+    return offsets.astype(np.uint32 if not len(offsets) or offsets[-1] < 0x100000000 else np.int64)
+
+
 def _prefix_key(btext: bytes) -> np.uint64:
     return np.uint64(int.from_bytes(btext[:8].ljust(8, b"\0"), "big"))
 
@@ -278,18 +283,19 @@ class NewsTermsReader(base.TermsReader):
             total = int(lengths.sum())
             self._blob = raw[at : at + total]
             at += total
-            self._dfs = np.frombuffer(raw, dtype=types["dfs"], count=n, offset=at)
+            self._dfs = np.frombuffer(raw, dtype=types["dfs"], count=n, offset=at).copy()
             at += n * types["dfs"].itemsize
             ends = np.frombuffer(raw, dtype=types["ends"], count=n, offset=at).astype(np.int64)
             if at + n * types["ends"].itemsize != len(raw):
                 raise ValueError("trailing bytes")
         except (ValueError, KeyError, TypeError, zlib.error) as exc:
             raise ValueError(f"{name}: not a complete news terms file ({exc})") from None
-        self._ends = ends
-        self._starts = np.concatenate([[0], ends[:-1]]).astype(np.int64) if n else ends
-        self._text_ends = np.cumsum(lengths)
-        self._text_starts = self._text_ends - lengths
-        self._keys = _prefix_keys(np.frombuffer(self._blob, dtype=np.uint8), self._text_starts, lengths)
+        # held for the life of the reader, ~18 bytes a term besides the terms themselves:
+        # offsets i and i + 1 bound term i's bytes and its block
+        self._offsets = _compact(np.concatenate([[0], ends]))
+        text_ends = np.cumsum(lengths)
+        self._keys = _prefix_keys(np.frombuffer(self._blob, dtype=np.uint8), text_ends - lengths, lengths)
+        self._text_offsets = _compact(np.concatenate([[0], text_ends]))
         self._fields = {name: (first, first + count) for name, first, count in about["fields"]}
         self._order = [name for name, _, _ in about["fields"]]
         self._postfile = segment.open_file(storage, POSTINGS_EXT)
@@ -301,7 +307,7 @@ class NewsTermsReader(base.TermsReader):
     # --- lookups -------------------------------------------------------------
 
     def _text(self, i: int) -> bytes:
-        return self._blob[int(self._text_starts[i]) : int(self._text_ends[i])]
+        return self._blob[int(self._text_offsets[i]) : int(self._text_offsets[i + 1])]
 
     def _lower_bound(self, fieldname: str, btext: bytes) -> int:
         """The first term of the field not below ``btext`` (the field's end when none)."""
@@ -320,8 +326,8 @@ class NewsTermsReader(base.TermsReader):
 
     def block(self, i: int) -> blocks.Block:
         """Term ``i``'s decoded block."""
-        start = int(self._starts[i])
-        raw = os.pread(self._fd, int(self._ends[i]) - start, start)
+        start = int(self._offsets[i])
+        raw = os.pread(self._fd, int(self._offsets[i + 1]) - start, start)
         return blocks.decode(raw, int(self._dfs[i]))
 
     def arrays(self, fieldname: str, btext: bytes) -> tuple[np.ndarray, np.ndarray] | None:
