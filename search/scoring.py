@@ -167,7 +167,7 @@ class Corpus:
         What a Whoosh phrase of the run's bigrams matches: within a run of CJK
         characters bigram positions are consecutive, and nowhere else. Whoosh
         reads and lines up positions in Python, ~0.2 s for “一带一路” at 100,000
-        articles; here the documents holding every bigram (postings tables) are
+        articles; here the documents holding every bigram (the codec's arrays) are
         checked for the run in the index's normalized texts. The body's
         (``body_text``) is exact; the title's (``title_text``) has lost its
         punctuation, so a title found there is confirmed on the stored title,
