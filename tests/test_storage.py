@@ -16,7 +16,7 @@ from search.indexing import Documents
 from search.readers import read_articles
 from search.schema import NewsText
 from search.storage import PackedPositions, blocks, codec, term_postings
-from search.storage.codec import NewsTermsReader
+from search.storage.terms import NewsTermsReader
 
 from .conftest import write_jsonl
 

@@ -15,6 +15,9 @@ from array import array
 from itertools import accumulate
 from typing import Any
 
+from whoosh.codec.whoosh3 import W3PerDocReader, W3PerDocWriter
+from whoosh.columns import VarBytesColumn
+
 TAG = "~patch"
 
 
@@ -43,3 +46,45 @@ def apply_patch(normalized: str, patch: tuple[str, str, bytes, str]) -> str:
         last = at + 1
     parts.append(normalized[last:])
     return "".join(parts)
+
+
+class NewsPerDocWriter(W3PerDocWriter):
+    """W3's per-document writer; a derived stored text is written as a patch on its column."""
+
+    def __init__(self, codec: Any, storage: Any, segment: Any) -> None:
+        super().__init__(codec, storage, segment)
+        self._derived = codec.derived
+        self._columns = set(codec.derived.values())
+        self._column_values: dict[str, bytes] = {}
+
+    def add_column_value(self, fieldname: str, columnobj: Any, value: Any) -> None:
+        if fieldname in self._columns:
+            self._column_values[fieldname] = value
+        super().add_column_value(fieldname, columnobj, value)
+
+    def finish_doc(self) -> None:
+        stored = self._storedfields or {}  # W3's close() finishes a document even when none was started
+        for name, column in self._derived.items():
+            text, normalized = stored.get(name), self._column_values.get(column)
+            if isinstance(text, str) and normalized is not None:
+                patch = make_patch(text, normalized.decode("utf-8"))
+                if patch is not None:
+                    stored[name] = patch
+        self._column_values.clear()
+        super().finish_doc()
+
+
+class NewsPerDocReader(W3PerDocReader):
+    """W3's per-document reader; a derived stored text is rebuilt from its column."""
+
+    def __init__(self, storage: Any, segment: Any, derived: dict[str, str]) -> None:
+        super().__init__(storage, segment)
+        self._derived = derived
+
+    def stored_fields(self, docnum: int) -> dict[str, Any]:
+        fields = super().stored_fields(docnum)
+        for name, column in self._derived.items():
+            if is_patch(fields.get(name)):
+                reader = self._cached_reader(column, VarBytesColumn())
+                fields[name] = apply_patch((reader[docnum] or b"").decode("utf-8"), fields[name])
+        return fields

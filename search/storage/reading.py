@@ -19,9 +19,10 @@ from whoosh.codec.whoosh3 import STORED_COLUMN
 from whoosh.columns import CompressedBytesColumn, PickleColumn, VarBytesColumn
 from whoosh.reading import TermNotFound
 
-from .codec import NewsCodec, NewsTermsReader
+from .codec import NewsCodec
 from .derived import apply_patch, is_patch
 from .files import PreadFile
+from .terms import NewsTermsReader
 
 _EMPTY = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
 
