@@ -305,3 +305,23 @@ def test_a_body_is_stored_once_as_a_patch_on_its_normalized_column(tmp_path, ana
         kept[article_id] = W3PerDocReader.stored_fields(seg._perdoc, d)["body"]  # as written
     assert [k for k, v in kept.items() if isinstance(v, str)] == ["w"]
     assert kept["t"][3] == "勢穩ＡＢＣ\u3000G" and kept["s"][3] == "，"
+
+
+def test_term_statistics_hold_across_segments_and_fields_without_lengths(sample_store):
+    reader = sample_store.searcher().reader()
+    assert not reader.is_atomic()
+    for fieldname in ("body", "authors", "title_bg"):  # authors keeps no lengths
+        walked = list(reader.iter_field(fieldname))  # Whoosh combines each term's statistics per segment
+        assert len(walked) > 10
+        assert all(info.doc_frequency() == reader.doc_frequency(fieldname, btext) for btext, info in walked)
+        assert all(info.min_length() is not None for _, info in walked[:50])
+    ids, weights = search.SearchEngine(sample_store).corpus(sample_store.searcher()).postings("body", "衡阳")
+    info = reader.term_info("body", "衡阳")
+    assert (info.doc_frequency(), info.weight(), info.min_id(), info.max_id(), info.max_weight()) == (
+        len(ids),
+        float(weights.sum()),
+        int(ids[0]),
+        int(ids[-1]),
+        float(weights.max()),
+    )
+    assert 0 < info.min_length() <= info.max_length()
