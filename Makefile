@@ -22,6 +22,9 @@ demo-index: install
 	@if [ ! -f "$(INDEX)/CURRENT" ]; then \
 		echo "building the demo index in $(INDEX) from sample/"; \
 		$(PY) cli.py --index "$(INDEX)" reindex sample --full; \
+	elif $(PY) cli.py --index "$(INDEX)" stats --check 2>&1 | grep -q "schema version"; then \
+		echo "rebuilding the demo index in $(INDEX) from sample/: it was built by an older version"; \
+		$(PY) cli.py --index "$(INDEX)" reindex sample --full; \
 	fi
 
 run: demo-index

@@ -223,8 +223,9 @@ def search_cmd(obj: Context, query: str, limit: int, page: int, sort: str, as_js
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--check", is_flag=True, help="Fail unless this version can read the index (schema and analyzer).")
 @click.pass_obj
-def stats(obj: Context, as_json: bool) -> None:
+def stats(obj: Context, as_json: bool, check: bool) -> None:
     """Show the index: generation, document count, build time, analyzer.
 
     Example: python cli.py stats --json
@@ -232,6 +233,8 @@ def stats(obj: Context, as_json: bool) -> None:
     store = obj.engine.store
     try:
         meta: dict[str, Any] = dict(store.meta())
+        if check:
+            store.check_compatible(meta)
         meta["generation"] = store.current()
         meta["path"] = str(Path(store.root).resolve())
         meta["analyzer_in_use"] = store.analyzer.fingerprint

@@ -20,7 +20,6 @@ import contextlib
 import fcntl
 import json
 import os
-import pickle
 import shutil
 import threading
 import time
@@ -32,17 +31,16 @@ from pathlib import Path
 from typing import Any
 
 from whoosh import index as whoosh_index
-from whoosh.filedb.filestore import FileStorage
-from whoosh.filedb.structfile import StructFile
 from whoosh.searching import Searcher
 
 from .analysis import Analyzer
 from .schema import bind_schema, build_schema
+from .storage import PreadStorage
 
 CURRENT = "CURRENT"
 META = "meta.json"
 LOCK = "write.lock"
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8  # 8: the news codec (search.storage)
 STAMP_SETTLE_NS = 1_000_000_000  # file times older than this (longer than any timestamp tick) are trusted
 _HELD: dict[str, int] = {}  # index roots whose write lock a thread of this process holds re-entrantly
 
@@ -90,66 +88,6 @@ def write_text_atomic(path: Path, text: str) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
-
-
-class _PreadFile(StructFile):
-    """A read-only index file whose ``get`` is one ``pread``, not a seek and a buffered read."""
-
-    def __init__(self, fileobj: Any, **kwargs: Any) -> None:
-        super().__init__(fileobj, **kwargs)
-        self._fd = fileobj.fileno()
-
-    def get(self, position: int, length: int) -> bytes:
-        return os.pread(self._fd, length, position)
-
-
-class _WriteFile(StructFile):
-    """A new index file that counts the bytes written, so ``tell`` is no system call.
-
-    Python's buffered ``tell()`` asks the kernel (``lseek``) every time, and
-    Whoosh's writers ask once or twice per term and per stored document: a
-    tenth of a full build went there.
-    """
-
-    def __init__(self, fileobj: Any, **kwargs: Any) -> None:
-        super().__init__(fileobj, **kwargs)
-        self.is_real = False  # StructFile then writes arrays through write(), not with tofile()
-        self._write = fileobj.write
-        self._pos = fileobj.tell()
-
-    def write(self, data: Any) -> int:
-        written = self._write(data)  # a buffered writer takes everything: the byte count
-        self._pos += written
-        return written
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, *args: Any) -> int:
-        self._pos = self.file.seek(*args)
-        return self._pos
-
-    def write_pickle(self, obj: Any, protocol: int = -1) -> None:  # StructFile's dumps straight to the file
-        self.write(pickle.dumps(obj, protocol))
-
-
-class PreadStorage(FileStorage):
-    """Whoosh file storage whose random reads are single ``pread`` calls.
-
-    Whoosh looks a term up and reads stored documents with a seek and a read
-    each; through Python's buffered file that is a seek, an 8 KB buffer fill
-    and a copy per lookup, hundreds per query. ``pread`` reads just the bytes
-    (page cache hits), does not move the file position the other readers use,
-    and keeps memory honest (``mmap`` would count the mapped index in every
-    worker's RSS). New files count what they write (``_WriteFile``).
-    """
-
-    def open_file(self, name: str, **kwargs: Any) -> StructFile:
-        return _PreadFile(open(self._fpath(name), "rb"), name=name, **kwargs)
-
-    def create_file(self, name: str, excl: bool = False, mode: str = "wb", **kwargs: Any) -> StructFile:
-        made = super().create_file(name, excl=excl, mode=mode, **kwargs)
-        return _WriteFile(made.file, name=name, **kwargs)
 
 
 @dataclass(frozen=True)

@@ -18,37 +18,26 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import pickle
 import queue
 import re
 import shutil
 import signal
 import threading
 import time
-import zlib
-from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import timezone
-from itertools import groupby
-from operator import itemgetter
 from pathlib import Path
 from typing import Any
-
-from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3Codec, W3FieldWriter, W3TermInfo
-from whoosh.system import pack_int, pack_long, pack_ushort
-from whoosh.util.numeric import length_to_byte
-from whoosh.util.numlists import delta_encode
-from whoosh.writing import PostingPool, SegmentWriter
 
 from .analysis import Analyzer
 from .articles import Article, ArticleError, author_names
 from .dedup import signature
-from .index import IndexStore, PreadStorage
-from .postings import EXT, MERGED, TableWriter, merge, table_path
+from .index import IndexStore
 from .ranking import key_text
 from .readers import DEFAULT_LIMITS, Limits, read_articles
-from .schema import BIGRAM_FIELDS, WORD_FIELDS, NewsText, Postings, bind_schema, build_schema
+from .schema import NewsText, Postings, bind_schema, build_schema
+from .storage import NewsSegmentWriter, PreadStorage, codec, commit, drop_segment, finish_segment, new_writer
 
 ProgressHook = Callable[[int], None]
 
@@ -185,188 +174,8 @@ class WriterProcessError(RuntimeError):
     """An index writer process failed or died (killed, out of memory, a crash in native code)."""
 
 
-def codec() -> W3Codec:
-    """The postings codec: uncompressed blocks write and read faster in Python.
-
-    Segments are written as separate files, never Whoosh's compound files:
-    a reader loads a whole compound file into memory (630 MB for xwlb, per
-    reader, per thread), while separate files are read through the page cache.
-    """
-    return W3Codec(compression=0)
-
-
-class _SegmentLengths:
-    """A new segment's field lengths, read once per field.
-
-    Whoosh's ``add_postings`` asks the per-document reader for the length of
-    every posting's document, one column lookup per posting; that was an
-    eighth of all indexing time.
-    """
-
-    def __init__(self, reader: Any) -> None:
-        self._reader = reader
-        self._fields: dict[str, list[int]] = {}
-
-    def field(self, fieldname: str) -> list[int]:
-        """Every document's length in ``fieldname``."""
-        lengths = self._fields.get(fieldname)
-        if lengths is None:
-            dfl = self._reader.doc_field_length
-            lengths = [dfl(d, fieldname, 0) or 0 for d in range(self._reader.doc_count_all())]
-            self._fields[fieldname] = lengths
-        return lengths
-
-    def doc_field_length(self, docnum: int, fieldname: str, default: int = 0) -> int:
-        return self.field(fieldname)[docnum]
-
-
-class _PostingPool(PostingPool):
-    """Whoosh's posting pool without per-posting type checks (our postings are built typed)."""
-
-    def add(self, item: tuple) -> None:
-        # the same size estimate as PostingPool.add, folded into constants
-        self.currentsize += 150 + len(item[0]) + 2 * len(item[1]) + len(item[4] or b"")
-        if self.currentsize > self.limit:
-            self.save()
-        self.current.append(item)
-
-
-def _write_postings_w3(
-    fieldwriter: Any,
-    schema: Any,
-    lengths: _SegmentLengths | None,
-    items: Iterable[tuple],
-    table: TableWriter | None = None,
-) -> None:
-    """``FieldWriter.add_postings`` for Whoosh's W3 codec, a term at a time.
-
-    The stock loop makes four Python calls per posting; here each term's
-    postings fill the codec's block buffers in slices and the codec's own
-    ``_write_block`` / ``finish_postings`` write them, so the files are the
-    ones Whoosh writes. ``table`` also collects the scoring fields' postings
-    for the segment's postings table (``search.postings``).
-    """
-    current: str | None = None
-    field_lengths: list[int] | None = None
-    for (fieldname, btext), group in groupby(items, key=itemgetter(0, 1)):
-        if fieldname != current:
-            if current is not None:
-                fieldwriter.finish_field()
-            fieldwriter.start_field(fieldname, schema[fieldname])
-            current = fieldname
-            field_lengths = lengths.field(fieldname) if lengths is not None else None
-        postings = list(group)
-        docnums = [p[2] for p in postings]
-        weights = [p[3] for p in postings]
-        pw = fieldwriter._postwriter  # the field's, set by start_field
-        limit = pw._blocklimit
-        if len(postings) <= limit and pw._inlinelimit <= 1:
-            _one_block_term(fieldwriter, pw, btext, postings, docnums, weights, field_lengths)
-        else:
-            fieldwriter.start_term(btext)
-            for start in range(0, len(postings), limit):
-                if len(pw._ids) >= limit:
-                    pw._write_block()
-                chunk_ids = docnums[start : start + limit]
-                chunk_weights = weights[start : start + limit]
-                pw._ids.extend(chunk_ids)
-                pw._weights.extend(chunk_weights)
-                pw._values.extend(v for p in postings[start : start + limit] if (v := p[4]))
-                pw._maxweight = max(pw._maxweight, max(chunk_weights))
-                lens = [n for d in chunk_ids if (n := field_lengths[d])] if field_lengths is not None else None
-                if lens:
-                    low = min(lens)
-                    pw._minlength = low if pw._minlength is None else min(pw._minlength, low)
-                    pw._maxlength = max(pw._maxlength, max(lens))
-            fieldwriter.finish_term()
-        if table is not None and fieldname in table.fields:
-            table.add(fieldname, btext, docnums, weights)
-    if current is not None:
-        fieldwriter.finish_field()
-
-
-def _one_block_term(
-    fieldwriter: Any,
-    pw: Any,
-    btext: bytes,
-    postings: list[tuple],
-    docnums: list[int],
-    weights: list[float],
-    field_lengths: list[int] | None,
-) -> None:
-    """Write a term whose postings fit one block: the bytes W3's ``start_term``,
-    ``_write_block`` and ``finish_term`` write, without their per-call overhead
-    (most terms are rare bigrams with one or two postings).
-    """
-    stored = array("f", weights)
-    maxweight = max(0, max(weights))
-    lens = [n for d in docnums if (n := field_lengths[d])] if field_lengths is not None else []
-    minlength = min(lens) if lens else None
-    maxlength = max(lens) if lens else 0
-    if all(w == 1.0 for w in stored):
-        mini_weights: Any = None
-    elif all(w == stored[0] for w in stored):
-        mini_weights = stored[0]
-    else:
-        mini_weights = tuple(stored)
-    values = [v for p in postings if (v := p[4])]
-    fixedsize = fieldwriter._format.fixed_value_size()
-    if fixedsize is None or fixedsize < 0:
-        mini_values: Any = tuple(values)
-    elif fixedsize == 0:
-        mini_values = None
-    else:
-        mini_values = b"".join(values)
-    comp = pw._compression
-    data = pickle.dumps((tuple(delta_encode(docnums)), mini_weights, mini_values), 2)
-    if comp:
-        data = zlib.compress(data, comp)
-    info = pickle.dumps(
-        (len(docnums), docnums[-1], maxweight, comp, length_to_byte(minlength), length_to_byte(maxlength)), 2
-    )
-    postfile = pw._postfile
-    start = postfile.tell()
-    block = WHOOSH3_HEADER_MAGIC + pack_int(-(len(info) + len(data))) + info + data
-    postfile.write(block)
-    terminfo = W3TermInfo._struct.pack(
-        False,
-        0 + sum(stored),
-        len(docnums),
-        0 if minlength is None else length_to_byte(minlength),
-        length_to_byte(maxlength),
-        maxweight,
-        docnums[0],
-        docnums[-1],
-    )
-    fieldwriter._tindex.add(
-        pack_ushort(fieldwriter._fieldid) + btext, terminfo + pack_long(start) + pack_int(len(block))
-    )
-
-
-class NewsSegmentWriter(SegmentWriter):
-    """Whoosh's segment writer with a leaner posting pool and a term-at-a-time flush."""
-
-    def __init__(self, ix: Any, **kwargs: Any) -> None:
-        super().__init__(ix, **kwargs)
-        self.pool = _PostingPool(self._tempstorage, self.newsegment, limitmb=kwargs.get("limitmb", 128))
-
-    def _flush_segment(self) -> None:
-        self.perdocwriter.close()
-        pdr = self.per_document_reader() if self.codec.length_stats else None
-        lengths = _SegmentLengths(pdr) if pdr is not None else None
-        if isinstance(self.fieldwriter, W3FieldWriter):
-            table = TableWriter(WORD_FIELDS + BIGRAM_FIELDS)
-            _write_postings_w3(self.fieldwriter, self.schema, lengths, self.pool.iter_postings(), table)
-            table.write(self.storage, self.newsegment)
-        else:  # another codec: its own loop
-            self.fieldwriter.add_postings(self.schema, lengths, self.pool.iter_postings())
-        self.fieldwriter.close()
-        if pdr is not None:
-            pdr.close()
-
-
 def _fill_segment(
-    writer: SegmentWriter, documents: Documents, batches: Iterable[list[tuple[int, Article]]]
+    writer: NewsSegmentWriter, documents: Documents, batches: Iterable[list[tuple[int, Article]]]
 ) -> tuple[list[tuple[int, int]], list[tuple[int, str]]]:
     """Add articles to ``writer``; return (seq, local docnum) pairs and (seq, error) pairs."""
     added: list[tuple[int, int]] = []
@@ -383,12 +192,9 @@ def _fill_segment(
                     )
                 )
                 continue
-            added.append((seq, writer.docnum - writer.docbase))
+            added.append((seq, writer.local_docnum()))
             writer.add_document(**doc)
     return added, failed
-
-
-FLUSH_AT = 0.85  # of the writer's memory: end the segment there rather than spill sorted runs to disk
 
 
 def _segment_worker(gen_dir: str, documents: Documents, writer_mb: int, jobs: Any, results: Any, parent: int) -> None:
@@ -403,23 +209,20 @@ def _segment_worker(gen_dir: str, documents: Documents, writer_mb: int, jobs: An
         ix = PreadStorage(gen_dir).open_index()
         bind_schema(ix.schema, documents.analyzer)
 
-        def new_writer() -> NewsSegmentWriter:
-            return NewsSegmentWriter(ix, _lk=False, limitmb=writer_mb, codec=codec(), compound=False)
-
         parts: list[tuple[Any, list[tuple[int, int]]]] = []
         failed: list[tuple[int, str]] = []
-        writer, added = new_writer(), []
+        writer, added = new_writer(ix, writer_mb, lock=False), []
         for batch in iter(jobs.get, None):  # until the end marker
             batch_added, batch_failed = _fill_segment(writer, documents, [batch])
             added += batch_added
             failed += batch_failed
-            if writer.pool.currentsize >= FLUSH_AT * writer.pool.limit:
-                parts.append((writer._finalize_segment(), added))
-                writer, added = new_writer(), []
+            if writer.should_flush():
+                parts.append((finish_segment(writer), added))
+                writer, added = new_writer(ix, writer_mb, lock=False), []
         if added:
-            parts.append((writer._finalize_segment(), added))
+            parts.append((finish_segment(writer), added))
         else:
-            writer._close_segment()
+            drop_segment(writer)
         results.put(("ok", parts, failed))
     except BaseException as exc:  # report, so the parent fails the build cleanly
         results.put(("error", f"{type(exc).__name__}: {exc}", []))
@@ -455,7 +258,7 @@ def _plan(
 
 def _write_segments(
     ix: Any,
-    main: SegmentWriter,
+    main: NewsSegmentWriter,
     numbered: Iterator[tuple[int, Article]],
     documents: Documents,
     workers: int,
@@ -643,7 +446,7 @@ def reindex(
             store.check_compatible(store.meta())
         try:
             ix = store.open(gen_dir.name, check=False)
-            main = NewsSegmentWriter(ix, limitmb=writer_mb, codec=codec(), compound=False)
+            main = new_writer(ix, writer_mb)
         except BaseException:
             if report.mode == "full":
                 shutil.rmtree(gen_dir, ignore_errors=True)
@@ -686,14 +489,7 @@ def reindex(
                 report.errors.append(message)
             if crash_hook:
                 crash_hook("written")
-            parts = [(segment, []) for segment in main._merge_segments(None, False, False)]
-            if main._added:
-                parts.append((main._finalize_segment(), main_added))
-            else:
-                main._close_segment()
-            parts.extend(worker_parts)
-            main._commit_toc([segment for segment, _ in parts])
-            main._finish()
+            parts = commit(main, main_added, worker_parts)
         except BaseException:
             main.cancel()
             if report.mode == "full":
@@ -714,8 +510,6 @@ def reindex(
             crash_hook("committed")
         with ix.reader() as r:
             report.doc_count = r.doc_count()
-            if report.mode == "full":
-                _merge_tables(r, gen_dir)
         previous = store.meta(gen_dir.name) if report.mode == "incremental" else {}
         sources = sorted(
             set(previous.get("sources", [])) | {str(Path(p).resolve()) if from_files else p for p in paths}
@@ -736,25 +530,6 @@ def reindex(
     return report
 
 
-def _merge_tables(reader: Any, gen_dir: Path) -> None:
-    """Merge the segments' postings tables into the generation's one (``search.postings.merge``).
-
-    The segments' own tables are removed once merged: the merged table covers
-    them for the life of the generation (incremental updates append segments
-    and deletes do not merge), and a segment without a table is still read
-    correctly, through Whoosh.
-    """
-    if reader.is_atomic():
-        return
-    parts = [
-        (table_path(seg, seg.segment().make_filename(EXT)), seg.segment().segment_id(), offset, seg.doc_count_all())
-        for seg, offset in zip(reader.readers, reader.doc_offsets, strict=True)
-    ]
-    if merge(parts, gen_dir / MERGED):
-        for path, *_ in parts:
-            Path(path).unlink(missing_ok=True)
-
-
 def delete(store: IndexStore, ids: Iterable[str]) -> int:
     """Delete articles by id from the current generation; return how many went."""
     with store.write_lock():
@@ -764,7 +539,6 @@ def delete(store: IndexStore, ids: Iterable[str]) -> int:
         try:
             for article_id in ids:
                 count += writer.delete_by_term("id", article_id)
-            # no segment merging: the generation's postings table stays valid (deleted documents are masked)
             writer.commit(merge=False)
         except BaseException:
             writer.cancel()

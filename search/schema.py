@@ -14,9 +14,9 @@ from functools import lru_cache
 from typing import Any
 
 from whoosh import columns, fields, formats
-from whoosh.system import pack_uint
 
 from .analysis import Analyzer, Tok, WhooshTokenizer
+from .storage import PackedPositions
 
 # Text fields and their token streams: (field, stream).
 WORD_FIELDS = ("title", "lead", "body", "meta")
@@ -24,7 +24,7 @@ BIGRAM_FIELDS = ("title_bg", "body_bg")
 
 
 class Postings(tuple):
-    """Pre-analysed ``(bytes, freq, weight, value bytes)`` items for one field value."""
+    """Pre-analysed ``(bytes, freq, weight, value bytes or None)`` items for one field value."""
 
 
 class NewsText(fields.FieldType):
@@ -34,7 +34,7 @@ class NewsText(fields.FieldType):
         self.stream = stream
         # Only bigram fields answer "exact phrase" queries, so only they keep
         # positions; word fields keep frequencies (less to write and to read).
-        self.format = formats.Positions() if stream == "bigrams" else formats.Frequency()
+        self.format = PackedPositions() if stream == "bigrams" else formats.Frequency()
         self.vector = None
         self.scorable = True
         self.stored = stored
@@ -75,15 +75,16 @@ class NewsText(fields.FieldType):
     def postings(self, tokens: list[Tok]) -> Postings:
         """Encode tokens as postings: one (term, freq, weight, value) per term.
 
-        The value is what Whoosh's format would write: the frequency for word
-        fields, the frequency and pickled position deltas for bigram fields
-        (one-position lists, the most common, are encoded once and reused).
+        The value is what the field's format encodes: None for word fields
+        (the weight is the frequency), the positions for bigram fields
+        (``PackedPositions``; one-position lists, the most common, are encoded
+        once and reused).
         """
         if not isinstance(self.format, formats.Positions):
             counts: dict[str, int] = defaultdict(int)
             for tok in tokens:
                 counts[tok.text] += 1
-            return Postings((w.encode("utf-8"), n, float(n), _freq_value(n)) for w, n in counts.items())
+            return Postings((w.encode("utf-8"), n, float(n), None) for w, n in counts.items())
         poses: dict[str, list[int]] = defaultdict(list)
         for tok in tokens:
             poses[tok.text].append(tok.pos)
@@ -113,14 +114,9 @@ class NewsText(fields.FieldType):
         return False
 
 
-@lru_cache(maxsize=4096)
-def _freq_value(freq: int) -> bytes:
-    return pack_uint(freq)  # what formats.Frequency.word_values writes
-
-
 @lru_cache(maxsize=65536)
 def _one_position(pos: int) -> bytes:
-    return formats.Positions().encode([pos])
+    return PackedPositions().encode([pos])
 
 
 def build_schema() -> fields.Schema:

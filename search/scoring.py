@@ -16,23 +16,18 @@ bounded cache of decoded posting lists (not of results).
 
 from __future__ import annotations
 
-import os
 import pickle
 import threading
-import zlib
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from whoosh.codec.whoosh3 import STORED_COLUMN
-from whoosh.columns import CompressedBytesColumn, PickleColumn, VarBytesColumn
-from whoosh.reading import TermNotFound
 
-from .postings import Table, term_key
 from .ranking import K1, bm25f_saturate, field_b, idf, key_text
+from .storage import BytesColumn, StoredFields, term_postings
 
 POSTINGS_CACHE_ITEMS = 4_000_000  # decoded postings kept (about 8 bytes each)
 DOC_CACHE_ITEMS = 2_000  # decoded stored documents kept (hits, snippets, related and hot articles)
@@ -82,13 +77,12 @@ class Corpus:
             self.live[np.fromiter(reader.all_doc_ids(), dtype=np.int64)] = True
         self._inverse_norms: dict[str, np.ndarray] = {}
         self._columns: dict[str, Any] = {}
-        self.tables = _tables(reader, self.segments)
         self._postings = _BoundedCache(POSTINGS_CACHE_ITEMS, size=lambda p: len(p[0]))
         self._docs = _BoundedCache(DOC_CACHE_ITEMS)
         self._filters = _BoundedCache(FILTER_CACHE_BYTES, size=lambda ids: ids.nbytes)
         self._words = _BoundedCache(WORD_CACHE_BYTES, size=lambda w: sum(a.nbytes for a in w if a is not None))
         self._value_columns: dict[str, Any] = {}
-        self._stored: _StoredFields | None = None
+        self._stored: StoredFields | None = None
         self._lexicons: dict[str, list[str]] = {}
         self._lock = threading.Lock()
         self._read_lock = threading.Lock()
@@ -173,7 +167,7 @@ class Corpus:
         What a Whoosh phrase of the run's bigrams matches: within a run of CJK
         characters bigram positions are consecutive, and nowhere else. Whoosh
         reads and lines up positions in Python, ~0.2 s for “一带一路” at 100,000
-        articles; here the documents holding every bigram (postings tables) are
+        articles; here the documents holding every bigram (the codec's arrays) are
         checked for the run in the index's normalized texts. The body's
         (``body_text``) is exact; the title's (``title_text``) has lost its
         punctuation, so a title found there is confirmed on the stored title,
@@ -208,11 +202,11 @@ class Corpus:
             self._docs.put(docnum, doc)
         return doc
 
-    def _stored_fields(self) -> _StoredFields:
+    def _stored_fields(self) -> StoredFields:
         stored = self._stored
         if stored is None:
             with self._lock:
-                stored = self._stored = self._stored or _StoredFields(self.segments, self._read_lock)
+                stored = self._stored = self._stored or StoredFields(self.segments, self._read_lock)
         return stored
 
     def stored(self, docnum: int) -> dict[str, Any]:
@@ -230,7 +224,7 @@ class Corpus:
             with self._lock:
                 column = self._value_columns.get(name)
                 if column is None:
-                    column = self._value_columns[name] = _BytesColumn(self.segments, name, self._read_lock)
+                    column = self._value_columns[name] = BytesColumn(self.segments, name, self._read_lock)
         return column[docnum]
 
     def normalized_from(
@@ -258,32 +252,20 @@ class Corpus:
         return found
 
     def postings(self, fieldname: str, term: str) -> tuple[np.ndarray, np.ndarray]:
-        """Document numbers and term frequencies of one term, as read (tables first, then Whoosh)."""
+        """Document numbers and term frequencies of one term, as the codec stores them, every segment's in turn."""
+        btext = term.encode("utf-8")
         ids_parts: list[np.ndarray] = []
         tf_parts: list[np.ndarray] = []
-        hashed = term_key(fieldname, term.encode("utf-8"))
-        for table, covered, table_offset in self.tables:
-            found = table.get(fieldname, hashed) if table is not None else None
-            if found is not None:
-                if len(found[0]):
-                    ids_parts.append(found[0] + table_offset if table_offset else found[0])
-                    tf_parts.append(found[1])
-                continue
-            for seg, offset in covered:  # no table, or a key two terms share: through Whoosh
-                with self._read_lock:  # segment readers share file handles: one reader at a time
-                    matcher = _leaf_matcher(seg, fieldname, term)
-                    if matcher is None:
-                        continue
-                    ids, tfs = _read_postings(matcher)
-                ids_parts.append(ids + offset)
+        for seg, offset in self.segments:
+            ids, tfs = term_postings(seg, fieldname, btext, self._read_lock)
+            if len(ids):
+                ids_parts.append(ids + offset if offset else ids)
                 tf_parts.append(tfs)
         if len(ids_parts) == 1:
-            result = (ids_parts[0], tf_parts[0])
-        elif ids_parts:
-            result = (np.concatenate(ids_parts), np.concatenate(tf_parts))
-        else:
-            result = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
-        return result
+            return ids_parts[0], tf_parts[0]
+        if ids_parts:
+            return np.concatenate(ids_parts), np.concatenate(tf_parts)
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
 
     def expand_prefix(self, fieldname: str, prefix: str) -> list[str]:
         """The field's terms that start with ``prefix``, in index order (at most ``PREFIX_EXPANSION_LIMIT``).
@@ -498,88 +480,6 @@ class _BoundedCache:
                 self._used -= self._size(old)
 
 
-class _BytesColumn:
-    """One bytes column of every segment, a ``pread`` per value.
-
-    Whoosh's reader goes through three wrappers and a shared-file lock, ~4 µs
-    a value and ~75 values a query; each segment's offsets and lengths are
-    already in memory, so a value is one ``pread`` of its bytes (no lock: it
-    moves no file position). A segment whose column is of another kind, or
-    not in a plain file, is read through Whoosh.
-    """
-
-    def __init__(self, segments: list[tuple[Any, int]], name: str, read_lock: threading.Lock) -> None:
-        self._starts = [offset for _, offset in segments]
-        self._parts: list[Any] = []
-        self._read_lock = read_lock
-        for seg, _ in segments:
-            if not seg.has_column(name):
-                self._parts.append(None)
-                continue
-            column = seg.column_reader(name, translate=False)
-            fd = getattr(getattr(column, "_dbfile", None), "_fd", None)
-            if isinstance(column, VarBytesColumn.Reader) and fd is not None:
-                self._parts.append((fd, column._basepos, column._offsets, column._lengths))
-            else:
-                self._parts.append(column)
-
-    def __getitem__(self, docnum: int) -> bytes:
-        i = bisect_right(self._starts, docnum) - 1
-        part = self._parts[i]
-        local = docnum - self._starts[i]
-        if part is None:
-            return b""
-        if isinstance(part, tuple):
-            fd, base, offsets, lengths = part
-            length = lengths[local]
-            return os.pread(fd, length, base + offsets[local]) if length else b""
-        with self._read_lock:  # Whoosh's readers seek and read shared file handles
-            return part[local] or b""
-
-
-class _StoredFields:
-    """Every segment's stored fields: a ``pread``, an inflate and an unpickle per document.
-
-    The bytes Whoosh's ``stored_fields`` reads (each document's fields, a
-    pickled dict in a zlib-compressed bytes column), without its three
-    wrappers and the shared-file lock: ~22 µs a document against ~32 µs, and
-    ~11 documents a search. Fields the schema no longer has are left out, as
-    Whoosh leaves them out. A segment stored another way is read through Whoosh.
-    """
-
-    def __init__(self, segments: list[tuple[Any, int]], read_lock: threading.Lock) -> None:
-        self._starts = [offset for _, offset in segments]
-        self._read_lock = read_lock
-        self._names = frozenset(segments[0][0].schema.names()) if segments else frozenset()
-        self._parts: list[Any] = []
-        for seg, _ in segments:
-            perdoc = getattr(seg, "_perdoc", None)
-            with read_lock:  # Whoosh's own cached reader of the column (opened once, shared)
-                column = perdoc._cached_reader("_stored", STORED_COLUMN) if hasattr(perdoc, "_cached_reader") else None
-            child = getattr(column, "_child", None)
-            fd = getattr(getattr(child, "_dbfile", None), "_fd", None)
-            plain = (
-                isinstance(column, PickleColumn.Reader)
-                and type(child) is CompressedBytesColumn.Reader
-                and child._decompress is zlib.decompress
-            )
-            self._parts.append(
-                (fd, child._basepos, child._offsets, child._lengths) if plain and fd is not None else seg
-            )
-
-    def __getitem__(self, docnum: int) -> dict[str, Any]:
-        i = bisect_right(self._starts, docnum) - 1
-        part = self._parts[i]
-        local = docnum - self._starts[i]
-        if not isinstance(part, tuple):
-            with self._read_lock:
-                return part.stored_fields(local)
-        fd, base, offsets, lengths = part
-        length = lengths[local]
-        fields = pickle.loads(zlib.decompress(os.pread(fd, length, base + offsets[local]))) if length else None
-        return {k: v for k, v in (fields or {}).items() if k in self._names}
-
-
 class StoredDoc:
     """One document's stored fields, with the normalized texts snippets derive from them."""
 
@@ -599,84 +499,10 @@ class StoredDoc:
         return out
 
 
-def _tables(reader: Any, segments: list[tuple[Any, int]]) -> list[tuple[Table | None, list[tuple[Any, int]], int]]:
-    """Where each segment's postings are read: (table or None, the segments it covers, its document offset).
-
-    The generation's merged table covers the segments it was built from while
-    they are still the reader's first segments (an incremental update appends
-    segments; a writer that merged segments would make it stale); every other
-    segment reads its own table, or Whoosh.
-    """
-    out: list[tuple[Table | None, list[tuple[Any, int]], int]] = []
-    merged = Table.merged(reader)
-    if merged is not None:
-        covered = merged.meta["segments"]
-        held = [[seg.segment().segment_id(), seg.doc_count_all()] for seg, _ in segments[: len(covered)]]
-        if held == covered:
-            out.append((merged, segments[: len(covered)], 0))
-            segments = segments[len(covered) :]
-        else:
-            merged.close()
-    out.extend((Table.of_segment(seg), [(seg, offset)], offset) for seg, offset in segments)
-    return out
-
-
 def _text(value: Any) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="replace")
     return "" if value is None else str(value)
-
-
-def _leaf_matcher(seg: Any, fieldname: str, term: str) -> Any:
-    """A segment's postings of a term as the codec stores them, or None when absent.
-
-    Deleted documents are included: the live mask drops them from candidates
-    and document frequencies. Whoosh's ``postings()`` wraps the matcher of a
-    segment with deletions in a filter, which hides the codec's blocks and
-    made every posting list of that segment decode one posting at a time.
-    """
-    terms = getattr(seg, "_terms", None)
-    if terms is None or not hasattr(terms, "matcher") or not hasattr(seg, "_text_to_bytes"):
-        try:  # another reader implementation: the public, filtered way
-            return seg.postings(fieldname, term)
-        except TermNotFound:
-            return None
-    if fieldname not in seg.schema:
-        return None
-    try:
-        return terms.matcher(fieldname, seg._text_to_bytes(fieldname, term), seg.schema[fieldname].format)
-    except TermNotFound:
-        return None
-
-
-def _read_postings(m: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Decode a leaf matcher: whole blocks at a time for Whoosh's W3 codec."""
-    ids_parts: list[np.ndarray] = []
-    tf_parts: list[np.ndarray] = []
-    if hasattr(m, "_read_data") and hasattr(m, "_next_block"):
-        while m.is_active():
-            m._read_data()
-            deltas, weights = m._data[0], m._data[1]
-            block = np.cumsum(np.asarray(deltas, dtype=np.int64))
-            ids_parts.append(block)
-            if weights is None:
-                tf_parts.append(np.ones(len(block), dtype=np.float32))
-            elif isinstance(weights, float):
-                tf_parts.append(np.full(len(block), weights, dtype=np.float32))
-            else:
-                tf_parts.append(np.asarray(weights, dtype=np.float32))
-            m._next_block()
-    else:  # any other matcher: one posting at a time
-        ids, tfs = [], []
-        while m.is_active():
-            ids.append(m.id())
-            tfs.append(m.weight())
-            m.next()
-        ids_parts.append(np.asarray(ids, dtype=np.int64))
-        tf_parts.append(np.asarray(tfs, dtype=np.float32))
-    if not ids_parts:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-    return np.concatenate(ids_parts), np.concatenate(tf_parts)
 
 
 def _sum_postings(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:

@@ -4,7 +4,7 @@ A reader's query word that is a function word (以前 f, 一起 m, 一期 d) or 
 the most frequent words of the language (没有, 我们, 发展: ``GENERIC_FREQ``)
 says little on its own: autocomplete does not offer the first kind for a
 pinyin prefix, and an answer that holds only such words is weak
-(``SearchEngine._weak``). Read once per process (~0.5 s, done at warm-up).
+(the engine's weak-answer check). Read once per process (~0.5 s, done at warm-up).
 """
 
 from __future__ import annotations

@@ -109,7 +109,7 @@ def test_stored_fields_of_every_segment_read_as_whoosh_reads_them(store, corpus,
     corpus_ = search.SearchEngine(store).corpus(searcher)
     corpus_.stored(0)
     assert len(corpus_.segments) == 2
-    assert all(isinstance(part, tuple) for part in corpus_._stored._parts)  # read directly, not through Whoosh
+    assert corpus_._stored_fields().direct() == [True, True]  # read directly, not through Whoosh
     assert [corpus_.stored(d) for d in range(corpus_.n)] == [searcher.stored_fields(d) for d in range(corpus_.n)]
     assert {corpus_.stored(d)["id"] for d in range(corpus_.n)} == {a["id"] for a in ARTICLES} | {"z"}
 
@@ -174,35 +174,29 @@ def test_no_index_message(tmp_path, analyzer):
         search.SearchEngine(search.IndexStore(Path(tmp_path / "none"), analyzer)).search("x")
 
 
-@pytest.mark.parametrize(
-    "options", [{}, {"blocklimit": 4}, {"blocklimit": 8, "compression": 3}, {"limitmb": 1}], ids=str
-)
-def test_the_term_at_a_time_flush_writes_the_files_whoosh_writes(tmp_path, analyzer, options):
-    """Our pool, W3 flush and write-counting files, and Whoosh's own pool, ``add_postings`` loop and
-    files, write byte-identical segment files (with small blocks, terms of one block and of many,
-    compressed or not, and a pool that spilled sorted runs to disk)."""
-    from whoosh.codec.whoosh3 import W3Codec
+@pytest.mark.parametrize("limitmb", [128, 1])
+def test_the_term_at_a_time_flush_writes_the_files_whoosh_protocol_writes(tmp_path, analyzer, limitmb):
+    """Our pool and the codec's term-at-a-time ``add_postings``, and Whoosh's own pool and
+    posting-at-a-time loop (``start_term``, ``add``, ``finish_term``) into the same codec, write
+    byte-identical segment files (also from a pool that spilled sorted runs to disk)."""
+    from whoosh.codec.base import FieldWriter
     from whoosh.filedb.filestore import FileStorage
     from whoosh.writing import PostingPool
 
-    from search.index import PreadStorage
-    from search.indexing import Documents, NewsSegmentWriter, codec
+    from search.indexing import Documents
     from search.readers import read_articles
     from search.schema import bind_schema, build_schema
+    from search.storage import NewsSegmentWriter, PreadStorage, finish_segment
 
     class StockFlush(NewsSegmentWriter):
         def __init__(self, ix, **kwargs) -> None:
             super().__init__(ix, **kwargs)
-            self.pool = PostingPool(
-                self._tempstorage, self.newsegment, limitmb=kwargs["limitmb"]
-            )  # sorts every posting
+            self.pool = PostingPool(self._tempstorage, self.newsegment, limitmb=kwargs["limitmb"])
 
         def _flush_segment(self) -> None:
             self.perdocwriter.close()
-            pdr = self.per_document_reader()
-            self.fieldwriter.add_postings(self.schema, pdr, self.pool.iter_postings())
+            FieldWriter.add_postings(self.fieldwriter, self.schema, None, self.pool.iter_postings())
             self.fieldwriter.close()
-            pdr.close()
 
     sample = Path(__file__).resolve().parents[1] / "sample"
     articles = list(read_articles([sample], lambda error: None))
@@ -213,22 +207,16 @@ def test_the_term_at_a_time_flush_writes_the_files_whoosh_writes(tmp_path, analy
         bind_schema(schema, analyzer)
         storage = PreadStorage if name == "ours" else FileStorage  # ours counts its writes: no lseek per tell
         ix = storage(str(tmp_path / name)).create().create_index(schema)
-        codec_options = {k: v for k, v in options.items() if k != "limitmb"}
-        writer = writer_class(
-            ix,
-            codec=W3Codec(**{"compression": 0, **codec_options}) if codec_options else codec(),
-            compound=False,
-            limitmb=options.get("limitmb", 128),
-        )
+        writer = writer_class(ix, limitmb=limitmb)
         for article in articles:
             writer.add_document(**documents(article))
-        assert bool(writer.pool.runs) == ("limitmb" in options)  # 1 MB: the pool spilled sorted runs to disk
-        segment = writer._finalize_segment()
+        assert bool(writer.pool.runs) == (limitmb == 1)  # 1 MB: the pool spilled sorted runs to disk
+        segment = finish_segment(writer)
         writer.cancel()
         prefix = segment.make_filename("")
         files[name] = {p.name[len(prefix) :]: p.read_bytes() for p in (tmp_path / name).glob(prefix + "*")}
-    assert files["ours"].pop(".nps")  # the postings table: ours only
-    assert len(files["ours"][".pst"]) > 100_000 and {".trm", "._stored.col", ".body_text.col"} <= set(files["ours"])
+    assert len(files["ours"][".npo"]) > 100_000 and {".ntx", "._stored.col", ".body_text.col"} <= set(files["ours"])
+    assert not {".trm", ".pst"} & set(files["ours"])  # no W3 postings
     assert files["ours"] == files["stock"]
 
 
@@ -297,3 +285,23 @@ def test_a_writer_process_killed_mid_build_fails_the_run_promptly(store, corpus,
     assert [p.name for p in store.root.iterdir() if p.name.startswith(("tmp-", "gen-"))] == [old]
     assert search.SearchEngine(store).search("疫情").total == 2
     assert search.reindex(store, [many], full=True, workers=2).doc_count == 800  # the lock was released
+
+
+def test_an_index_of_the_previous_schema_is_refused_and_stats_check_says_so(store, corpus):
+    from click.testing import CliRunner
+
+    from cli import cli
+
+    search.reindex(store, [corpus], full=True, workers=1)
+    meta_path = store.generation_dir() / "meta.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    assert meta["schema_version"] == index_module.SCHEMA_VERSION == 8
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--index", str(store.root), "stats", "--check"]).exit_code == 0
+    meta_path.write_text(json.dumps({**meta, "schema_version": 7}), encoding="utf-8")
+    with pytest.raises(
+        IndexMismatchError, match="schema version 7, this program needs 8: rebuild it with reindex --full"
+    ):
+        search.SearchEngine(store).search("衡阳")
+    result = runner.invoke(cli, ["--index", str(store.root), "stats", "--check"])
+    assert result.exit_code == 1 and "rebuild it with reindex --full" in result.output

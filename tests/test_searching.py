@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 import search
-from search.scoring import _leaf_matcher
+from search.storage import news_terms, term_postings
 
 from .conftest import ids, write_jsonl
 
@@ -105,8 +105,8 @@ def test_facets(engine):
     assert res.facets["channel"] == {"交通": 1, "教育": 1, "时政": 1}
 
 
-def test_deletions_keep_the_codec_block_path(store, corpus):
-    """A segment with deletions is read block by block; the live mask, not a filter, drops deleted documents."""
+def test_deletions_keep_the_codec_array_path(store, corpus):
+    """A segment with deletions is read as arrays; the live mask, not a filter, drops deleted documents."""
     search.reindex(store, [corpus], full=True, workers=1)
     engine = search.SearchEngine(store)
     assert ids(engine.search("疫情防控")) == ["a1", "a3"]
@@ -115,10 +115,11 @@ def test_deletions_keep_the_codec_block_path(store, corpus):
     corpus_ = engine.corpus(store.searcher())
     assert corpus_.reader.has_deletions() and int(corpus_.live.sum()) == 3
     (segment, _), *_ = corpus_.segments
-    matcher = _leaf_matcher(segment, "title", "疫情")
-    assert hasattr(matcher, "_read_data")  # the W3 block matcher, not Whoosh's per-posting deletion filter
-    assert _leaf_matcher(segment, "title", "没有这个词") is None
-    assert _leaf_matcher(segment, "no_such_field", "疫情") is None
+    assert news_terms(segment) is not None  # the codec's arrays, not Whoosh's per-posting deletion filter
+    a1 = store.open().searcher().document_number(id="a1")
+    assert a1 is None and term_postings(segment, "title", "疫情".encode(), None)[0].tolist() == [0]  # deleted a1
+    assert term_postings(segment, "title", "没有这个词".encode(), None)[0].tolist() == []
+    assert term_postings(segment, "no_such_field", "疫情".encode(), None)[0].tolist() == []
 
 
 def test_words_scored_sparse_or_dense_score_the_same(engine, monkeypatch):

@@ -1,0 +1,36 @@
+"""Storage: the only code that knows the index's bytes on disk or Whoosh's internals.
+
+* ``codec``: the news codec (``NewsCodec``), compact numpy-packed postings
+  behind Whoosh's codec interface, with ``blocks`` the format of one term's
+  postings and ``formats.PackedPositions`` the positions of a posting;
+* ``files``: Whoosh file storage read with ``pread`` (``PreadStorage``);
+* ``writer``: segment writers and the steps of a build (finish, drop, commit);
+* ``reading``: postings, bytes columns and stored fields read as arrays.
+
+Everything above sees terms, postings, stored fields and per-document values
+through these names; ``tests/test_storage_boundary.py`` checks that nothing
+else imports ``whoosh.codec`` or ``whoosh.filedb`` or reads a private
+attribute of a Whoosh object.
+"""
+
+from .codec import NewsCodec
+from .files import PreadStorage
+from .formats import PackedPositions
+from .reading import BytesColumn, StoredFields, news_terms, term_postings
+from .writer import NewsSegmentWriter, codec, commit, drop_segment, finish_segment, new_writer
+
+__all__ = [
+    "BytesColumn",
+    "NewsCodec",
+    "NewsSegmentWriter",
+    "PackedPositions",
+    "PreadStorage",
+    "StoredFields",
+    "codec",
+    "commit",
+    "drop_segment",
+    "finish_segment",
+    "new_writer",
+    "news_terms",
+    "term_postings",
+]

@@ -1,0 +1,187 @@
+"""One term's postings as bytes: the codec's posting block, packed with numpy.
+
+A block is a flags byte, then the document numbers as deltas (the first from
+0) in the narrowest unsigned type that holds the largest, then the weights
+(absent when all are 1, else the narrowest unsigned type, or ``f4`` when one
+is not a whole number), then, for a field with positions, explicit
+per-document position counts when they are not the weights, and every
+document's positions as deltas (restarting at each document) in the
+narrowest unsigned type. Every type is little-endian. The terms file knows a
+block's start, end and document count, so a block carries no lengths.
+
+Flags: bits 0-1 the type of the document deltas, bits 2-4 the weights' code,
+bits 5-6 the positions' code (3: raw ``u4``, for positions out of order),
+bit 7 explicit counts.
+"""
+
+from __future__ import annotations
+
+import sys
+from array import array
+from dataclasses import dataclass
+
+import numpy as np
+
+WIDTHS = (np.dtype("<u1"), np.dtype("<u2"), np.dtype("<u4"))
+WEIGHTS = (None, WIDTHS[0], WIDTHS[1], WIDTHS[2], np.dtype("<f4"))
+COUNT = np.dtype("<u4")
+RAW_POSITIONS = 3
+SMALL = 16  # postings of a term encoded in plain Python (most terms: numpy's per-call cost dominates)
+_CODES = ("B", "H", "I") if sys.byteorder == "little" and array("I").itemsize == 4 else None
+
+
+def _width(top: int) -> int:
+    if top < 0x100:
+        return 0
+    if top < 0x10000:
+        return 1
+    if top < 0x100000000:
+        return 2
+    raise ValueError(f"{top} does not fit a posting block")
+
+
+def encode(
+    docnums: list[int], weights: list[float], positions: bytes | None = None, counts: list[int] | None = None
+) -> bytes:
+    """A term's block: ``docnums`` ascending, their ``weights`` and, for a positions field,
+    every document's ``positions`` (``u4`` each, concatenated) with their ``counts``."""
+    if len(docnums) <= SMALL and _CODES is not None and (positions is None or len(positions) <= 4 * SMALL):
+        return _encode_small(docnums, weights, positions, counts)
+    return _encode_arrays(docnums, weights, positions, counts)
+
+
+def _encode_small(docnums: list[int], weights: list[float], positions: bytes | None, counts: list[int] | None) -> bytes:
+    """``encode`` of a few postings, the same bytes without numpy."""
+    assert _CODES is not None
+    deltas = [b - a for a, b in zip([0, *docnums], docnums, strict=False)]
+    if min(deltas) < 0 or 0 in deltas[1:]:
+        raise ValueError("document numbers must be unique and ascending")
+    idcode = _width(max(deltas))
+    parts = [b"", array(_CODES[idcode], deltas).tobytes()]
+    if all(w == 1.0 for w in weights):
+        wcode = 0
+    elif all(w >= 0 and float(w).is_integer() for w in weights) and max(weights) < 0x100000000:
+        wcode = 1 + _width(int(max(weights)))
+        parts.append(array(_CODES[wcode - 1], [int(w) for w in weights]).tobytes())
+    else:
+        wcode = 4
+        parts.append(array("f", weights).tobytes())
+    flags = idcode | wcode << 2
+    if positions is not None:
+        per_doc = list(counts) if counts is not None else []
+        if len(per_doc) != len(docnums):
+            raise ValueError("a positions field needs a count of positions per document")
+        if per_doc != [int(w) if wcode else 1 for w in weights] or any(w != int(w) for w in weights):
+            flags |= 0x80
+            parts.append(array("I", per_doc).tobytes())
+        poses = array("I")
+        poses.frombytes(positions)
+        if len(poses) != sum(per_doc):
+            raise ValueError("positions and their counts disagree")
+        pdeltas = []
+        at = 0
+        for n in per_doc:
+            prev = 0
+            for p in poses[at : at + n]:
+                pdeltas.append(p - prev)
+                prev = p
+            at += n
+        if pdeltas and min(pdeltas) < 0:
+            pcode, packed = RAW_POSITIONS, poses.tobytes()
+        else:
+            pcode = _width(max(pdeltas, default=0))
+            packed = array(_CODES[pcode], pdeltas).tobytes()
+        flags |= pcode << 5
+        parts.append(packed)
+    parts[0] = bytes((flags,))
+    return b"".join(parts)
+
+
+def _encode_arrays(
+    docnums: list[int], weights: list[float], positions: bytes | None, counts: list[int] | None
+) -> bytes:
+    """``encode`` with numpy, for long posting lists."""
+    ids = np.asarray(docnums, dtype=np.int64)
+    deltas = np.diff(ids, prepend=0)
+    if len(ids) and (deltas[0] < 0 or (deltas[1:] <= 0).any()):
+        raise ValueError("document numbers must be unique and ascending")
+    idcode = _width(int(deltas.max()) if len(deltas) else 0)
+    parts = [b"", deltas.astype(WIDTHS[idcode]).tobytes()]
+    w = np.asarray(weights, dtype=np.float64)
+    if not len(w) or (w == 1.0).all():
+        wcode = 0
+    elif (w >= 0).all() and (w == np.floor(w)).all() and w.max() < 0x100000000:
+        wcode = 1 + _width(int(w.max()))
+    else:
+        wcode = 4
+    if wcode:
+        parts.append(w.astype(WEIGHTS[wcode]).tobytes())
+    flags = idcode | wcode << 2
+    if positions is not None:
+        per_doc = np.asarray(counts if counts is not None else [], dtype=np.int64)
+        if len(per_doc) != len(ids):
+            raise ValueError("a positions field needs a count of positions per document")
+        if not np.array_equal(per_doc, w if wcode else np.ones(len(w))):
+            flags |= 0x80
+            parts.append(per_doc.astype(COUNT).tobytes())
+        poses = np.frombuffer(positions, dtype="<u4").astype(np.int64)
+        if len(poses) != int(per_doc.sum()):
+            raise ValueError("positions and their counts disagree")
+        pdeltas = np.diff(poses, prepend=0)
+        firsts = (np.cumsum(per_doc) - per_doc)[per_doc > 0]
+        pdeltas[firsts] = poses[firsts]
+        if len(pdeltas) and pdeltas.min() < 0:
+            pcode, packed = RAW_POSITIONS, poses.astype(COUNT).tobytes()
+        else:
+            pcode = _width(int(pdeltas.max()) if len(pdeltas) else 0)
+            packed = pdeltas.astype(WIDTHS[pcode]).tobytes()
+        flags |= pcode << 5
+        parts.append(packed)
+    parts[0] = bytes((flags,))
+    return b"".join(parts)
+
+
+@dataclass(frozen=True)
+class Block:
+    """A decoded block: document numbers (``int64``) and weights (``float32``); positions on demand."""
+
+    ids: np.ndarray
+    weights: np.ndarray
+    counts: np.ndarray
+    raw: bytes
+    positions_at: int
+    positions_code: int
+
+    def positions(self) -> np.ndarray:
+        """Every document's positions, concatenated (``int64``; ``counts`` says how many each)."""
+        total = int(self.counts.sum())
+        if self.positions_code == RAW_POSITIONS:
+            return np.frombuffer(self.raw, dtype=COUNT, count=total, offset=self.positions_at).astype(np.int64)
+        deltas = np.frombuffer(self.raw, dtype=WIDTHS[self.positions_code], count=total, offset=self.positions_at)
+        sums = np.cumsum(deltas, dtype=np.int64)
+        # deltas restart at each document: take off what the documents before it summed to
+        held = self.counts[self.counts > 0]
+        starts = np.cumsum(held) - held
+        before = np.where(starts > 0, sums[np.maximum(starts - 1, 0)], 0)
+        return sums - np.repeat(before, held)
+
+
+def decode(raw: bytes, df: int) -> Block:
+    """The block of ``df`` documents in ``raw``."""
+    flags = raw[0]
+    at = 1
+    id_type = WIDTHS[flags & 3]
+    ids = np.frombuffer(raw, dtype=id_type, count=df, offset=at).cumsum(dtype=np.int64)
+    at += df * id_type.itemsize
+    wtype = WEIGHTS[flags >> 2 & 7]
+    if wtype is None:
+        weights = np.ones(df, dtype=np.float32)
+    else:
+        weights = np.frombuffer(raw, dtype=wtype, count=df, offset=at).astype(np.float32)
+        at += df * wtype.itemsize
+    if flags & 0x80:
+        counts = np.frombuffer(raw, dtype=COUNT, count=df, offset=at).astype(np.int64)
+        at += df * COUNT.itemsize
+    else:
+        counts = weights.astype(np.int64)
+    return Block(ids, weights, counts, raw, at, flags >> 5 & 3)

@@ -1,0 +1,182 @@
+"""The news codec: Whoosh's codec interface over compact, numpy-packed postings.
+
+Whoosh writes and reads an index through a codec (``whoosh.codec.base``):
+a field writer gets every posting of a new segment, a terms reader answers
+term lookups and gives matchers. ``NewsCodec`` keeps W3's per-document files
+(stored fields, lengths, columns) and replaces its inverted index:
+
+* ``<segment>.ntx``, the terms: every field's terms sorted, with each term's
+  document count and where its block ends in the postings file; read whole
+  into memory when a segment is opened (lookups are a ``searchsorted`` over
+  the terms' first eight bytes);
+* ``<segment>.npo``, the postings: one block per term (``blocks``), read
+  with one ``pread``.
+
+Whoosh's searcher reads blocks through ordinary matchers (queries, phrases,
+``more_like``); the scorer reads them as arrays (``NewsTermsReader.arrays``).
+Positions are kept only in ``PackedPositions`` fields (the bigram fields,
+for exact phrases); other fields keep weights.
+
+Terms file layout (little-endian): a header (magic, version, term count,
+length of the description), then, compressed with zlib (level 1: the file
+is read whole, and shrinks to ~40 %), a JSON description (the fields in
+order with their first term and term count, and the types of the arrays)
+padded to 8 bytes, term lengths, the terms' bytes, document counts and
+block ends.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Iterable, Sequence
+from itertools import groupby
+from operator import itemgetter
+from typing import Any
+
+import numpy as np
+from whoosh.codec import base
+from whoosh.codec.whoosh3 import W3Codec, W3Segment
+
+from . import blocks
+from .derived import NewsPerDocReader, NewsPerDocWriter
+from .formats import PackedPositions
+from .terms import HEADER, MAGIC, POSTINGS_EXT, TERMS_EXT, VERSION, NewsTermsReader
+
+
+def _narrowest(top: int) -> str:
+    return "<u1" if top < 0x100 else "<u2" if top < 0x10000 else "<u4" if top < 0x100000000 else "<u8"
+
+
+class NewsCodec(W3Codec):
+    """W3's per-document files with the news inverted index (see the module docstring).
+
+    ``derived`` maps a stored text field to the bytes column that holds its
+    normalized form: the field is stored as a patch on the column (``derived``).
+    """
+
+    length_stats = False  # blocks keep no length bounds: the flush needs no lengths
+
+    def __init__(self, derived: dict[str, str] | None = None) -> None:
+        # W3's settings for what it still writes: uncompressed, never compound
+        super().__init__(compression=0)
+        self.derived = dict(derived or {})
+
+    def per_document_writer(self, storage: Any, segment: Any) -> NewsPerDocWriter:
+        return NewsPerDocWriter(self, storage, segment)
+
+    def per_document_reader(self, storage: Any, segment: Any) -> NewsPerDocReader:
+        return NewsPerDocReader(storage, segment, self.derived)
+
+    def field_writer(self, storage: Any, segment: Any) -> NewsFieldWriter:
+        return NewsFieldWriter(storage, segment)
+
+    def terms_reader(self, storage: Any, segment: Any) -> NewsTermsReader:
+        return NewsTermsReader(storage, segment)
+
+    def new_segment(self, storage: Any, indexname: str) -> W3Segment:
+        return W3Segment(self, indexname)
+
+
+class NewsFieldWriter(base.FieldWriter):
+    """Writes a segment's blocks as terms arrive, and its terms file at the end."""
+
+    def __init__(self, storage: Any, segment: Any) -> None:
+        self._storage = storage
+        self._segment = segment
+        self._postfile = segment.create_file(storage, POSTINGS_EXT)
+        self._written = 0
+        self._fields: list[list[Any]] = []  # [name, first term, term count]
+        self._lengths: list[int] = []
+        self._terms: list[bytes] = []
+        self._dfs: list[int] = []
+        self._ends: list[int] = []
+        self._positions = False
+        self._term: bytes | None = None
+        self._pending: list[tuple[int, float, bytes]] = []
+        self.is_closed = False
+
+    # --- Whoosh's posting-at-a-time protocol ---------------------------------
+
+    def start_field(self, fieldname: str, fieldobj: Any) -> None:
+        fmt = fieldobj.format
+        self._positions = isinstance(fmt, PackedPositions)
+        if not self._positions and fmt.supports("positions"):
+            raise ValueError(f"field {fieldname!r}: the news codec keeps positions only in PackedPositions fields")
+        if self._fields and fieldname <= self._fields[-1][0]:
+            raise base.OutOfOrderError(f"field {fieldname!r} after {self._fields[-1][0]!r}")
+        self._fields.append([fieldname, len(self._dfs), 0])
+
+    def start_term(self, text: bytes) -> None:
+        self._term = text
+        self._pending = []
+
+    def add(self, docnum: int, weight: float, vbytes: bytes, length: int | None) -> None:
+        self._pending.append((docnum, weight, vbytes))
+
+    def finish_term(self) -> None:
+        pending = self._pending
+        self._add_term(self._term or b"", [p[0] for p in pending], [p[1] for p in pending], [p[2] for p in pending])
+
+    def finish_field(self) -> None:
+        self._fields[-1][2] = len(self._dfs) - self._fields[-1][1]
+
+    # --- a term at a time ----------------------------------------------------
+
+    def add_postings(self, schema: Any, lengths: Any, items: Iterable[tuple]) -> None:
+        """Every posting of the segment, sorted by field, term and document: one block per term."""
+        current = None
+        for (fieldname, btext), group in groupby(items, key=itemgetter(0, 1)):
+            if fieldname != current:
+                if current is not None:
+                    self.finish_field()
+                self.start_field(fieldname, schema[fieldname])
+                current = fieldname
+            postings = list(group)
+            if postings[0][2] < 0:  # docnum -1 (sorted first): Whoosh's spelling entries, not kept
+                postings = [p for p in postings if p[2] >= 0]
+            if postings:
+                _, _, docnums, weights, values = zip(*postings, strict=True)
+                self._add_term(btext, docnums, weights, values)
+        if current is not None:
+            self.finish_field()
+
+    def _add_term(self, btext: bytes, docnums: Sequence[int], weights: Sequence[float], values: Sequence[Any]) -> None:
+        if self._terms and self._fields[-1][1] < len(self._dfs) and btext <= self._terms[-1]:
+            raise base.OutOfOrderError(f"term {btext!r} after {self._terms[-1]!r}")
+        if self._positions:
+            block = blocks.encode(docnums, weights, b"".join(values), [len(v) // 4 for v in values])
+        else:
+            block = blocks.encode(docnums, weights)
+        self._written += self._postfile.write(block)
+        self._lengths.append(len(btext))
+        self._terms.append(btext)
+        self._dfs.append(len(docnums))
+        self._ends.append(self._written)
+
+    def close(self) -> None:
+        if self.is_closed:
+            return
+        self._postfile.close()
+        n = len(self._dfs)
+        types = {
+            "lengths": _narrowest(max(self._lengths, default=0)),
+            "dfs": _narrowest(max(self._dfs, default=0)),
+            "ends": _narrowest(self._written),
+        }
+        about = json.dumps({"fields": self._fields, "types": types}, ensure_ascii=False).encode("utf-8")
+        handle = self._segment.create_file(self._storage, TERMS_EXT)
+        try:
+            handle.write(HEADER.pack(MAGIC, VERSION, n, len(about)))
+            body = [
+                about + b"\0" * (-len(about) % 8),
+                np.asarray(self._lengths, dtype=types["lengths"]).tobytes(),
+                b"".join(self._terms),
+                np.asarray(self._dfs, dtype=types["dfs"]).tobytes(),
+                np.asarray(self._ends, dtype=types["ends"]).tobytes(),
+            ]
+            handle.write(zlib.compress(b"".join(body), 1))
+        finally:
+            handle.close()
+        self._terms = []
+        self.is_closed = True
