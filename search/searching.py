@@ -8,6 +8,7 @@ candidates → rank (``search.ranking``) → collapse near-duplicate reprints
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -36,6 +37,11 @@ CANDIDATES = 200
 COLLAPSE_WINDOW = 30  # hits checked for reprints: the pages a reader sees, not every candidate  # top hits re-ranked and collapsed; pages beyond are plain BM25F order
 TIERED_FROM_WORDS = 3  # up to this many words, all must match (partial matches only fill a thin page)
 FILL_TO = 10  # partial matches are shown when fewer full matches than this exist
+PHRASE_FEW = 5  # an explicit phrase finding fewer documents than this …
+PHRASE_FEWER = 4  # … while its words find this many times more: its words, exact matches first
+
+
+_LATIN_RUN = re.compile(r"[a-z]+(?:'[a-z]+)*")
 
 
 class QueryError(ValueError):
@@ -93,6 +99,19 @@ class SearchResults:
     suggestion: str | None = None
     terms: list[str] = field(default_factory=list)
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
+    inexact: list[str] = field(default_factory=list)  # quoted phrases that found nothing (or little) as written
+    inexact_total: int = 0  # how many documents hold them as written (listed first)
+
+    @property
+    def inexact_notice(self) -> str | None:
+        """What to tell the reader when quoted phrases were relaxed to their words."""
+        if not self.inexact:
+            return None
+        quoted = "、".join(f"“{p}”" for p in self.inexact)
+        if self.inexact_total:
+            n = self.inexact_total
+            return f"only {n} exact match{'es' if n > 1 else ''} for {quoted}, also showing results without quotes"
+        return f"no exact match for {quoted}, showing results without quotes"
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"query": self.query}
@@ -101,6 +120,9 @@ class SearchResults:
             data["rewrite_reason"] = self.rewrite_reason
         if self.suggestion:
             data["suggestion"] = self.suggestion
+        if self.inexact:
+            data["inexact"] = self.inexact
+            data["inexact_total"] = self.inexact_total
         data.update(
             total=self.total,
             page=self.page,
@@ -124,6 +146,8 @@ class Plan:
     allowed: Q.Query | None
     exclude: list[list[WordPlan]]
     text: str
+    preferred: list[Q.Query] = field(default_factory=list)  # phrases documents should hold (emphasis)
+    strict_preference: bool = False  # those holding them come first (a relaxed explicit phrase)
 
 
 @dataclass
@@ -138,6 +162,11 @@ class Matched:
     @property
     def total(self) -> int:
         return int(self.candidates.sum())
+
+    @property
+    def full(self) -> int:
+        """Candidates matching every word (short queries), not only filling a thin page."""
+        return self.total if self.first is None else int((self.first & self.candidates).sum())
 
 
 @lru_cache(maxsize=4096)
@@ -228,7 +257,8 @@ class SearchEngine:
             allow.append(Q.DateRange("published", start, end))
         allowed = (Q.And(allow) if len(allow) > 1 else allow[0]) if allow else None
         exclude = [word_plans(a, text, weights)[0] for text in parsed.exclude]
-        return Plan(words, terms, required, required_words, allowed, [e for e in exclude if e], parsed.text)
+        preferred = [c for text in parsed.emphasis if (c := phrase_clause(a, text, weights)) is not None]
+        return Plan(words, terms, required, required_words, allowed, [e for e in exclude if e], parsed.text, preferred)
 
     def corpus(self, searcher: Any) -> Corpus:
         """Scoring arrays for the index version ``searcher`` reads (shared by threads).
@@ -360,11 +390,23 @@ class SearchEngine:
         searcher = self.store.searcher()
         plan, matched = self._run(searcher, parsed)
         total = matched.total
-        if total == 0 or (looks_like_pinyin(parsed.text) and total < 3):
+        if parsed.phrases and total < PHRASE_FEW:
+            # An explicit phrase that finds nothing, or far fewer than its words:
+            # its words, with the documents holding it as written first.
+            relaxed = parsed.without_quotes()
+            alt_plan, alt = self._run(searcher, relaxed)
+            if alt.total > total * PHRASE_FEWER:
+                alt_plan.strict_preference = True
+                results.inexact, results.inexact_total = list(parsed.phrases), total
+                plan, matched, total, parsed = alt_plan, alt, alt.total, relaxed
+        pinyin = looks_like_pinyin(parsed.text)
+        # Letters the index does not know as words (chang'e-5 matched PM2.5 on its 5) are pinyin first.
+        beaten = 0 if pinyin and not self._latin_known(searcher, parsed.text) else min(total, matched.full)
+        if total == 0 or (pinyin and beaten < 3):
             for text, reason in self._recoveries(searcher, parsed):
                 alt_plan, alt = self._run(searcher, parsed.with_text(text))
                 alt_total = alt.total
-                if alt_total > total:
+                if alt_total > (beaten if reason == "pinyin" else total):
                     if total == 0 or reason == "pinyin":
                         plan, matched = alt_plan, alt
                         total = alt_total
@@ -412,6 +454,13 @@ class SearchEngine:
         final = ranking.final_scores(scores[ids], published[ids], self.config)
         # Order key: documents meeting min-should-match first (long queries), then the score.
         first = matched.first[ids] if matched.first is not None else np.zeros(len(ids), dtype=bool)
+        held = np.zeros(len(ids), dtype=np.int32)
+        for clause in plan.preferred:  # emphasis: documents holding the quoted run as written
+            held += corpus.docs(searcher, clause, exact=lambda q: self._phrase_docs(corpus, q))[ids]
+        if plan.strict_preference:
+            first = held > 0
+        elif plan.preferred:
+            final = final * np.power(ranking.PHRASE_PREFERENCE, held, dtype=np.float64)
         key = final + first * (float(final.max()) + 1.0)
         order = ranking.top(key, window)
         top = ids[order]
@@ -486,6 +535,14 @@ class SearchEngine:
         if fixed != words:
             out.append((" ".join(fixed), "spelling"))
         return out
+
+    def _latin_known(self, searcher: Any, text: str) -> bool:
+        """Whether any run of letters in ``text`` is an indexed word (an English or latin name, not pinyin)."""
+        return any(
+            searcher.doc_frequency(name, word) > 0
+            for word in _LATIN_RUN.findall(text.lower())
+            for name in ("title", "body")
+        )
 
     def _traditional(self, text: str) -> bool:
         t2s = self.analyzer.normalizer.t2s
