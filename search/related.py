@@ -23,15 +23,20 @@ KEY_TERMS = 12
 SAME_CHANNEL = 1.25
 DATE_SCALE_DAYS = 365.0
 CLICK_WEIGHT = 50
+TITLE_BOOST = 2.0
+TITLE_TIMES = 2  # a title word counts as this many mentions
+IDF_POWER = 1.0
+POOL_FACTOR = 6
 
 
 def key_terms(
-    engine: SearchEngine, searcher: Any, doc: dict[str, Any], top: int = KEY_TERMS
+    engine: SearchEngine, searcher: Any, doc: dict[str, Any], top: int | None = None
 ) -> list[tuple[str, float]]:
     """The article's most characteristic words with their tf·idf weights."""
+    top = top or KEY_TERMS
     a = engine.analyzer
     counts: Counter[str] = Counter()
-    for text, times in ((doc.get("title", ""), 2), (doc.get("lead", ""), 1), (doc.get("body", ""), 1)):
+    for text, times in ((doc.get("title", ""), TITLE_TIMES), (doc.get("lead", ""), 1), (doc.get("body", ""), 1)):
         for tok in a.words(text, index=False):
             word = tok.text
             if len(word) >= 2 and not a.is_stopword(word) and not word.isdigit():
@@ -42,7 +47,7 @@ def key_terms(
         df = searcher.doc_frequency("body", word) + searcher.doc_frequency("title", word)
         if df <= 0:
             continue
-        scored.append((word, (1 + math.log(tf)) * math.log(1 + n / df)))
+        scored.append((word, (1 + math.log(tf)) * math.log(1 + n / df) ** IDF_POWER))
     scored.sort(key=lambda item: -item[1])
     return scored[:top]
 
@@ -61,8 +66,8 @@ def related(engine: SearchEngine, article_id: str, limit: int = 5) -> list[dict[
     terms = key_terms(engine, searcher, doc)
     if not terms:
         return []
-    query = Q.Or([Q.Or([Q.Term("title", w, boost=2.0 * wt), Q.Term("body", w, boost=wt)]) for w, wt in terms])
-    results = searcher.search(query, limit=limit * 6 + 10, mask=Q.Term("id", article_id))
+    query = Q.Or([Q.Or([Q.Term("title", w, boost=TITLE_BOOST * wt), Q.Term("body", w, boost=wt)]) for w, wt in terms])
+    results = searcher.search(query, limit=limit * POOL_FACTOR + 10, mask=Q.Term("id", article_id))
     corpus = engine.corpus(searcher)
     channel, published, signature = doc.get("channel"), _date(doc.get("published")), corpus.value("signature", docnum)
     candidates = []
