@@ -401,7 +401,7 @@ class SearchEngine:
                 plan, matched, total, parsed = alt_plan, alt, alt.total, relaxed
         pinyin = looks_like_pinyin(parsed.text)
         # Letters the index does not know as words (chang'e-5 matched PM2.5 on its 5) are pinyin first.
-        beaten = 0 if pinyin and not self._latin_known(searcher, parsed.text) else min(total, matched.full)
+        beaten = (0 if not self._latin_known(searcher, parsed.text) else min(total, matched.full)) if pinyin else total
         if total == 0 or (pinyin and beaten < 3):
             for text, reason in self._recoveries(searcher, parsed):
                 alt_plan, alt = self._run(searcher, parsed.with_text(text))
