@@ -136,3 +136,11 @@ def test_cors(engine):
     assert response.headers["Access-Control-Allow-Origin"] == "https://www.example.cn"
     other = app.test_client().get("/api/hot", headers={"Origin": "https://evil.example"})
     assert "Access-Control-Allow-Origin" not in other.headers
+
+
+def test_explicit_phrase_without_exact_match_says_so(client):
+    data = client.get('/api/search?q="生活大学"').get_json()
+    assert (data["inexact"], data["inexact_total"], data["total"] > 0) == (["生活大学"], 0, True)
+    html = client.get('/search?q="生活大学"').get_data(as_text=True)
+    assert "没有找到含有“生活大学”的结果，以下显示不带引号的结果" in html
+    assert "inexact" not in client.get('/api/search?q="大学生活"').get_json()

@@ -78,6 +78,8 @@ def openapi_document() -> dict[str, Any]:
                                     "rewritten": {"type": "string"},
                                     "rewrite_reason": {"type": "string"},
                                     "suggestion": {"type": "string"},
+                                    "inexact": {"type": "array", "items": {"type": "string"}},
+                                    "inexact_total": {"type": "integer"},
                                     "total": {"type": "integer"},
                                     "page": {"type": "integer"},
                                     "size": {"type": "integer"},
