@@ -94,7 +94,7 @@ class Vocabulary:
         entries = (self.initials if initials else self.full).get(key)
         return entries[0][0] if entries else None
 
-    def from_pinyin(self, text: str) -> str | None:
+    def from_pinyin(self, text: str, initials: bool = True) -> str | None:
         """Pinyin input → Chinese words, or None.
 
         ``yiqing fangkong`` / ``yiqingfangkong`` / ``yq`` / ``Chang'e`` / ``xi'an`` /
@@ -110,7 +110,7 @@ class Vocabulary:
 
         def flush() -> bool:
             if run:
-                words = self._segment_run(run)
+                words = self._segment_run(run, initials)
                 if words is None:
                     return False
                 out.extend(words)
@@ -133,7 +133,7 @@ class Vocabulary:
             return None
         return " ".join(out) if out else None
 
-    def _segment_run(self, chunks: list[str]) -> list[str] | None:
+    def _segment_run(self, chunks: list[str], initials: bool = True) -> list[str] | None:
         """Chunks of pinyin (split where the reader typed a space, hyphen or apostrophe) → words."""
         pieces = [p for c in chunks for p in _APOSTROPHES.split(c) if p]
         joined = "".join(pieces)
@@ -147,7 +147,9 @@ class Vocabulary:
         out = []  # chunk by chunk: initials (yq) where a chunk is not whole syllables
         for chunk in chunks:
             plain = _APOSTROPHES.sub("", chunk)
-            found = self._segment(plain) or ([b] if len(plain) <= 4 and (b := self.best(plain, True)) else None)
+            found = self._segment(plain) or (
+                [b] if initials and len(plain) <= 4 and (b := self.best(plain, True)) else None
+            )
             if found is None:
                 return None
             out += found

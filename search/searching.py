@@ -41,6 +41,7 @@ PHRASE_FEW = 5  # an explicit phrase finding fewer documents than this …
 PHRASE_FEWER = 4  # … while its words find this many times more: its words, exact matches first
 
 
+_PLAIN_PINYIN = re.compile(r"[a-z\s']+")  # letters only: pinyin when little else matched
 _LATIN_RUN = re.compile(r"[a-z]+(?:'[a-z]+)*")
 
 
@@ -162,11 +163,6 @@ class Matched:
     @property
     def total(self) -> int:
         return int(self.candidates.sum())
-
-    @property
-    def full(self) -> int:
-        """Candidates matching every word (short queries), not only filling a thin page."""
-        return self.total if self.first is None else int((self.first & self.candidates).sum())
 
 
 @lru_cache(maxsize=4096)
@@ -401,8 +397,8 @@ class SearchEngine:
                 plan, matched, total, parsed = alt_plan, alt, alt.total, relaxed
         pinyin = looks_like_pinyin(parsed.text)
         # Letters the index does not know as words (chang'e-5 matched PM2.5 on its 5) are pinyin first.
-        beaten = (0 if not self._latin_known(searcher, parsed.text) else min(total, matched.full)) if pinyin else total
-        if total == 0 or (pinyin and beaten < 3):
+        beaten = 0 if pinyin and self._pinyin_first(searcher, parsed.text) else total
+        if total == 0 or (pinyin and beaten < 3 and (beaten == 0 or _PLAIN_PINYIN.fullmatch(parsed.text.lower()))):
             for text, reason in self._recoveries(searcher, parsed):
                 alt_plan, alt = self._run(searcher, parsed.with_text(text))
                 alt_total = alt.total
@@ -528,7 +524,8 @@ class SearchEngine:
             return []
         vocab = self.vocabulary(searcher)
         out = []
-        if looks_like_pinyin(text) and (chinese := vocab.from_pinyin(text)):
+        initials = bool(_PLAIN_PINYIN.fullmatch(text.lower()))  # yq; not the stb of stb-cz50
+        if looks_like_pinyin(text) and (chinese := vocab.from_pinyin(text, initials=initials)):
             out.append((chinese, "pinyin"))
         words = [t.text for t in content_words(self.analyzer, text)]
         fixed = [vocab.correct(w) or w for w in words]
@@ -536,13 +533,12 @@ class SearchEngine:
             out.append((" ".join(fixed), "spelling"))
         return out
 
-    def _latin_known(self, searcher: Any, text: str) -> bool:
-        """Whether any run of letters in ``text`` is an indexed word (an English or latin name, not pinyin)."""
-        return any(
-            searcher.doc_frequency(name, word) > 0
-            for word in _LATIN_RUN.findall(text.lower())
-            for name in ("title", "body")
-        )
+    def _pinyin_first(self, searcher: Any, text: str) -> bool:
+        """Whether letters are pinyin before latin: a run of them the index does not hold as a word, and
+        every run whole syllables (``chang'e-5``, ``5g jizhan``; not ``stb-cz50``, whose ``stb`` is initials)."""
+        chunks = [c for c in re.split(r"[\s\-]+", text.lower()) if _LATIN_RUN.fullmatch(c)]
+        unknown = any(searcher.doc_frequency(name, c) == 0 for c in chunks for name in ("title", "body"))
+        return unknown and self.vocabulary(searcher).from_pinyin(text, initials=False) is not None
 
     def _traditional(self, text: str) -> bool:
         t2s = self.analyzer.normalizer.t2s
