@@ -2,7 +2,8 @@
 
 Syntax readers know from other engines, all optional and forgiving:
 
-* ``"exact phrase"`` (also full-width quotes “…” and 「…」), positions must line up;
+* ``"exact phrase"`` (also “…” and 「…」 when they are the whole query), positions must line up;
+  typographic quotes inside a longer query (a pasted headline) are emphasis, see ``_emphasis``;
 * ``-word`` / ``-"phrase"`` excludes;
 * ``title:`` ``source:`` ``author:`` ``channel:`` filters (``来源:`` ``作者:``
   ``栏目:`` ``标题:`` too), ``after:2020-01-01`` and ``before:2021-12-31``.
