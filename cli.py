@@ -207,6 +207,8 @@ def search_cmd(obj: Context, query: str, limit: int, page: int, sort: str, as_js
         return
     from search.snippets import plain
 
+    if res.inexact_notice:
+        click.echo(res.inexact_notice)
     if res.rewritten:
         click.echo(f"showing results for {res.rewritten} ({res.rewrite_reason})")
     click.echo(f"{res.total} results ({res.took_ms:.1f} ms)")
@@ -319,6 +321,25 @@ def eval_cmd(obj: Context, task_dir: str, as_json: bool, run_file: str | None, k
         click.echo(json.dumps(result, ensure_ascii=False))
     else:
         click.echo(json.dumps(result, ensure_ascii=False, indent=1))
+
+
+@cli.command(name="eval-related")
+@click.argument("task_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON only.")
+@click.option("--keep-index", type=click.Path(file_okay=False), help="Build the task index here (reused when present).")
+@click.pass_obj
+def eval_related_cmd(obj: Context, task_dir: str, as_json: bool, keep_index: str | None) -> None:
+    """Evaluate related articles (相关内容): on-topic@5, precision over the judged, seeds and reprints shown.
+
+    Example: python cli.py eval-related ../shared/data/relevance/related-dev
+    """
+    from search.evaluation import evaluate_related
+
+    def factory(root: Path) -> search.SearchEngine:
+        return search.open_engine({**obj.settings, "INDEX": str(root)})
+
+    result = evaluate_related(task_dir, factory, index_dir=keep_index)
+    click.echo(json.dumps(result, ensure_ascii=False, indent=None if as_json else 1))
 
 
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})

@@ -103,3 +103,111 @@ def evaluate(
         "p50_ms": round(statistics.median(times), 2) if times else None,
         "index_seconds": built_seconds,
     }
+
+
+# --- related articles (相关内容) ------------------------------------------------
+
+RELATED_DEPTH = 5
+REPRINT_SHINGLE = 5  # characters per shingle when telling a reprint (near-copy of the body)
+REPRINT_CONTAINMENT = 0.8  # share of the shorter body's shingles found in the other's
+
+
+def _shingles(text: str) -> set[str]:
+    chars = "".join(ch for ch in text if ch.isalnum())
+    return {chars[i : i + REPRINT_SHINGLE] for i in range(max(len(chars) - REPRINT_SHINGLE + 1, 0))}
+
+
+def is_reprint(body: str, other: str) -> bool:
+    """Whether one body is a near-copy of the other (most of the shorter one's 5-character shingles recur).
+
+    Independent of the index's MinHash signatures on purpose: the measure must
+    not share the folding it checks. Recurring column titles (国内联播快讯)
+    with different bodies are different articles.
+    """
+    a, b = _shingles(body), _shingles(other)
+    if not a or not b:
+        return False
+    return len(a & b) / min(len(a), len(b)) >= REPRINT_CONTAINMENT
+
+
+def read_seeds(path: Path) -> list[tuple[str, str]]:
+    """``topic<TAB>article id`` lines."""
+    seeds = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if "\t" in line:
+            topic, article_id = line.split("\t", 1)
+            seeds.append((topic.strip(), article_id.strip()))
+    return seeds
+
+
+def score_related(
+    seeds: list[tuple[str, str]],
+    qrels: dict[str, dict[str, int]],
+    related_ids: dict[str, list[str]],
+    bodies: dict[str, str],
+    depth: int = RELATED_DEPTH,
+) -> dict[str, Any]:
+    """on-topic@depth (unjudged = miss), precision over the judged, judged share, seeds and reprints shown."""
+    on = judged = self_hits = reprints = 0
+    seeds_with_reprint = 0
+    for topic, seed in seeds:
+        grades = qrels.get(topic, {})
+        shown = related_ids.get(seed, [])[:depth]
+        reprinted = False
+        for other in shown:
+            if other == seed:
+                self_hits += 1
+                continue
+            if other in grades:
+                judged += 1
+                on += grades[other] >= 1
+            if is_reprint(bodies.get(seed, ""), bodies.get(other, "")):
+                reprints += 1
+                reprinted = True
+        seeds_with_reprint += reprinted
+    slots = max(depth * len(seeds), 1)
+    return {
+        "seeds": len(seeds),
+        f"on_topic@{depth}": round(on / slots, 4),
+        "precision_judged": round(on / judged, 4) if judged else None,
+        "judged_share": round(judged / slots, 4),
+        "seed_shown": self_hits,
+        "reprints_shown": reprints,
+        "seeds_with_reprint": seeds_with_reprint,
+    }
+
+
+def evaluate_related(
+    task_dir: str | Path, engine_factory: Any, index_dir: str | Path | None = None, depth: int = RELATED_DEPTH
+) -> dict[str, Any]:
+    """Evaluate the related box on a judged task (``seeds.tsv``, ``qrels.txt``, ``corpus.jsonl.gz``)."""
+    from .related import related
+
+    task = Path(task_dir)
+    seeds = read_seeds(task / "seeds.tsv")
+    qrels = read_qrels(task / "qrels.txt")
+    with tempfile.TemporaryDirectory(prefix="news-eval-") as tmp:
+        root = Path(index_dir) if index_dir else Path(tmp) / "index"
+        engine: SearchEngine = engine_factory(root)
+        store: IndexStore = engine.store
+        built_seconds = None
+        if not store.exists():
+            report = reindex(store, [task / "corpus.jsonl.gz"], full=True)
+            built_seconds = round(report.seconds, 1)
+        shown: dict[str, list[str]] = {}
+        bodies: dict[str, str] = {}
+        times = []
+        for _, seed in seeds:
+            started = time.perf_counter()
+            items = related(engine, seed, depth) or []
+            times.append((time.perf_counter() - started) * 1000)
+            shown[seed] = [item["id"] for item in items]
+            for article_id in [seed, *shown[seed]]:
+                if article_id not in bodies:
+                    article = engine.article(article_id) or {}
+                    bodies[article_id] = article.get("body", "")
+        engine.store.close()
+    result = {"task": task.name, **score_related(seeds, qrels, shown, bodies, depth)}
+    result["p50_ms"] = round(statistics.median(times), 2) if times else None
+    result["index_seconds"] = built_seconds
+    return result

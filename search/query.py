@@ -2,7 +2,8 @@
 
 Syntax readers know from other engines, all optional and forgiving:
 
-* ``"exact phrase"`` (also full-width quotes “…” and 「…」), positions must line up;
+* ``"exact phrase"`` (also “…” and 「…」 when they are the whole query), positions must line up;
+  typographic quotes inside a longer query (a pasted headline) are emphasis, see ``_emphasis``;
 * ``-word`` / ``-"phrase"`` excludes;
 * ``title:`` ``source:`` ``author:`` ``channel:`` filters (``来源:`` ``作者:``
   ``栏目:`` ``标题:`` too), ``after:2020-01-01`` and ``before:2021-12-31``.
@@ -48,7 +49,12 @@ FIELD_ALIASES = {
     "before": "before",
     "to": "before",
 }
-_QUOTES = str.maketrans({"“": '"', "”": '"', "「": '"', "」": '"', "＂": '"', "『": '"', "』": '"'})
+_QUOTES = str.maketrans({"“": '"', "”": '"', "「": '"', "」": '"', "＂": '"', "『": '"', "』": '"', "‘": '"', "’": '"'})
+# Typographic quote pairs: emphasis inside a longer query (a pasted headline), a phrase when they are the query.
+_TYPOGRAPHIC = re.compile(r"“([^“”\"]*)”|「([^「」\"]*)」|『([^『』\"]*)』|‘([^‘’\"]*)’")
+# An apostrophe between letters is pinyin's syllable separator or an English one (chang’e, xi'an, don't), not a quote.
+_APOSTROPHE = re.compile(r"(?<=[A-Za-z])[’‘`´](?=[A-Za-z])")
+_PLAIN = re.compile(r"[\w\u3400-\u9fff]")
 _TOKEN = re.compile(
     r'(?P<neg>[-－]?)(?:(?P<field>[A-Za-z\u4e00-\u9fff]{2,7})[:：])?(?:"(?P<phrase>[^"]*)"?|(?P<word>[^\s"]+))'
 )
@@ -60,6 +66,7 @@ class ParsedQuery:
 
     text: str = ""
     phrases: list[str] = field(default_factory=list)
+    emphasis: list[str] = field(default_factory=list)  # quoted runs of a longer query: preferred, not required
     exclude: list[str] = field(default_factory=list)
     title: list[str] = field(default_factory=list)
     source: list[str] = field(default_factory=list)
@@ -78,6 +85,12 @@ class ParsedQuery:
 
     def with_text(self, text: str) -> ParsedQuery:
         return replace(self, text=text)
+
+    def without_quotes(self) -> ParsedQuery:
+        """The explicit phrases as plain words, preferred but not required (the fallback when they find little)."""
+        return replace(
+            self, text=" ".join([self.text, *self.phrases]).strip(), phrases=[], emphasis=self.emphasis + self.phrases
+        )
 
 
 def parse_date_bound(value: str, end: bool = False) -> datetime | None:
@@ -124,14 +137,39 @@ def bound_query(parsed: ParsedQuery) -> ParsedQuery:
     """Cut a hostile query down to what a reader could mean (bounded work per search)."""
     words = parsed.text.split()
     parsed.text = " ".join(list(dict.fromkeys(words))[:MAX_WORDS])[:1000]
-    for name in ("phrases", "exclude", "title", "source", "author", "channel"):
+    for name in ("phrases", "emphasis", "exclude", "title", "source", "author", "channel"):
         values = list(dict.fromkeys(v[:100] for v in getattr(parsed, name)))
         setattr(parsed, name, values[:MAX_CLAUSES])
     return parsed
 
 
+def _emphasis(raw: str) -> tuple[str, list[str]]:
+    """Typographic quotes inside a longer query → (the query with them as spaces, the quoted runs).
+
+    Headlines wrap coined terms and slogans in “…” for emphasis, and the article
+    often words them differently: such a run is a preference, never a filter.
+    A query that is only quoted runs (``“一房难求”``) keeps them as phrases.
+    """
+    # A run after ``-`` or ``field:`` is syntax (an excluded phrase, a field's value): left as it is.
+    runs = [m for m in _TYPOGRAPHIC.finditer(raw) if not raw[: m.start()].endswith(("-", "－", ":", "："))]
+    if not runs:
+        return raw, []
+    rest = _TYPOGRAPHIC.sub(" ", raw)
+    if not _PLAIN.search(re.sub(r"(?:^|\s)[-－]?[A-Za-z\u4e00-\u9fff]{2,7}[:：]\S*", " ", rest)):
+        return raw, []  # the quotes are the query (beside filters): an explicit phrase
+    out, found, at = [], [], 0
+    for m in runs:
+        inner = next(x for x in m.groups() if x is not None)
+        out += [raw[at : m.start()], " ", inner, " "]
+        at = m.end()
+        if inner.strip():
+            found.append(inner.strip())
+    return "".join(out) + raw[at:], found
+
+
 def parse_query(raw: str) -> ParsedQuery:
     """Parse search-box syntax; never raises."""
+    raw, emphasis = _emphasis(_APOSTROPHE.sub("'", raw))
     text = raw.translate(_QUOTES)
     if text.count('"') % 2:
         # An unbalanced quote is a typo, not a phrase to the end of the box.
@@ -166,6 +204,7 @@ def parse_query(raw: str) -> ParsedQuery:
         else:
             words.append(value)
     parsed.text = " ".join(w for w in words if w.strip("-－"))
+    parsed.emphasis = emphasis
     return parsed
 
 

@@ -81,6 +81,7 @@ PROXIMITY_DEPTH = 30  # top candidates checked for the query as written
 PROXIMITY_TITLE_IN_QUERY = 1.3  # the whole title stands in the query (an entity's page)
 PROXIMITY_TITLE = 1.3  # the query as written, in the title
 PROXIMITY_BODY = 1.1  # … in the body
+PHRASE_PREFERENCE = 1.3  # per quoted run (emphasis) a document holds as written
 _USECS_PER_DAY = 86_400_000_000
 _KEY_CHARS = re.compile(r"[\u3400-\u9fffa-z0-9]+")
 

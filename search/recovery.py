@@ -24,7 +24,10 @@ from typing import Any
 from pypinyin import Style, lazy_pinyin
 
 _CJK_WORD = re.compile(r"^[\u4e00-\u9fff]{2,6}$")
-_PINYIN_INPUT = re.compile(r"^[a-z\s']+$")
+_PINYIN_INPUT = re.compile(r"^[a-z0-9\s'’‘\-]+$")
+_LETTERS = re.compile(r"[a-z]+(?:['’‘][a-z]+)*")  # a pinyin chunk: letters, apostrophes between syllables
+_APOSTROPHES = re.compile(r"['’‘]")
+_CHINESE_DIGITS = "零一二三四五六七八九"
 VOCAB_FIELDS = ("title", "lead")
 MAX_SYLLABLE = 6
 
@@ -38,9 +41,27 @@ def to_initials(word: str) -> str:
 
 
 def looks_like_pinyin(text: str) -> bool:
-    """Latin letters only, long enough to be pinyin rather than an English word like 'ai'."""
+    """Latin letters (apostrophes, hyphens, digits beside them), enough to be pinyin rather than 'ai'.
+
+    ``yiqing``, ``Chang'e``, ``xi'an``, ``Chang'e-5``, ``hengyang malasong``; not
+    ``5g`` or ``c919`` alone (letters glued to digits are a name, not pinyin).
+    """
     t = text.strip().lower()
-    return bool(_PINYIN_INPUT.match(t)) and len(t.replace(" ", "")) >= 2
+    if not _PINYIN_INPUT.match(t):
+        return False
+    chunks = [c for c in re.split(r"[\s\-]+", t) if c]
+    return sum(len(c) for c in chunks if _LETTERS.fullmatch(c)) >= 2
+
+
+def chinese_number(digits: str) -> str:
+    """1–99 in Chinese numerals (5 → 五, 15 → 十五): how 嫦娥五号 and 神舟十五号 are written; others as they are."""
+    n = int(digits) if digits.isdigit() and len(digits) <= 2 else -1
+    if not 0 < n < 100:
+        return digits
+    tens, ones = divmod(n, 10)
+    return ("" if tens == 0 else ("十" if tens == 1 else _CHINESE_DIGITS[tens] + "十")) + (
+        _CHINESE_DIGITS[ones] if ones else ""
+    )
 
 
 class Vocabulary:
@@ -73,21 +94,89 @@ class Vocabulary:
         entries = (self.initials if initials else self.full).get(key)
         return entries[0][0] if entries else None
 
-    def from_pinyin(self, text: str) -> str | None:
-        """``yiqing fangkong`` / ``yiqingfangkong`` / ``yq`` → Chinese words, or None."""
-        out = []
-        for chunk in text.lower().replace("'", " ").split():
-            words = self._segment(chunk)
-            if words is None:
-                best = self.best(chunk, initials=True) if len(chunk) <= 4 else None
-                if best is None:
+    def from_pinyin(self, text: str, initials: bool = True) -> str | None:
+        """Pinyin input → Chinese words, or None.
+
+        ``yiqing fangkong`` / ``yiqingfangkong`` / ``yq`` / ``Chang'e`` / ``xi'an`` /
+        ``chang e wu hao``: spaces, apostrophes and hyphens mark syllable
+        boundaries (a word may span them only where its own syllables break:
+        ``xi'an`` is 西安, never 先), runs of letters are segmented into the
+        fewest known words. A number after a hyphen joins the word before it
+        in Chinese numerals (``Chang'e-5`` → 嫦娥五, found in 嫦娥五号); letters
+        glued to digits (``5g``, ``c919``) stay as they are.
+        """
+        out: list[str] = []
+        run: list[str] = []  # consecutive pinyin chunks
+
+        def flush() -> bool:
+            if run:
+                words = self._segment_run(run, initials)
+                if words is None:
+                    return False
+                out.extend(words)
+                run.clear()
+            return True
+
+        for token in text.lower().split():
+            parts = [p for p in token.split("-") if p]
+            for k, part in enumerate(parts):
+                if _LETTERS.fullmatch(part):
+                    run.append(part)
+                    continue
+                if not flush():
                     return None
-                words = [best]
-            out.extend(words)
+                if part.isdigit() and k and out and _LETTERS.fullmatch(parts[k - 1]):
+                    out[-1] += chinese_number(part)
+                else:
+                    out.append(part)
+        if not flush():
+            return None
         return " ".join(out) if out else None
 
-    def _segment(self, s: str) -> list[str] | None:
-        """Split a run of pinyin into the fewest known words (dynamic programming)."""
+    def _segment_run(self, chunks: list[str], initials: bool = True) -> list[str] | None:
+        """Chunks of pinyin (split where the reader typed a space, hyphen or apostrophe) → words."""
+        pieces = [p for c in chunks for p in _APOSTROPHES.split(c) if p]
+        joined = "".join(pieces)
+        cuts, at = set(), 0
+        for p in pieces[:-1]:
+            at += len(p)
+            cuts.add(at)
+        words = self._segment(joined, cuts)
+        if words is not None:
+            return words
+        out = []  # chunk by chunk: initials (yq) where a chunk is not whole syllables
+        for chunk in chunks:
+            plain = _APOSTROPHES.sub("", chunk)
+            found = self._segment(plain) or (
+                [b] if initials and len(plain) <= 4 and (b := self.best(plain, True)) else None
+            )
+            if found is None:
+                return None
+            out += found
+        return out
+
+    def _word(self, key: str, inner: list[int]) -> str | None:
+        """The most frequent word with pinyin ``key`` whose syllables break at each of ``inner`` (offsets in key)."""
+        entries = self.full.get(key)
+        if not entries:
+            return None
+        if not inner:
+            return entries[0][0]
+        for word, _ in entries:
+            breaks, at = set(), 0
+            for syllable in lazy_pinyin(word):
+                at += len(syllable)
+                breaks.add(at)
+            if all(c in breaks for c in inner):
+                return word
+        return None
+
+    def _segment(self, s: str, cuts: set[int] | frozenset[int] = frozenset()) -> list[str] | None:
+        """Split a run of pinyin into the fewest known words (dynamic programming).
+
+        ``cuts``: offsets where the reader separated syllables; a word spans one
+        only where its own syllables break there.
+        """
         n = len(s)
         best: list[tuple[int, list[str]] | None] = [None] * (n + 1)
         best[0] = (0, [])
@@ -96,7 +185,7 @@ class Vocabulary:
                 continue
             cost, words = best[i]  # type: ignore[misc]
             for j in range(i + 2, min(n, i + MAX_SYLLABLE * 4) + 1):
-                word = self.best(s[i:j])
+                word = self._word(s[i:j], [c - i for c in cuts if i < c < j])
                 if word and (best[j] is None or cost + 1 < best[j][0]):  # type: ignore[index]
                     best[j] = (cost + 1, words + [word])
         return best[n][1] if best[n] else None

@@ -14,6 +14,7 @@ match is answered without ranking anything.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -56,6 +57,12 @@ FILL_TO = 10  # partial matches are shown when fewer full matches than this exis
 WEAK_SHARE = 0.5  # an answer whose best article holds less of the query's weight (idf) than this is weak
 GENERIC_SHARE = 1 / 3  # a word held by more of the articles than this says little on its own (weak answers)
 LATEST_POOL = 2000  # newest articles the latest-by-channel box looks at
+PHRASE_FEW = 5  # an explicit phrase finding fewer documents than this …
+PHRASE_FEWER = 4  # … while its words find this many times more: its words, exact matches first
+
+
+_PLAIN_PINYIN = re.compile(r"[a-z\s']+")  # letters only: pinyin when little else matched
+_LATIN_RUN = re.compile(r"[a-z]+(?:'[a-z]+)*")
 
 
 class QueryError(ValueError):
@@ -118,6 +125,19 @@ class SearchResults:
     # a reader is told nothing matched. ``missing``: the query words no article holds (partial answers).
     weak: bool = False
     missing: list[str] = field(default_factory=list)
+    inexact: list[str] = field(default_factory=list)  # quoted phrases that found nothing (or little) as written
+    inexact_total: int = 0  # how many documents hold them as written (listed first)
+
+    @property
+    def inexact_notice(self) -> str | None:
+        """What to tell the reader when quoted phrases were relaxed to their words."""
+        if not self.inexact:
+            return None
+        quoted = "、".join(f"“{p}”" for p in self.inexact)
+        if self.inexact_total:
+            n = self.inexact_total
+            return f"only {n} exact match{'es' if n > 1 else ''} for {quoted}, also showing results without quotes"
+        return f"no exact match for {quoted}, showing results without quotes"
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"query": self.query}
@@ -130,6 +150,9 @@ class SearchResults:
             data["weak"] = True
         if self.missing:
             data["missing"] = self.missing
+        if self.inexact:
+            data["inexact"] = self.inexact
+            data["inexact_total"] = self.inexact_total
         data.update(
             total=self.total,
             page=self.page,
@@ -153,6 +176,8 @@ class Plan:
     allowed: Q.Query | None
     exclude: list[list[WordPlan]]
     text: str
+    preferred: list[Q.Query] = field(default_factory=list)  # phrases documents should hold (emphasis)
+    strict_preference: bool = False  # those holding them come first (a relaxed explicit phrase)
 
 
 @dataclass
@@ -261,7 +286,8 @@ class SearchEngine:
             allow.append(Q.DateRange("published", start, end))
         allowed = (Q.And(allow) if len(allow) > 1 else allow[0]) if allow else None
         exclude = [word_plans(a, text, weights)[0] for text in parsed.exclude]
-        return Plan(words, terms, required, required_words, allowed, [e for e in exclude if e], parsed.text)
+        preferred = [c for text in parsed.emphasis if (c := phrase_clause(a, text, weights)) is not None]
+        return Plan(words, terms, required, required_words, allowed, [e for e in exclude if e], parsed.text, preferred)
 
     def corpus(self, searcher: Any) -> Corpus:
         """Scoring arrays for the index version ``searcher`` reads (shared by threads).
@@ -405,11 +431,23 @@ class SearchEngine:
         searcher = self.store.searcher()
         plan, matched = self._run(searcher, parsed)
         total = matched.total
-        if total == 0 or (looks_like_pinyin(parsed.text) and total < 3):
+        if parsed.phrases and total < PHRASE_FEW:
+            # An explicit phrase that finds nothing, or far fewer than its words:
+            # its words, with the documents holding it as written first.
+            relaxed = parsed.without_quotes()
+            alt_plan, alt = self._run(searcher, relaxed)
+            if alt.total > total * PHRASE_FEWER:
+                alt_plan.strict_preference = True
+                results.inexact, results.inexact_total = list(parsed.phrases), total
+                plan, matched, total, parsed = alt_plan, alt, alt.total, relaxed
+        pinyin = looks_like_pinyin(parsed.text)
+        # Letters the index does not know as words (chang'e-5 matched PM2.5 on its 5) are pinyin first.
+        beaten = 0 if pinyin and self._pinyin_first(searcher, parsed.text) else total
+        if total == 0 or (pinyin and beaten < 3 and (beaten == 0 or _PLAIN_PINYIN.fullmatch(parsed.text.lower()))):
             for text, reason in self._recoveries(searcher, parsed):
                 alt_plan, alt = self._run(searcher, parsed.with_text(text))
                 alt_total = alt.total
-                if alt_total > total:
+                if alt_total > (beaten if reason == "pinyin" else total):
                     if total == 0 or reason == "pinyin":
                         plan, matched = alt_plan, alt
                         total = alt_total
@@ -462,6 +500,13 @@ class SearchEngine:
         final = ranking.final_scores(scores[ids], published[ids], self.config)
         # Order key: documents meeting min-should-match first (long queries), then the score.
         first = matched.first[ids] if matched.first is not None else np.zeros(len(ids), dtype=bool)
+        held = np.zeros(len(ids), dtype=np.int32)
+        for clause in plan.preferred:  # emphasis: documents holding the quoted run as written
+            held += corpus.docs(searcher, clause, exact=lambda q: self._phrase_docs(corpus, q))[ids]
+        if plan.strict_preference:
+            first = held > 0
+        elif plan.preferred:
+            final = final * np.power(ranking.PHRASE_PREFERENCE, held, dtype=np.float64)
         key = final + first * (float(final.max()) + 1.0)
         order = ranking.top(key, window)
         top = ids[order]
@@ -575,13 +620,21 @@ class SearchEngine:
             return []
         vocab = self.vocabulary(searcher)
         out = []
-        if looks_like_pinyin(text) and (chinese := vocab.from_pinyin(text)):
+        initials = bool(_PLAIN_PINYIN.fullmatch(text.lower()))  # yq; not the stb of stb-cz50
+        if looks_like_pinyin(text) and (chinese := vocab.from_pinyin(text, initials=initials)):
             out.append((chinese, "pinyin"))
         words = [t.text for t in content_words(self.analyzer, text)]
         fixed = [vocab.correct(w) or w for w in words]
         if fixed != words:
             out.append((" ".join(fixed), "spelling"))
         return out
+
+    def _pinyin_first(self, searcher: Any, text: str) -> bool:
+        """Whether letters are pinyin before latin: a run of them the index does not hold as a word, and
+        every run whole syllables (``chang'e-5``, ``5g jizhan``; not ``stb-cz50``, whose ``stb`` is initials)."""
+        chunks = [c for c in re.split(r"[\s\-]+", text.lower()) if _LATIN_RUN.fullmatch(c)]
+        unknown = any(searcher.doc_frequency(name, c) == 0 for c in chunks for name in ("title", "body"))
+        return unknown and self.vocabulary(searcher).from_pinyin(text, initials=False) is not None
 
     def _traditional(self, text: str) -> bool:
         t2s = self.analyzer.normalizer.t2s

@@ -70,3 +70,53 @@ def test_dev_task_beats_best_baseline(task, tmp_path):
     result = evaluate(task_dir, lambda root: search.open_engine(search.load_settings(overrides={"INDEX": str(root)})))
     print(json.dumps(result))
     assert result["ndcg@10"] >= DEV_FLOORS[task], result
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "公交 “复工快线”",  # the article says 复工专线: the quoted words are emphasis, not a filter
+        "城区公交“复工专线”开通",  # quoted words verbatim
+        "衡阳公交开通“复工快线” 接送企业员工上下班",  # reworded, partly absent
+        "城区公交「复工专线」开通",
+    ],
+)
+def test_quoted_headline_finds_its_article(sample_engine, query):
+    res = sample_engine.search(query)
+    assert (res.hits[0].id, res.inexact) == ("1053", [])
+
+
+def test_emphasis_prefers_documents_holding_the_quoted_run(sample_engine):
+    # 开通 “复工专线”: 1053 holds it as written; without the quotes the same words, lower
+    quoted = sample_engine.search("公交 开通 “复工专线”", explain=True).hits[0]
+    plain = sample_engine.search("公交 开通 复工专线", explain=True).hits[0]
+    assert quoted.id == plain.id == "1053" and quoted.score == pytest.approx(plain.score * 1.3)
+
+
+def test_explicit_phrase_without_exact_match_falls_back_and_says_so(sample_engine):
+    res = sample_engine.search('"复工快线"')
+    assert (res.inexact, res.inexact_total, res.total > 0) == (["复工快线"], 0, True)
+    assert "1053" in [h.id for h in res.hits[:3]]
+    assert res.inexact_notice == "no exact match for “复工快线”, showing results without quotes"
+    assert res.to_json()["inexact"] == ["复工快线"]
+    few = sample_engine.search('"周末不打烊"')  # one exact match, many more for its words: it first, then them
+    assert (few.hits[0].id, few.inexact, few.inexact_total, few.total > 1) == ("1094", ["周末不打烊"], 1, True)
+    exact = sample_engine.search('"一房难求"')
+    assert ([h.id for h in exact.hits], exact.inexact) == (["3008"], [])
+
+
+@pytest.mark.parametrize(
+    "query, rewritten",
+    [("chang'e", "嫦娥"), ("Chang’e-5", "嫦娥五"), ("CHANG'E WUHAO", "嫦娥 五号"), ("xi'an", "西安")],
+)
+def test_pinyin_with_separators_capitals_and_digits(sample_engine, query, rewritten):
+    res = sample_engine.search(query)
+    assert (res.rewritten, res.rewrite_reason) == (rewritten, "pinyin")
+    assert res.hits[0].id == ("1102" if rewritten == "西安" else "1101")
+    assert not {"1086", "1002"} & {h.id for h in res.hits}  # the PM2.5 articles never come in on the 5
+
+
+def test_pasted_headline_with_marks_and_numbers_is_a_known_item(sample_engine):
+    plain = sample_engine.search("衡阳市城市绿化条例 3月1日起施行 新建小区绿地率不低于30%")
+    pasted = sample_engine.search("【法规】《衡阳市城市绿化条例》3月1日起施行：新建小区绿地率不低于30%")
+    assert pasted.hits[0].id == plain.hits[0].id == "1103"

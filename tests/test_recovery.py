@@ -15,6 +15,25 @@ def test_pinyin_input():
     assert VOCAB.from_pinyin("xyzzy") is None
 
 
+def test_pinyin_with_apostrophes_hyphens_capitals_and_digits():
+    vocab = Vocabulary({"嫦娥": 8, "五号": 6, "西安": 5, "方案": 10, "反感": 3, "神舟": 7, "基站": 4})
+    for typed in ("chang'e", "Chang’e", "CHANG'E", "chang e", "chang-e", "change"):
+        assert vocab.from_pinyin(typed) == "嫦娥", typed
+    assert vocab.from_pinyin("chang'e wuhao") == vocab.from_pinyin("Chang'e-wu-hao") == "嫦娥 五号"
+    assert vocab.from_pinyin("xi'an") == "西安"
+    # the apostrophe says where syllables break: fang'an is 方案, fan'gan is 反感
+    assert (vocab.from_pinyin("fangan"), vocab.from_pinyin("fang'an"), vocab.from_pinyin("fan'gan")) == (
+        "方案",
+        "方案",
+        "反感",
+    )
+    # a number after a hyphen joins the word in Chinese numerals; letters glued to digits stay
+    assert vocab.from_pinyin("Chang'e-5") == "嫦娥五"
+    assert vocab.from_pinyin("shenzhou-15") == "神舟十五"
+    assert vocab.from_pinyin("5g jizhan") == "5g 基站"
+    assert vocab.from_pinyin("iphone 12") is None
+
+
 def test_homophone_correction_and_completion():
     assert VOCAB.correct("疫请") == "疫情"
     assert VOCAB.correct("疫情") is None
@@ -24,6 +43,8 @@ def test_homophone_correction_and_completion():
 def test_looks_like_pinyin():
     assert looks_like_pinyin("yiqing") and looks_like_pinyin("heng yang")
     assert not looks_like_pinyin("C919") and not looks_like_pinyin("疫情") and not looks_like_pinyin("a")
+    assert looks_like_pinyin("Chang'e-5") and looks_like_pinyin("xi'an") and looks_like_pinyin("5g jizhan")
+    assert not looks_like_pinyin("5g") and not looks_like_pinyin("pm2.5")
 
 
 def test_synonym_groups(analyzer):

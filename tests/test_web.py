@@ -187,3 +187,11 @@ def test_weak_answer_page_says_no_match_and_counts_as_zero(engine, tmp_path):
     log = app.extensions["querylog"]
     log.flush()
     assert sorted(r["query"] for r in log.zero_results()) == ["完全不存在", "衡阳 xyzzy"]
+
+
+def test_explicit_phrase_without_exact_match_says_so(client):
+    data = client.get('/api/search?q="生活大学"').get_json()
+    assert (data["inexact"], data["inexact_total"], data["total"] > 0) == (["生活大学"], 0, True)
+    html = client.get('/search?q="生活大学"').get_data(as_text=True)
+    assert "没有找到含有“生活大学”的结果，以下显示不带引号的结果" in html
+    assert "inexact" not in client.get('/api/search?q="大学生活"').get_json()

@@ -81,6 +81,8 @@ def openapi_document() -> dict[str, Any]:
                                     "suggestion": {"type": "string"},
                                     "weak": {"type": "boolean"},
                                     "missing": {"type": "array", "items": {"type": "string"}},
+                                    "inexact": {"type": "array", "items": {"type": "string"}},
+                                    "inexact_total": {"type": "integer"},
                                     "total": {"type": "integer"},
                                     "page": {"type": "integer"},
                                     "size": {"type": "integer"},
