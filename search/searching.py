@@ -124,6 +124,7 @@ class Plan:
     allowed: Q.Query | None
     exclude: list[list[WordPlan]]
     text: str
+    exclude_phrases: list[Q.Query] = field(default_factory=list)  # -"短语": the characters in order, anywhere
 
 
 @dataclass
@@ -228,7 +229,10 @@ class SearchEngine:
             allow.append(Q.DateRange("published", start, end))
         allowed = (Q.And(allow) if len(allow) > 1 else allow[0]) if allow else None
         exclude = [word_plans(a, text, weights)[0] for text in parsed.exclude]
-        return Plan(words, terms, required, required_words, allowed, [e for e in exclude if e], parsed.text)
+        exclude_phrases = [c for text in parsed.exclude if (c := phrase_clause(a, text, weights)) is not None]
+        return Plan(
+            words, terms, required, required_words, allowed, [e for e in exclude if e], parsed.text, exclude_phrases
+        )
 
     def corpus(self, searcher: Any) -> Corpus:
         """Scoring arrays for the index version ``searcher`` reads (shared by threads).
@@ -285,6 +289,8 @@ class SearchEngine:
             candidates &= corpus.docs(searcher, plan.allowed)
         for excluded in plan.exclude:
             candidates &= corpus.score(excluded)[1] < len(excluded)
+        for query in plan.exclude_phrases:
+            candidates &= ~corpus.docs(searcher, query, exact=lambda q: self._phrase_docs(corpus, q))
         return Matched(scores, candidates, per_word, first)
 
     def _phrase_docs(self, corpus: Corpus, query: Q.Query) -> np.ndarray | None:
