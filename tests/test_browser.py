@@ -1,7 +1,8 @@
 """The search pages in a real browser: type, read, page, filter, open, as a person would.
 
 Needs the ``playwright`` package and Debian's Chromium at /usr/bin/chromium (both
-installed by ``tests/setup_system.sh``); without either, every test here skips.
+installed by ``tests/setup_system.sh``); without either, every test here skips
+(and fails under ``CI=true``, see ``tests/parts.py``).
 Playwright drives the system Chromium through ``executable_path``: we never run
 ``playwright install``.
 """
@@ -22,10 +23,17 @@ import pytest
 import search
 from search.web import create_app
 
-sync_api = pytest.importorskip(
-    "playwright.sync_api", reason="playwright is not installed (run tests/setup_system.sh .venv)"
-)
-expect = sync_api.expect
+from .parts import require, require_executable
+
+try:
+    from playwright import sync_api
+except ImportError:  # the _parts fixture below skips every test (fails them under CI=true)
+    sync_api = None
+
+
+def expect(*args: Any) -> Any:
+    return sync_api.expect(*args)
+
 
 CHROMIUM = os.environ.get("NEWS_SEARCH_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -42,10 +50,12 @@ PAGE_SIZE = 3
 QUERY = "疫情防控"
 SCRIPT_TITLE = "<script>alert(1)</script>衡阳新闻"
 
-pytestmark = pytest.mark.skipif(
-    not os.access(CHROMIUM, os.X_OK),
-    reason=f"no Chromium at {CHROMIUM} (run tests/setup_system.sh .venv as root to apt-get it)",
-)
+
+@pytest.fixture(scope="module", autouse=True)
+def _parts() -> None:
+    """Playwright and Chromium: a missing one skips this module, and fails it under CI=true."""
+    require(sync_api is not None, "playwright is not installed (run tests/setup_system.sh .venv)")
+    require_executable(CHROMIUM, "chromium")
 
 
 def article(n: int, title: str, channel: str, body: str, **extra: Any) -> dict[str, Any]:
