@@ -366,7 +366,7 @@ class SearchEngine:
         searcher = self.store.searcher()
         plan, matched = self._run(searcher, parsed)
         total = matched.total
-        if total == 0 or (looks_like_pinyin(parsed.text) and total < 3):
+        if total < 3:  # nothing or little: a rewrite (nothing, or pinyin) or a did-you-mean (a typo with results)
             for text, reason in self._recoveries(searcher, parsed):
                 alt_plan, alt = self._run(searcher, parsed.with_text(text))
                 alt_total = alt.total
@@ -378,7 +378,7 @@ class SearchEngine:
                     else:
                         results.suggestion = text
                     break
-        elif parsed.text and self._traditional(parsed.text):
+        if total and not results.rewritten and parsed.text and self._traditional(parsed.text):
             results.rewritten, results.rewrite_reason = self.analyzer.normalizer.text(parsed.text), "traditional"
         results.terms = plan.terms
         corpus = self.corpus(searcher)

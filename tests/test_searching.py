@@ -1,11 +1,14 @@
 import itertools
 import pickle
 import re
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 import search
+from search.query import min_match
+from search.ranking import RankingConfig
 from search.scoring import _leaf_matcher
 
 from .conftest import ids, write_jsonl
@@ -280,3 +283,75 @@ def test_warm_loads_what_a_first_faceted_search_reads(engine, monkeypatch):
 
     monkeypatch.setattr(search.scoring.Corpus, "column", column)
     assert engine.search("衡阳", facets=True).facets["year"] and built == []
+
+
+# --- README promises: recovery, recency, field names, quotes, long queries, facets ---
+
+
+def test_did_you_mean_comes_with_the_results_of_a_typo(engine, tmp_path):
+    # t1 has the typo 疫请 in its body: the query finds it, and 疫情 (more frequent, same sound) is suggested
+    typo = {"id": "t1", "title": "市民反映社区信息更新慢", "body": "有市民来电反映，社区疫请信息更新慢。"}
+    search.reindex(engine.store, [write_jsonl(tmp_path / "typo.jsonl", [typo])])
+    res = engine.search("疫请")
+    assert (ids(res), res.suggestion, res.rewritten) == (["t1"], "疫情", None)
+    assert res.to_json()["suggestion"] == "疫情"
+    assert engine.search("疫情").suggestion is None
+
+
+def test_recency_prior_favours_fresh_news(store, tmp_path):
+    recent = (datetime.now() - timedelta(days=3)).strftime("%Y-%m-%d %H:%M:%S")
+    docs = [
+        {
+            "id": "old",
+            "title": "湘江大桥维修",
+            "body": "湘江大桥维修施工，湘江大桥分时段封闭。",
+            "published": "2012-05-01 08:00:00",
+        },
+        {"id": "new", "title": "湘江大桥维修", "body": "湘江大桥维修施工。", "published": recent},
+    ]
+    search.reindex(store, [write_jsonl(tmp_path / "bridge.jsonl", docs)], full=True, workers=1)
+
+    def engine_with(**overrides):
+        return search.SearchEngine(store, RankingConfig.from_settings(search.load_settings(overrides=overrides)))
+
+    off = engine_with().search("湘江大桥", collapse=False, explain=True)
+    on = engine_with(RECENCY_HALF_LIFE_DAYS=365).search("湘江大桥", collapse=False, explain=True)
+    assert ids(off) == ["old", "new"] and {h.explain["recency_factor"] for h in off.hits} == {1.0}  # off by default
+    assert ids(on) == ["new", "old"]
+    assert on.hits[0].explain["recency_factor"] > 1.09 and on.hits[1].explain["recency_factor"] < 1.001
+
+
+@pytest.mark.parametrize(
+    "chinese, english, expected",
+    [
+        ("标题:大学生", "title:大学生", ["a4"]),
+        ("来源:衡阳日报", "source:衡阳日报", ["a1"]),
+        ("来源：衡阳晚报 大学", "source:衡阳晚报 大学", ["a2"]),
+        ("作者:李华", "author:李华", ["a1"]),
+        ("栏目:教育", "channel:教育", ["a2"]),
+    ],
+)
+def test_chinese_field_names(engine, chinese, english, expected):
+    assert ids(engine.search(chinese)) == ids(engine.search(english)) == expected
+
+
+@pytest.mark.parametrize("query", ['"大学生活"', "“大学生活”", "「大学生活」"])
+def test_a_quoted_phrase_on_its_own_finds_the_exact_phrase(engine, query):
+    assert sorted(ids(engine.search("大学生活"))) == ["a2", "a4"]  # a4: 大学生 志愿者, not the phrase
+    assert ids(engine.search(query)) == ["a2"]
+
+
+def test_up_to_three_words_all_must_match_longer_queries_rank_by_bm25f(engine):
+    # 3 words: a4 (大学生, 志愿者, 社区) has them all; a2 has only 大学生 and comes after, as a partial match
+    assert ids(engine.search("大学生 志愿者 社区")) == ["a4", "a2"]
+    res = engine.search("大学生 志愿者 社区", explain=True)
+    assert res.hits[0].explain["words"].keys() == {"大学生", "志愿者", "社区"}
+    assert min_match(3) == 3 and min_match(4) == 3 and min_match(8) == 6  # planned min-should-match
+
+
+def test_source_facet_counts_every_match(engine):
+    res = engine.search("衡阳", facets=True, size=1)
+    assert len(res.hits) == 1
+    assert res.facets["source"] == {"衡阳新闻网": 1, "衡阳日报": 1, "衡阳晚报": 1}
+    assert res.facets["channel"] == {"交通": 1, "时政": 1, "教育": 1}
+    assert ids(engine.search("衡阳", source="衡阳晚报")) == ["a2"]
