@@ -1,8 +1,8 @@
 import itertools
 import pickle
 import re
+import shutil
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -185,10 +185,9 @@ def test_words_scored_sparse_or_dense_score_the_same(engine, monkeypatch):
     assert any(any(total) for total, _, _ in dense) and any(any(m) for _, m, _ in dense)
 
 
-def test_latin_prefixes_expand_as_whoosh_expands_them(store, tmp_path, monkeypatch):
+def test_latin_prefixes_expand_as_whoosh_expands_them(store, tmp_path, monkeypatch, sample_index):
     """Latin prefixes expand from the sorted in-memory lexicon exactly as Whoosh's term index over every segment."""
-    sample = Path(__file__).resolve().parents[1] / "sample"
-    search.reindex(store, [sample], full=True, workers=1)
+    shutil.copytree(sample_index, store.root)  # the sample corpus, built once a session
     more = [{"id": "x1", "title": "iPhone15与iPad发布", "body": "苹果iphone 15和ipad air，5G-A与5g5a网络，A股"}]
     search.reindex(store, [write_jsonl(tmp_path / "more.jsonl", more)])
     monkeypatch.setattr(search.scoring, "PREFIX_EXPANSION_LIMIT", 5)
@@ -228,10 +227,9 @@ def test_phrase_and_filter_documents_are_kept_per_query(engine, monkeypatch):
     assert len({pickle.dumps(q) for q in asked}) == len(asked) == 4  # none asked twice
 
 
-def test_phrases_found_on_normalized_texts_as_whoosh_finds_them(store, tmp_path):
+def test_phrases_found_on_normalized_texts_as_whoosh_finds_them(store, tmp_path, sample_index):
     """Every CJK phrase of the sample corpus, and tricky ones, match exactly the documents Whoosh's positions match."""
-    sample = Path(__file__).resolve().parents[1] / "sample"
-    search.reindex(store, [sample], full=True, workers=1)
+    shutil.copytree(sample_index, store.root)  # the sample corpus, built once a session
     tricky = [
         {
             "id": "t1",
