@@ -44,13 +44,13 @@ def test_index_from_environment(tmp_path, corpus):
     assert run("reindex", str(corpus), env=env).exit_code == 0
     result = run("search", "衡阳", env=env)
     assert result.exit_code == 0, result.output
-    assert without_ms(result.output) == (
+    assert plain(result.output) == (
         "3 results (… ms)\n"
-        "  1. C919首次飞抵衡阳南岳机场  [a3] 衡阳新闻网 2023-06-01  score 0.983\n"
+        "  1. C919首次飞抵衡阳南岳机场  [a3] 衡阳新闻网 2023-06-01  score …\n"
         "     国产大飞机C919今天首次飞抵衡阳。…\n"
-        "  2. 衡阳召开疫情防控工作会议  [a1] 衡阳日报 2020-02-01  score 0.941\n"
+        "  2. 衡阳召开疫情防控工作会议  [a1] 衡阳日报 2020-02-01  score …\n"
         "     本报讯（记者 李华）1月31日，衡阳市召开新型冠状病毒肺炎疫情防控工作会议。…\n"
-        "  3. 南华大学迎来新生  [a2] 衡阳晚报 2021-09-05  score 0.412\n"
+        "  3. 南华大学迎来新生  [a2] 衡阳晚报 2021-09-05  score …\n"
         "     新生们的大学生活从军训开始。学校为新生准备了5G校园网和APP。\n"
     )
     assert (tmp_path / "envix" / "CURRENT").exists()
