@@ -108,15 +108,26 @@ def decode_bytes(data: bytes, where: str, declared: str | None = None, on_error:
         if text is not None:
             return text
     try:
-        return data.decode("gb18030")
+        gb_text: str | None = data.decode("gb18030")
     except UnicodeDecodeError:
-        pass
+        gb_text = None
+    if gb_text is not None and _looks_simplified(gb_text):
+        return gb_text
+    # GB18030 decodes almost any double-byte text: Big5 bytes come out as rare characters, not an error
     from charset_normalizer import from_bytes
 
     best = from_bytes(data).best()
     if best is None or best.encoding is None:
+        if gb_text is not None:
+            return gb_text
         raise ArticleError(where, "undecodable bytes (not UTF-8, GBK/GB18030 or a detectable charset)")
     return str(best)
+
+
+def _looks_simplified(text: str) -> bool:
+    """Whether most CJK characters of a GB18030 decoding are in GB2312 (common simplified Chinese), as GBK pages are."""
+    cjk = "".join(ch for ch in text if "\u4e00" <= ch <= "\u9fff")
+    return not cjk or len(cjk.encode("gb2312", errors="ignore")) >= 2 * 0.8 * len(cjk)
 
 
 def _report(error: ArticleError, on_error: ErrorHandler | None) -> None:

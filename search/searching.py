@@ -178,6 +178,7 @@ class Plan:
     text: str
     preferred: list[Q.Query] = field(default_factory=list)  # phrases documents should hold (emphasis)
     strict_preference: bool = False  # those holding them come first (a relaxed explicit phrase)
+    exclude_phrases: list[Q.Query] = field(default_factory=list)  # -"短语": the characters in order, anywhere
 
 
 @dataclass
@@ -287,7 +288,18 @@ class SearchEngine:
         allowed = (Q.And(allow) if len(allow) > 1 else allow[0]) if allow else None
         exclude = [word_plans(a, text, weights)[0] for text in parsed.exclude]
         preferred = [c for text in parsed.emphasis if (c := phrase_clause(a, text, weights)) is not None]
-        return Plan(words, terms, required, required_words, allowed, [e for e in exclude if e], parsed.text, preferred)
+        exclude_phrases = [c for text in parsed.exclude if (c := phrase_clause(a, text, weights)) is not None]
+        return Plan(
+            words,
+            terms,
+            required,
+            required_words,
+            allowed,
+            [e for e in exclude if e],
+            parsed.text,
+            preferred,
+            exclude_phrases=exclude_phrases,
+        )
 
     def corpus(self, searcher: Any) -> Corpus:
         """Scoring arrays for the index version ``searcher`` reads (shared by threads).
@@ -345,6 +357,8 @@ class SearchEngine:
             candidates &= corpus.docs(searcher, plan.allowed)
         for excluded in plan.exclude:
             candidates &= corpus.score(excluded)[1] < len(excluded)
+        for query in plan.exclude_phrases:
+            candidates &= ~corpus.docs(searcher, query, exact=lambda q: self._phrase_docs(corpus, q))
         # Enough of the query (min_match) in one candidate, not through the any-word fallback.
         complete = bool(
             plan.words and base_words and need >= min_match(base_words) and ((matched >= need) & candidates).any()
@@ -443,19 +457,21 @@ class SearchEngine:
         pinyin = looks_like_pinyin(parsed.text)
         # Letters the index does not know as words (chang'e-5 matched PM2.5 on its 5) are pinyin first.
         beaten = 0 if pinyin and self._pinyin_first(searcher, parsed.text) else total
-        if total == 0 or (pinyin and beaten < 3 and (beaten == 0 or _PLAIN_PINYIN.fullmatch(parsed.text.lower()))):
+        pinyin_case = pinyin and beaten < 3 and (beaten == 0 or bool(_PLAIN_PINYIN.fullmatch(parsed.text.lower())))
+        # Nothing or little: a rewrite (nothing, or pinyin) or a did-you-mean (a typo with results).
+        if total < 3 or pinyin_case:
             for text, reason in self._recoveries(searcher, parsed):
                 alt_plan, alt = self._run(searcher, parsed.with_text(text))
                 alt_total = alt.total
                 if alt_total > (beaten if reason == "pinyin" else total):
-                    if total == 0 or reason == "pinyin":
+                    if total == 0 or (reason == "pinyin" and pinyin_case):
                         plan, matched = alt_plan, alt
                         total = alt_total
                         results.rewritten, results.rewrite_reason = text, reason
                     else:
                         results.suggestion = text
                     break
-        elif parsed.text and self._traditional(parsed.text):
+        if total and not results.rewritten and parsed.text and self._traditional(parsed.text):
             results.rewritten, results.rewrite_reason = self.analyzer.normalizer.text(parsed.text), "traditional"
         results.terms = plan.terms
         results.relaxed = matched.relaxed

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -74,10 +77,60 @@ def store(tmp_path: Path, analyzer: search.Analyzer) -> search.IndexStore:
 
 
 @pytest.fixture
-def engine(store: search.IndexStore, corpus: Path) -> search.SearchEngine:
-    report = search.reindex(store, [corpus], full=True, workers=1)
-    assert report.ok, report.errors
+def engine(store: search.IndexStore, corpus: Path, articles_index: Path) -> search.SearchEngine:
+    """A fresh engine over a private copy of the ARTICLES index (built once a session): writable, cold caches."""
+    shutil.copytree(articles_index, store.root)
     return search.SearchEngine(store)
+
+
+@pytest.fixture(scope="session")
+def articles_index(tmp_path_factory: pytest.TempPathFactory, analyzer: search.Analyzer) -> Path:
+    """The ARTICLES index, built once; tests copy it (``engine``), never write it."""
+    root = tmp_path_factory.mktemp("articles")
+    store = search.IndexStore(root / "index", analyzer)
+    report = search.reindex(store, [write_jsonl(root / "articles.jsonl", ARTICLES)], full=True, workers=1)
+    assert report.ok, report.errors
+    store.close()
+    return store.root
+
+
+@pytest.fixture(scope="session")
+def built_index(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path], Path]:
+    """``built_index(corpus)``: an index of ``corpus``, built once a session per content (sha256).
+
+    Tasks whose corpora are the same file (news-topics-dev and news/xwlb) share
+    one build. Read only: a test that writes copies it (``shutil.copytree``).
+    """
+    built: dict[str, Path] = {}
+
+    def build(corpus: Path, workers: int | None = None) -> Path:
+        digest = hashlib.sha256()
+        with open(corpus, "rb") as data:
+            for block in iter(lambda: data.read(1 << 20), b""):
+                digest.update(block)
+        key = f"{digest.hexdigest()}-{workers}"
+        if key not in built:
+            store = search.IndexStore(tmp_path_factory.mktemp("built") / "index", search.Analyzer())
+            report = search.reindex(store, [corpus], full=True, workers=workers)
+            assert report.ok, report.errors
+            store.close()
+            built[key] = store.root
+        return built[key]
+
+    return build
+
+
+SAMPLE = Path(__file__).resolve().parents[1] / "sample"
+
+
+@pytest.fixture(scope="session")
+def sample_index(tmp_path_factory: pytest.TempPathFactory, analyzer: search.Analyzer) -> Path:
+    """The project's sample corpus (sample/), indexed once a session with one writer; read only (copy to write)."""
+    store = search.IndexStore(tmp_path_factory.mktemp("sample") / "index", analyzer)
+    report = search.reindex(store, [SAMPLE], full=True, workers=1)
+    assert report.ok, report.errors
+    store.close()
+    return store.root
 
 
 def ids(results: search.SearchResults) -> list[str]:

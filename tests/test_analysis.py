@@ -1,8 +1,15 @@
+import gzip
+import itertools
+import json
 import random
+import re
 
 import pytest
 
 from search.analysis import Analyzer, Segmenter
+
+from .conftest import SHARED
+from .parts import require
 
 
 def words(analyzer, text, index=False):
@@ -94,9 +101,101 @@ def test_fingerprint_changes_with_dictionary(analyzer, tmp_path):
     assert Analyzer().fingerprint == analyzer.fingerprint
 
 
+# Phrases written for the project; news_sentences() combines them into sentences of news text.
+WHEN = ["1月31日", "今天上午", "2023年6月", "近日", "昨天下午", "本周", "国庆期间", "第三季度", "去年以来", "凌晨3时许"]
+WHO = [
+    "衡阳市",
+    "市委常委会",
+    "南华大学",
+    "蒸湘区人民政府",
+    "市疾控中心",
+    "雁峰区",
+    "湘江新区管委会",
+    "省交通运输厅",
+    "南岳机场",
+    "衡阳日报社",
+    "市场监管局",
+    "耒阳市公安局",
+    "一名外卖骑手",
+    "志愿者服务队",
+    "市民王先生",
+    "C919机组",
+]
+DID = ["召开", "部署", "启动", "举行", "发布", "开展", "通报", "推进", "落实", "调研", "表彰", "检查", "签约", "迎来"]
+WHAT = [
+    "新型冠状病毒肺炎疫情防控工作会议",
+    "联防联控措施",
+    "反诈宣传进社区活动",
+    "5G校园网建设",
+    "防汛抗旱应急演练",
+    "高铁站改扩建项目",
+    "乡村振兴示范点",
+    "营商环境优化十条",
+    "COVID-19疫苗接种",
+    "大学生志愿者招募",
+    "新能源汽车消费券",
+    "垃圾分类专项整治",
+    "APP适老化改造",
+    "非物质文化遗产展",
+    "食品安全抽检结果",
+    "2024年重点民生实事",
+]
+AFTER = [
+    "，要求各区县压实属地责任",
+    "，现场签约金额达12.5亿元",
+    "，吸引了3000余名市民参与",
+    "，确保群众生命财产安全",
+    "，相关负责人介绍了有关情况",
+    "，为期三天",
+    "。",
+    "，记者从会上获悉",
+    "，取得阶段性成效",
+    "，受到广泛好评",
+]
+
+
+def news_sentences(n: int, seed: int = 23) -> list[str]:
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        parts = [
+            rng.choice(WHEN),
+            "，" if rng.random() < 0.3 else "",
+            rng.choice(WHO),
+            rng.choice(DID),
+            rng.choice(WHAT),
+        ]
+        if rng.random() < 0.4:  # a second clause
+            parts += ["，", rng.choice(WHO), rng.choice(DID), rng.choice(WHAT)]
+        out.append("".join(parts) + rng.choice(AFTER))
+    return out
+
+
+def assert_same_words(sentences: list[str]) -> None:
+    """The analyzer's words (jieba on each normalized CJK run, the newsroom dictionary) under rjieba and jieba."""
+    fast, ref = Analyzer("rjieba"), Analyzer("jieba")
+    assert (fast.segmenter.engine, ref.segmenter.engine) == ("rjieba", "jieba")
+    differ = [s for s in sentences if fast.words(s) != ref.words(s)]
+    assert differ == [], f"{len(differ)} of {len(sentences)} sentences cut differently, e.g. {differ[:3]}"
+
+
 def test_rjieba_matches_jieba_reference():
-    text = "衡阳市召开新型冠状病毒肺炎疫情防控工作会议，要求各区县落实联防联控措施，南华大学附属第一医院院长刘振华介绍救治情况。"
-    assert Segmenter("rjieba").cut(text) == Segmenter("jieba").cut(text)
+    """rjieba and jieba 0.42.1 (HMM) cut a few thousand news sentences alike."""
+    sentences = news_sentences(3000)
+    assert len(set(sentences)) > 2500
+    assert_same_words(sentences)
+
+
+def test_rjieba_matches_jieba_on_a_sample_of_shared_news():
+    """The same on 2,000 sentences sampled from xwlb (../shared, read at test time, never copied)."""
+    corpus = SHARED / "news" / "xwlb.jsonl.gz"
+    require(corpus.exists(), f"{corpus} is not on this machine")
+    rng = random.Random(23)
+    with gzip.open(corpus, "rt", encoding="utf-8") as lines:
+        bodies = [json.loads(line).get("body") or "" for line in itertools.islice(lines, 3000)]
+    sentences = [s for body in rng.sample(bodies, 400) for s in re.split(r"(?<=[。！？])", body) if s.strip()]
+    assert len(sentences) >= 2000
+    assert_same_words(rng.sample(sentences, 2000))
 
 
 def test_unknown_segmenter():

@@ -417,3 +417,29 @@ def test_a_click_is_recorded_by_our_page_and_not_by_another_site(
     title.click()
     page.wait_for_url(re.compile(r"/articles/"))
     assert wait_for_clicks(page, base_url, article_id, before + 1) == before + 1
+
+
+def test_embed_js_renders_a_related_box_in_a_cms_page(watched: Watched, base_url: str) -> None:
+    """The README's drop-in snippet in a CMS article template fills its box with the related articles."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"{base_url}/api/articles/b05/related?size=3", timeout=30) as answer:
+        expected = json.load(answer)["related"]
+    assert len(expected) == 3  # b05 has three related articles
+    cms_page = (
+        "<!doctype html><html><head><meta charset='utf-8'><title>CMS</title></head><body>"
+        "<article><h1>衡阳召开疫情防控工作会议</h1><p>正文。</p></article>"
+        '<div id="box" data-news-related="b05" data-size="3"></div>'
+        f'<script src="{base_url}/static/embed.js" async></script></body></html>'
+    )
+    page = watched.page
+    page.route(
+        f"{base_url}/cms/b05.html", lambda route: route.fulfill(body=cms_page, content_type="text/html; charset=utf-8")
+    )
+    page.goto(f"{base_url}/cms/b05.html")
+    box = page.locator("#box")
+    expect(box.locator("h3")).to_have_text("相关内容")
+    expect(box.locator("li a")).to_have_count(len(expected))
+    assert [t.strip() for t in box.locator("li a").all_inner_texts()] == [r["title"] for r in expected]
+    hrefs = [box.locator("li a").nth(i).get_attribute("href") for i in range(len(expected))]
+    assert hrefs == [r["url"] or f"{base_url}/articles/{r['id']}" for r in expected]

@@ -11,6 +11,8 @@ printed at the end of the module.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import random
@@ -97,17 +99,7 @@ def run(index: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def group_members(pgid: int) -> list[int]:
-    members = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            fields = stat[stat.rindex(")") + 2 :].split()
-            if int(fields[2]) == pgid and fields[0] != "Z":
-                members.append(int(entry.name))
-    return members
+    return [pid for pid, state in group_states(pgid).items() if state != "Z"]
 
 
 def kill_group(proc: subprocess.Popen) -> None:
@@ -141,6 +133,64 @@ def wait_for_lock(index: Path, proc: subprocess.Popen, timeout: float = 60) -> N
         assert proc.poll() is None, "the writer ended before taking the lock"
         time.sleep(0.02)
     raise AssertionError("the writer never took the lock")
+
+
+def lock_held(index: Path, pid: int) -> bool:
+    """Whether the write lock is held now, by ``pid`` (or the workers that inherited it): the file names the holder."""
+    try:
+        named = (index / "write.lock").read_text().startswith(f"pid {pid} ")
+    except OSError:
+        return False
+    with open(index / "write.lock", "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return named
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
+
+
+@dataclass(frozen=True)
+class AtKill:
+    """What the writer was doing when it was killed, seen while its processes were stopped."""
+
+    locked: bool  # it held the index write lock: it was writing
+    new_tmp: bool  # a tmp- generation of its own existed: a full build in progress
+    current: str | None
+
+
+def stop_look_kill(index: Path, proc: subprocess.Popen, tmp_before: list[str]) -> AtKill:
+    """SIGSTOP the writer's process group, record the lock and its tmp- generation, then SIGKILL it.
+
+    Stopped, the processes cannot move on between the look and the kill: the
+    record says exactly where the kill landed.
+    """
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGSTOP)
+    deadline = time.monotonic() + 5
+    while any(state not in "TZX" for state in group_states(proc.pid).values()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    seen = AtKill(
+        locked=proc.poll() is None and lock_held(index, proc.pid),
+        new_tmp=bool(set(leftovers(index)) - set(tmp_before)),
+        current=(index / "CURRENT").read_text().strip() if (index / "CURRENT").exists() else None,
+    )
+    kill_group(proc)
+    return seen
+
+
+def group_states(pgid: int) -> dict[int, str]:
+    states = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2 :].split()
+            if int(fields[2]) == pgid:
+                states[int(entry.name)] = fields[0]
+    return states
 
 
 @dataclass
@@ -231,34 +281,45 @@ def leftovers(index: Path) -> list[str]:
 
 # --- SIGKILL during a full rebuild --------------------------------------------
 
-FULL_KILLS = 12
+FULL_KILLS = 8
 
 
 @pytest.mark.slow
 def test_sigkill_during_full_rebuild(corpora, tmp_path, analyzer):
-    """Kill ``reindex --full`` (and its workers) at random moments: CURRENT always serves a whole generation."""
+    """Kill ``reindex --full`` (and its workers) at random moments of its build: CURRENT always serves a whole generation.
+
+    Each kill is recorded (the writer's processes stopped first): it held the
+    lock and its own ``tmp-`` generation existed, so the kill landed mid-build.
+    """
     index = fresh_index(corpora, tmp_path)
     state = served_state(index, analyzer)
     assert (state.count, state.ids) == (OLD_DOCS, corpora.old_ids)
     rng = random.Random(20261129)
-    mid_build = 0
+    mid_build, kills = 0, []
     for _ in range(FULL_KILLS):
         before = state
+        tmp_before = leftovers(index)
         proc = start(index, "reindex", str(corpora.new), "--full")
-        time.sleep(rng.uniform(0.3, max(0.6, corpora.build_seconds * 0.9)))
-        finished = proc.poll() is not None
-        kill_group(proc)
+        wait_for_lock(index, proc)
+        deadline = time.monotonic() + 30
+        while not set(leftovers(index)) - set(tmp_before) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)  # its own tmp- generation: the build has begun
+        time.sleep(rng.uniform(0.05, max(0.3, corpora.build_seconds * 0.4)))
+        seen = stop_look_kill(index, proc, tmp_before)
+        kills.append(seen)
         STATS["crashes simulated (full rebuild)"] += 1
         state = served_state(index, analyzer)
+        if seen.locked and seen.new_tmp and seen.current == before.generation:  # mid-build: the old one serves
+            mid_build += 1
+            assert state.generation == before.generation
         if state.generation == before.generation:
             assert (state.count, state.ids) == (before.count, before.ids)
             assert state.meta_count == before.count
-            mid_build += not finished
         else:  # the kill came after the switch: the new generation is complete
             assert (state.count, state.ids, state.meta_count) == (OLD_DOCS + NEW_EXTRA, corpora.new_ids, state.count)
         assert wait_gone(proc.pid), "the writer's processes outlived the kill"
-    STATS["kills that landed mid-build"] += mid_build
-    assert mid_build >= FULL_KILLS // 3, "kills should land before the switch"
+    STATS["kills that landed mid-build (lock held, own tmp- generation)"] += mid_build
+    assert mid_build >= FULL_KILLS - 2, f"only {mid_build} of {FULL_KILLS} kills landed mid-build: {kills}"
     # a normal rebuild afterwards succeeds and removes what the crashes left behind
     result = run(index, "reindex", str(corpora.new), "--full")
     assert result.returncode == 0, result.stderr
@@ -354,16 +415,19 @@ INCREMENTAL_KILLS = 4
 
 @pytest.mark.slow
 def test_sigkill_during_incremental_update(corpora, tmp_path, analyzer):
-    """Kill ``reindex PATH`` (in-place update) mid-run: the index holds the old or the new documents, whole."""
+    """Kill ``reindex PATH`` (in-place update) while it holds the lock: the index holds the old or the new documents, whole."""
     index = fresh_index(corpora, tmp_path)
     old = served_state(index, analyzer)
     new_count = OLD_DOCS + UPDATE_NEW
     rng = random.Random(7)
     outcomes = Counter()
+    mid_write = 0
     for _ in range(INCREMENTAL_KILLS):
         proc = start(index, "reindex", str(corpora.update))
-        time.sleep(rng.uniform(0.3, max(0.6, corpora.build_seconds * 0.8)))
-        kill_group(proc)
+        wait_for_lock(index, proc)
+        time.sleep(rng.uniform(0.05, max(0.3, corpora.build_seconds * 0.4)))
+        seen = stop_look_kill(index, proc, leftovers(index))
+        mid_write += seen.locked
         STATS["crashes simulated (incremental)"] += 1
         state = served_state(index, analyzer)
         assert state.generation == old.generation
@@ -377,6 +441,8 @@ def test_sigkill_during_incremental_update(corpora, tmp_path, analyzer):
         assert state.meta_count in (OLD_DOCS, new_count)
     STATS["incremental kills leaving the old documents"] += outcomes["old"]
     STATS["incremental kills leaving the new documents"] += outcomes["new"]
+    STATS["incremental kills that landed mid-write (lock held)"] += mid_write
+    assert mid_write >= INCREMENTAL_KILLS - 1, f"only {mid_write} of {INCREMENTAL_KILLS} kills landed while writing"
     result = run(index, "reindex", str(corpora.update))
     assert result.returncode == 0, result.stderr
     state = served_state(index, analyzer)

@@ -24,11 +24,15 @@ def rows(path, table="searches"):
 
 def test_rows_wait_for_the_writer_and_a_flush_writes_them(tmp_path):
     log = QueryLog(tmp_path / "log.sqlite3", flush_seconds=60)
+    woken = []
+    real_notify = log._cond.notify  # notify_all calls notify: every wake-up of the writer passes here
+    log._cond.notify = lambda n=1: woken.append(n) or real_notify(n)
     log.search("疫情", 3, 1.5)
     log.click("疫情", "a1")
-    time.sleep(0.1)
-    assert rows(log.path) == []  # a search only appends to a list: nothing woke the writer
+    # a search only appends to a list: nothing woke the writer, which sleeps for flush_seconds
+    assert (woken, len(log._pending), rows(log.path)) == ([], 2, [])
     log.flush()
+    assert woken  # a flush does wake it
     assert [(q, n, ms) for _, _, q, n, ms in rows(log.path)] == [("疫情", 3, 1.5)]
     assert [(q, a) for _, _, q, a in rows(log.path, "clicks")] == [("疫情", "a1")]
     log.close()

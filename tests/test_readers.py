@@ -227,3 +227,39 @@ def test_whole_file_readers_refuse_a_file_over_the_limit(tmp_path, name):
     errors: list[ArticleError] = []
     assert list(read_articles([path], errors.append, limits)) == []
     assert [str(e) for e in errors] == [f"{path}: file is over the limit of 1000 bytes (MAX_FILE_MB)"]
+
+
+# --- README promises: .htm and .shtml pages, a Big5 page through charset-normalizer ---
+
+
+@pytest.mark.parametrize("suffix", [".htm", ".shtml"])
+def test_htm_and_shtml_pages_are_html_pages(tmp_path: Path, suffix: str):
+    (tmp_path / f"3002{suffix}").write_bytes(HTML.encode("gbk"))
+    (tmp_path / "3003.html").write_bytes(HTML.encode("gbk"))
+    articles, errors = read([tmp_path])
+    assert errors == []
+    assert sorted((a.id, a.title, a.views) for a in articles) == [
+        ("3002", "蒸湘区老旧小区改造开工", 2316),
+        ("3003", "蒸湘区老旧小区改造开工", 2316),
+    ]
+
+
+BIG5_HTML = """<html><head><title>衡陽新聞網</title></head><body><h1>蒸湘區舊城改造工程開工</h1>
+<div class="content"><p>本報訊（記者 劉思遠）4月17日，蒸湘區舊城改造工程正式開工，首批十二個項目涉及居民三千餘戶。</p>
+<p>市民紛紛表示，這是一件實實在在的民生工程。</p></div></body></html>"""
+
+
+def test_big5_page_without_a_declared_charset(tmp_path: Path):
+    # GB18030 would decode these bytes without an error (as rare characters): charset-normalizer must be asked
+    (tmp_path / "4001.html").write_bytes(BIG5_HTML.encode("big5"))
+    articles, errors = read([tmp_path])
+    assert errors == []
+    (a,) = articles
+    assert (a.id, a.title) == ("4001", "蒸湘區舊城改造工程開工")
+    assert a.body == (
+        "本報訊（記者 劉思遠）4月17日，蒸湘區舊城改造工程正式開工，首批十二個項目涉及居民三千餘戶。\n"
+        "市民紛紛表示，這是一件實實在在的民生工程。"
+    )
+    assert (
+        decode_bytes("衡阳东站改造工程正式完工。".encode("gbk"), "x") == "衡阳东站改造工程正式完工。"
+    )  # GBK stays GBK

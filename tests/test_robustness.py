@@ -29,6 +29,7 @@ import sys
 import time
 import zlib
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -658,9 +659,15 @@ def test_parse_query_never_raises(q):
     parsed.is_empty()
 
 
-@pytest.mark.parametrize("q", ["before:0000", "衡阳 to:0000", "before:0000-12"])
-def test_year_zero_date_bound_parse_query(q):
-    search.parse_query(q)
+@pytest.mark.parametrize("q, text", [("before:0000", ""), ("衡阳 to:0000", "衡阳"), ("before:0000-12", "")])
+def test_year_zero_date_bound_parse_query(q, text):
+    # a well-formed date before 1900 is clamped to 1900 (query.parse_date_bound), not dropped or an error
+    parsed = search.parse_query(q)
+    assert (parsed.text, parsed.after, parsed.before) == (
+        text,
+        None,
+        datetime(1900, 1, 1, tzinfo=search.query.SHANGHAI),
+    )
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -757,14 +764,16 @@ def test_engine_unbounded_long_query_answers_in_time(site, tmp_path):
 
 def test_many_repeated_filters_do_not_recurse(site):
     q = "author:李华 " * 1200
-    try:
-        site.engine.search(q)
-    except search.QueryError:
-        pass
+    assert (
+        [h.id for h in site.engine.search(q).hits] == ["a1"] == [h.id for h in site.engine.search("author:李华").hits]
+    )
 
 
 def test_year_one_date_bound_engine(site):
-    site.engine.search("衡阳 after:0001")
+    # clamped to 1900: "from the start", the same results as no bound
+    plain = [h.id for h in site.engine.search("衡阳").hits]
+    assert [h.id for h in site.engine.search("衡阳 after:0001").hits] == plain and len(plain) >= 3
+    assert site.engine.search("衡阳 before:0000").total == 0  # clamped to before 1900: nothing
 
 
 @pytest.mark.parametrize(
@@ -772,8 +781,15 @@ def test_year_one_date_bound_engine(site):
     ["q=after:0001", "q=%E8%A1%A1%E9%98%B3&from=0001", "q=after:0001-01", "q=before:0000", "q=%E8%A1%A1&to=0000"],
 )
 def test_year_one_date_bound_api(site, query):
+    # query.parse_date_bound clamps a well-formed date outside 1900–2100: a 200, never a 400
     response = site.client.get("/api/search?" + query)
-    assert response.status_code in (200, 400)
+    assert response.status_code == 200, response.get_json()
+    got = response.get_json()
+    if "0000" in query:  # before 1900: nothing
+        assert (got["total"], got["hits"]) == (0, [])
+    else:  # from 1900: everything, as the same query from 1900 says
+        expected = site.client.get("/api/search?" + query.replace("0001", "1900")).get_json()
+        assert [h["id"] for h in got["hits"]] == [h["id"] for h in expected["hits"]] and got["total"] >= 3
 
 
 def check_api(response, raw: str = "") -> str:

@@ -1,11 +1,14 @@
 import itertools
 import pickle
 import re
-from pathlib import Path
+import shutil
+from datetime import datetime, timedelta
 
 import pytest
 
 import search
+from search.query import min_match
+from search.ranking import RankingConfig
 from search.storage import news_terms, term_postings
 
 from .conftest import ids, write_jsonl
@@ -68,9 +71,38 @@ def test_phrases_with_latin_words_and_numbers(engine):
     assert ids(engine.search('"COVID-19疫情"')) == ["a3"]
 
 
-@pytest.mark.parametrize("query", ['"', "-", "title:", '"疫情', "a:b:c", "((", '-""', "after:notadate", "　"])
-def test_malformed_syntax_degrades(engine, query):
-    engine.search(query)  # no exception
+@pytest.mark.parametrize(
+    "query, plain",
+    [
+        ('"', ""),
+        ("-", ""),
+        ("title:", ""),
+        ("　", ""),
+        ('-""', ""),
+        ('"疫情', "疫情"),
+        ('疫情"', "疫情"),
+        ("“疫情", "疫情"),
+        ("「疫情", "疫情"),
+        ('疫情 "', "疫情"),
+        ("衡阳 -", "衡阳"),
+        ("衡阳 title:", "衡阳"),
+        ("((衡阳", "衡阳"),
+        ("衡阳 after:notadate", "衡阳 notadate"),
+    ],
+)
+def test_malformed_syntax_degrades_to_a_plain_query(engine, query, plain):
+    got, expected = engine.search(query), engine.search(plain)
+    assert (ids(got), got.total) == (ids(expected), expected.total)
+    assert (got.total > 0) == (plain != "")  # the words still find what they find
+
+
+def test_exclusion_of_a_phrase_is_the_characters_in_order(engine):
+    assert ids(engine.search("衡阳")) == ["a3", "a1", "a2"]
+    # not words of the index: 防控工作 and 军训开始 stand in a1's and a2's bodies only as characters
+    assert ids(engine.search('衡阳 -"防控工作"')) == ["a3", "a2"]
+    assert ids(engine.search('衡阳 -"军训开始"')) == ["a3", "a1"]
+    assert ids(engine.search('衡阳 -"C919"')) == ["a1", "a2"]
+    assert ids(engine.search('衡阳 -"防控疫情"')) == ["a3", "a1", "a2"]  # the same characters in another order
 
 
 def test_sort_by_date(engine):
@@ -154,10 +186,9 @@ def test_words_scored_sparse_or_dense_score_the_same(engine, monkeypatch):
     assert any(any(total) for total, _, _ in dense) and any(any(m) for _, m, _ in dense)
 
 
-def test_latin_prefixes_expand_as_whoosh_expands_them(store, tmp_path, monkeypatch):
+def test_latin_prefixes_expand_as_whoosh_expands_them(store, tmp_path, monkeypatch, sample_index):
     """Latin prefixes expand from the sorted in-memory lexicon exactly as Whoosh's term index over every segment."""
-    sample = Path(__file__).resolve().parents[1] / "sample"
-    search.reindex(store, [sample], full=True, workers=1)
+    shutil.copytree(sample_index, store.root)  # the sample corpus, built once a session
     more = [{"id": "x1", "title": "iPhone15与iPad发布", "body": "苹果iphone 15和ipad air，5G-A与5g5a网络，A股"}]
     search.reindex(store, [write_jsonl(tmp_path / "more.jsonl", more)])
     monkeypatch.setattr(search.scoring, "PREFIX_EXPANSION_LIMIT", 5)
@@ -198,10 +229,9 @@ def test_phrase_and_filter_documents_are_kept_per_query(engine, monkeypatch):
     assert len({pickle.dumps(q) for q in asked}) == len(asked) == 4  # none asked twice
 
 
-def test_phrases_found_on_normalized_texts_as_whoosh_finds_them(store, tmp_path):
+def test_phrases_found_on_normalized_texts_as_whoosh_finds_them(store, tmp_path, sample_index):
     """Every CJK phrase of the sample corpus, and tricky ones, match exactly the documents Whoosh's positions match."""
-    sample = Path(__file__).resolve().parents[1] / "sample"
-    search.reindex(store, [sample], full=True, workers=1)
+    shutil.copytree(sample_index, store.root)  # the sample corpus, built once a session
     tricky = [
         {
             "id": "t1",
@@ -316,3 +346,75 @@ def test_latest_by_channel(engine):
     # a deleted article leaves the box
     search.delete(engine.store, ["a4"])
     assert [c["channel"] for c in engine.latest(per_channel=1)] == ["交通", "教育", "时政"]
+
+
+# --- README promises: recovery, recency, field names, quotes, long queries, facets ---
+
+
+def test_did_you_mean_comes_with_the_results_of_a_typo(engine, tmp_path):
+    # t1 has the typo 疫请 in its body: the query finds it, and 疫情 (more frequent, same sound) is suggested
+    typo = {"id": "t1", "title": "市民反映社区信息更新慢", "body": "有市民来电反映，社区疫请信息更新慢。"}
+    search.reindex(engine.store, [write_jsonl(tmp_path / "typo.jsonl", [typo])])
+    res = engine.search("疫请")
+    assert (ids(res), res.suggestion, res.rewritten) == (["t1"], "疫情", None)
+    assert res.to_json()["suggestion"] == "疫情"
+    assert engine.search("疫情").suggestion is None
+
+
+def test_recency_prior_favours_fresh_news(store, tmp_path):
+    recent = (datetime.now() - timedelta(days=3)).strftime("%Y-%m-%d %H:%M:%S")
+    docs = [
+        {
+            "id": "old",
+            "title": "湘江大桥维修",
+            "body": "湘江大桥维修施工，湘江大桥分时段封闭。",
+            "published": "2012-05-01 08:00:00",
+        },
+        {"id": "new", "title": "湘江大桥维修", "body": "湘江大桥维修施工。", "published": recent},
+    ]
+    search.reindex(store, [write_jsonl(tmp_path / "bridge.jsonl", docs)], full=True, workers=1)
+
+    def engine_with(**overrides):
+        return search.SearchEngine(store, RankingConfig.from_settings(search.load_settings(overrides=overrides)))
+
+    off = engine_with().search("湘江大桥", collapse=False, explain=True)
+    on = engine_with(RECENCY_HALF_LIFE_DAYS=365).search("湘江大桥", collapse=False, explain=True)
+    assert ids(off) == ["old", "new"] and {h.explain["recency_factor"] for h in off.hits} == {1.0}  # off by default
+    assert ids(on) == ["new", "old"]
+    assert on.hits[0].explain["recency_factor"] > 1.09 and on.hits[1].explain["recency_factor"] < 1.001
+
+
+@pytest.mark.parametrize(
+    "chinese, english, expected",
+    [
+        ("标题:大学生", "title:大学生", ["a4"]),
+        ("来源:衡阳日报", "source:衡阳日报", ["a1"]),
+        ("来源：衡阳晚报 大学", "source:衡阳晚报 大学", ["a2"]),
+        ("作者:李华", "author:李华", ["a1"]),
+        ("栏目:教育", "channel:教育", ["a2"]),
+    ],
+)
+def test_chinese_field_names(engine, chinese, english, expected):
+    assert ids(engine.search(chinese)) == ids(engine.search(english)) == expected
+
+
+@pytest.mark.parametrize("query", ['"大学生活"', "“大学生活”", "「大学生活」"])
+def test_a_quoted_phrase_on_its_own_finds_the_exact_phrase(engine, query):
+    assert sorted(ids(engine.search("大学生活"))) == ["a2", "a4"]  # a4: 大学生 志愿者, not the phrase
+    assert ids(engine.search(query)) == ["a2"]
+
+
+def test_up_to_three_words_all_must_match_longer_queries_rank_by_bm25f(engine):
+    # 3 words: a4 (大学生, 志愿者, 社区) has them all; a2 has only 大学生 and comes after, as a partial match
+    assert ids(engine.search("大学生 志愿者 社区")) == ["a4", "a2"]
+    res = engine.search("大学生 志愿者 社区", explain=True)
+    assert res.hits[0].explain["words"].keys() == {"大学生", "志愿者", "社区"}
+    assert min_match(3) == 3 and min_match(4) == 3 and min_match(8) == 6  # planned min-should-match
+
+
+def test_source_facet_counts_every_match(engine):
+    res = engine.search("衡阳", facets=True, size=1)
+    assert len(res.hits) == 1
+    assert res.facets["source"] == {"衡阳新闻网": 1, "衡阳日报": 1, "衡阳晚报": 1}
+    assert res.facets["channel"] == {"交通": 1, "时政": 1, "教育": 1}
+    assert ids(engine.search("衡阳", source="衡阳晚报")) == ["a2"]

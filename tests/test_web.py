@@ -1,8 +1,14 @@
 import json
+import re
+import shutil
+import time
 
 import pytest
 
+import search
 from search.web import create_app
+
+from .conftest import write_jsonl
 
 
 @pytest.fixture
@@ -195,3 +201,89 @@ def test_explicit_phrase_without_exact_match_says_so(client):
     html = client.get('/search?q="生活大学"').get_data(as_text=True)
     assert "没有找到含有“生活大学”的结果，以下显示不带引号的结果" in html
     assert "inexact" not in client.get('/api/search?q="大学生活"').get_json()
+
+
+# --- README promises: filters, the boxes and lines of the pages, the hot-list cache, the error counter ---
+
+
+def test_api_search_source_and_author_filters(client):
+    def found(query):
+        return [h["id"] for h in client.get("/api/search?" + query).get_json()["hits"]]
+
+    assert found("q=衡阳") == ["a3", "a1", "a2"]
+    assert found("q=衡阳&source=衡阳晚报") == ["a2"]
+    assert found("q=衡阳&source=红网") == []
+    assert found("q=衡阳&author=李华") == ["a1"]
+    assert found("q=志愿者&author=王小明") == ["a4"] and found("q=志愿者&author=李华") == []
+    assert found("source=衡阳新闻网") == ["a3"]  # a filter alone lists its articles
+
+
+def test_article_page_hot_box(client):
+    page = client.get("/articles/a2").get_data(as_text=True)
+    box = page[page.index('<section class="hot-box" id="hot">') :]
+    box = box[: box.index("</section>")]
+    assert "<h3>热门资讯</h3>" in box
+    assert re.findall(r'<li><a href="/articles/(\w+)">', box) == ["a3", "a1", "a4", "a2"]  # by views: 900, 120, 45, 30
+
+
+def test_search_page_lines_showing_did_you_mean_and_also_reported(engine, tmp_path, sample_index):
+    client = create_app({"INDEX": str(engine.store.root), "TESTING": True}).test_client()
+    html = client.get("/search?q=疫请").get_data(as_text=True)
+    assert '<p class="rewrite">显示的是 <strong>疫情</strong> 的结果</p>' in html and "找到约 2 条结果" in html
+    typo = {"id": "t1", "title": "市民来电", "body": "社区疫请信息更新慢。"}
+    search.reindex(engine.store, [write_jsonl(tmp_path / "typo.jsonl", [typo])])
+    html = client.get("/search?q=疫请").get_data(as_text=True)
+    assert "显示的是" not in html
+    assert '<p class="suggest">您是不是要找：<a href="/search?q=%E7%96%AB%E6%83%85">疫情</a></p>' in html
+    shutil.copytree(sample_index, tmp_path / "sample")
+    client = create_app({"INDEX": str(tmp_path / "sample"), "TESTING": True}).test_client()
+    html = client.get("/search?q=C919").get_data(as_text=True)
+    dups = re.findall(r'<div class="dups">同时报道：(.*?)</div>', html)
+    assert len(dups) == 1
+    assert re.sub(r'<a href="/articles/\w+">([^<]+)</a>', r"\1", dups[0]) == "衡阳新闻网、湖南日报"
+
+
+def test_hot_searches_are_reused_for_hot_ttl_seconds(engine, tmp_path):
+    def app_with(ttl):
+        app = create_app(
+            {"INDEX": str(engine.store.root), "QUERY_LOG": str(tmp_path / f"log{ttl}.sqlite3"), "HOT_TTL_SECONDS": ttl}
+        )
+        return app, app.test_client()
+
+    for ttl, cached in ((3600, True), (0, False)):
+        app, client = app_with(ttl)
+        log = app.extensions["querylog"]
+        client.get("/api/search?q=大学生")
+        log.flush()  # a flush forgets the reports: the next one reads the log
+        assert client.get("/api/hot").get_json()["searches"] == [{"query": "大学生", "count": 1}]
+        for _ in range(2):
+            client.get("/api/search?q=衡阳")
+        deadline = time.monotonic() + 10  # the writer comes by on its own (no flush: that would forget the report)
+        while len(querylog_rows(log.path)) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(querylog_rows(log.path)) == 3
+        expected = (
+            [{"query": "大学生", "count": 1}]
+            if cached
+            else [{"query": "衡阳", "count": 2}, {"query": "大学生", "count": 1}]
+        )
+        assert client.get("/api/hot").get_json()["searches"] == expected, ttl
+        log.close()
+
+
+def querylog_rows(path):
+    import sqlite3
+
+    with sqlite3.connect(path) as db:
+        return db.execute("SELECT query FROM searches").fetchall()
+
+
+def test_metrics_error_counter_counts_5xx(tmp_path):
+    client = create_app({"INDEX": str(tmp_path / "no-index"), "TESTING": True}).test_client()
+    assert client.get("/api/search?q=衡阳").status_code == 503
+    assert client.get("/api/search?q=x&page=0").status_code == 400  # a client's error, not the service's
+    text = client.get("/metrics").get_data(as_text=True)
+    assert "news_search_errors_total 1\n" in text
+    assert 'news_search_requests_total{endpoint="/api/search",status="503"} 1' in text
+    assert client.get("/healthz").status_code == 503
+    assert "news_search_errors_total 2\n" in client.get("/metrics").get_data(as_text=True)
