@@ -325,3 +325,16 @@ def test_term_statistics_hold_across_segments_and_fields_without_lengths(sample_
         float(weights.max()),
     )
     assert 0 < info.min_length() <= info.max_length()
+
+
+def test_whoosh_top_n_searches_ask_our_matchers_for_their_max_quality(sample_store):
+    # A search with a limit smaller than its matches makes Whoosh's collector ask each matcher's
+    # max quality (block_max_weight, block_min_length) to skip what cannot reach the top: the related
+    # box does this. Our matchers carry term statistics for it (the soak found a 500 without them).
+    with sample_store.searcher() as searcher:
+        words = [Q.Term("body", w) for w in ("衡阳", "记者", "疫情", "市民", "工作", "开展")]
+        query = Q.Or([Q.Or(words[:3], boost=2.0), Q.Or(words[3:])])
+        everything = searcher.search(query, limit=None)
+        top = searcher.search(query, limit=3)
+        assert len(everything) > 3
+        assert [h.docnum for h in top] == [h.docnum for h in everything][:3]

@@ -222,7 +222,7 @@ def test_article_page_hot_box(client):
     page = client.get("/articles/a2").get_data(as_text=True)
     box = page[page.index('<section class="hot-box" id="hot">') :]
     box = box[: box.index("</section>")]
-    assert "<h3>热门资讯</h3>" in box
+    assert "<h2>热门资讯</h2>" in box
     assert re.findall(r'<li><a href="/articles/(\w+)">', box) == ["a3", "a1", "a4", "a2"]  # by views: 900, 120, 45, 30
 
 
@@ -234,7 +234,7 @@ def test_search_page_lines_showing_did_you_mean_and_also_reported(engine, tmp_pa
     search.reindex(engine.store, [write_jsonl(tmp_path / "typo.jsonl", [typo])])
     html = client.get("/search?q=疫请").get_data(as_text=True)
     assert "显示的是" not in html
-    assert '<p class="suggest">您是不是要找：<a href="/search?q=%E7%96%AB%E6%83%85">疫情</a></p>' in html
+    assert '<p class="suggest-line">您是不是要找：<a href="/search?q=%E7%96%AB%E6%83%85">疫情</a></p>' in html
     shutil.copytree(sample_index, tmp_path / "sample")
     client = create_app({"INDEX": str(tmp_path / "sample"), "TESTING": True}).test_client()
     html = client.get("/search?q=C919").get_data(as_text=True)
@@ -246,18 +246,23 @@ def test_search_page_lines_showing_did_you_mean_and_also_reported(engine, tmp_pa
 def test_hot_searches_are_reused_for_hot_ttl_seconds(engine, tmp_path):
     def app_with(ttl):
         app = create_app(
-            {"INDEX": str(engine.store.root), "QUERY_LOG": str(tmp_path / f"log{ttl}.sqlite3"), "HOT_TTL_SECONDS": ttl}
+            {
+                "INDEX": str(engine.store.root),
+                "QUERY_LOG": str(tmp_path / f"log{ttl}.sqlite3"),
+                "HOT_TTL_SECONDS": ttl,
+                "HOT_MIN_CLIENTS": 1,
+            }
         )
         return app, app.test_client()
 
     for ttl, cached in ((3600, True), (0, False)):
         app, client = app_with(ttl)
         log = app.extensions["querylog"]
-        client.get("/api/search?q=大学生")
+        client.get("/api/search?q=大学生", headers={"User-Agent": "reader-1"})
         log.flush()  # a flush forgets the reports: the next one reads the log
         assert client.get("/api/hot").get_json()["searches"] == [{"query": "大学生", "count": 1}]
-        for _ in range(2):
-            client.get("/api/search?q=衡阳")
+        for reader in ("reader-1", "reader-2"):  # a client's repeat within the window would not count
+            client.get("/api/search?q=衡阳", headers={"User-Agent": reader})
         deadline = time.monotonic() + 10  # the writer comes by on its own (no flush: that would forget the report)
         while len(querylog_rows(log.path)) < 3 and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -221,7 +221,8 @@ class NewsTermsReader(base.TermsReader):
         return int(self._dfs[self._index(fieldname, btext)])
 
     def matcher(self, fieldname: str, btext: bytes, format_: Any, scorer: Any = None) -> PostingsMatcher:
-        found = self.block(self._index(fieldname, btext))
+        i = self._index(fieldname, btext)
+        found = self.block(i)
         return PostingsMatcher(
             found.ids.tolist(),
             found.weights.tolist(),
@@ -229,6 +230,7 @@ class NewsTermsReader(base.TermsReader):
             format_,
             scorer=scorer,
             term=(fieldname, btext),
+            terminfo=_TermInfo(self, fieldname, i, int(self._dfs[i])),  # what Whoosh's matcher API may ask
         )
 
     def close(self) -> None:
@@ -284,6 +286,14 @@ class PostingsMatcher(ListMatcher):
 
     def supports_block_quality(self) -> bool:
         return False
+
+    # Whoosh's collectors still ask for max quality to prune what cannot reach the top N; without
+    # per-block bounds the honest answer is "anything": nothing is pruned and every match is scored.
+    def max_quality(self) -> float:
+        return float("inf")
+
+    def block_quality(self) -> float:
+        return float("inf")
 
 
 class FieldCursor(base.FieldCursor):
