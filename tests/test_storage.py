@@ -110,7 +110,10 @@ def _through_matchers(seg, fieldname: str, btext: bytes, lock) -> tuple[np.ndarr
 def test_search_is_the_same_through_arrays_and_through_whoosh_matchers(sample_store, monkeypatch):
     arrays = _search_json(sample_store)
     assert sum(r["total"] for r in arrays) > 20
-    monkeypatch.setattr("search.scoring.term_postings", _through_matchers)
+    monkeypatch.setattr(
+        "search.scoring.terms_postings",
+        lambda seg, fieldname, btexts, lock: [_through_matchers(seg, fieldname, b, lock) for b in btexts],
+    )
     assert _search_json(sample_store) == arrays
 
 

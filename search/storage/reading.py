@@ -50,6 +50,16 @@ def term_postings(seg: Any, fieldname: str, btext: bytes, lock: threading.Lock) 
     return np.asarray(ids, dtype=np.int64), np.asarray(tfs, dtype=np.float32)
 
 
+def terms_postings(
+    seg: Any, fieldname: str, btexts: list[bytes], lock: threading.Lock
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``term_postings`` of several terms of a field: one lookup in the segment's terms for all."""
+    terms = getattr(seg, "_terms", None)
+    if isinstance(terms, NewsTermsReader):
+        return [found or _EMPTY for found in terms.arrays_many(fieldname, btexts)]
+    return [term_postings(seg, fieldname, btext, lock) for btext in btexts]
+
+
 def news_terms(seg: Any) -> NewsTermsReader | None:
     """A segment reader's news terms reader (None: another codec)."""
     terms = getattr(seg, "_terms", None)

@@ -121,6 +121,34 @@ class NewsTermsReader(base.TermsReader):
         i = self._lower_bound(fieldname, btext)
         return i if i < self._fields[fieldname][1] and self._text(i) == btext else -1
 
+    def find_many(self, fieldname: str, btexts: list[bytes]) -> list[int]:
+        """``find`` of several terms of a field at once: one ``searchsorted`` for all (-1: absent)."""
+        if fieldname not in self._fields or not btexts:
+            return [-1] * len(btexts)
+        lo, hi = self._fields[fieldname]
+        wanted = np.fromiter(
+            (int.from_bytes(b[:8].ljust(8, b"\0"), "big") for b in btexts), dtype=np.uint64, count=len(btexts)
+        )
+        out = []
+        text = self._text
+        for btext, i in zip(btexts, (lo + np.searchsorted(self._keys[lo:hi], wanted)).tolist(), strict=True):
+            while i < hi and text(i) < btext:
+                i += 1
+            out.append(i if i < hi and text(i) == btext else -1)
+        return out
+
+    def arrays_many(self, fieldname: str, btexts: list[bytes]) -> list[tuple[np.ndarray, np.ndarray] | None]:
+        """``arrays`` of several terms of a field: one lookup for all, then a ``pread`` each."""
+        out: list[tuple[np.ndarray, np.ndarray] | None] = []
+        offsets, dfs, fd = self._offsets, self._dfs, self._fd
+        for i in self.find_many(fieldname, btexts):
+            if i < 0:
+                out.append(None)
+                continue
+            start = int(offsets[i])
+            out.append(blocks.decode_arrays(os.pread(fd, int(offsets[i + 1]) - start, start), int(dfs[i])))
+        return out
+
     def block(self, i: int) -> blocks.Block:
         """Term ``i``'s decoded block."""
         start = int(self._offsets[i])
@@ -129,11 +157,7 @@ class NewsTermsReader(base.TermsReader):
 
     def arrays(self, fieldname: str, btext: bytes) -> tuple[np.ndarray, np.ndarray] | None:
         """A term's (document numbers ``int64``, weights ``float32``), deleted documents included; None when absent."""
-        i = self.find(fieldname, btext)
-        if i < 0:
-            return None
-        found = self.block(i)
-        return found.ids, found.weights
+        return self.arrays_many(fieldname, [btext])[0]
 
     def _index(self, fieldname: str, btext: bytes) -> int:
         i = self.find(fieldname, btext)
