@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from .ranking import K1, bm25f_saturate, field_b, idf, key_text
-from .storage import BytesColumn, StoredFields, terms_postings
+from .storage import BytesColumn, StoredFields, generation_postings
 
 POSTINGS_CACHE_ITEMS = 4_000_000  # decoded postings kept (about 8 bytes each)
 DOC_CACHE_ITEMS = 2_000  # decoded stored documents kept (hits, snippets, related and hot articles)
@@ -258,27 +258,10 @@ class Corpus:
     def postings_many(self, fieldname: str, terms: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray]]:
         """``postings`` of several terms of a field: one lookup in each segment's terms for all of them.
 
-        A query's terms are looked up together: a segment's lookup costs
-        about as much for forty terms as for one (one ``searchsorted``).
+        A query's terms are looked up together (one ``searchsorted`` per
+        segment) and their blocks decoded together (see ``generation_postings``).
         """
-        btexts = [term.encode("utf-8") for term in terms]
-        per_segment = [terms_postings(seg, fieldname, btexts, self._read_lock) for seg, _ in self.segments]
-        out = []
-        for j in range(len(btexts)):
-            ids_parts: list[np.ndarray] = []
-            tf_parts: list[np.ndarray] = []
-            for (_, offset), found in zip(self.segments, per_segment, strict=True):
-                ids, tfs = found[j]
-                if len(ids):
-                    ids_parts.append(ids + offset if offset else ids)
-                    tf_parts.append(tfs)
-            if len(ids_parts) == 1:
-                out.append((ids_parts[0], tf_parts[0]))
-            elif ids_parts:
-                out.append((np.concatenate(ids_parts), np.concatenate(tf_parts)))
-            else:
-                out.append((np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)))
-        return out
+        return generation_postings(self.segments, fieldname, [term.encode("utf-8") for term in terms], self._read_lock)
 
     def prefetch(self, plans: Sequence[WordPlan]) -> None:
         """Reads, in one lookup per field and segment, the postings of every term ``plans`` need that no cache holds.
@@ -297,8 +280,13 @@ class Corpus:
                     if self._postings.get((source.field, term)) is None:
                         wanted.setdefault(source.field, {})[term] = None
         for fieldname, terms in wanted.items():
+            self._read_together(fieldname, list(terms))
+
+    def _read_together(self, fieldname: str, terms: list[str]) -> None:
+        """Puts the ``term_tf`` of ``terms`` in the cache, read together (``postings_many``)."""
+        if len(terms) > 1:
             norms = self.inverse_norms(fieldname)
-            for term, (ids, tfs) in zip(terms, self.postings_many(fieldname, list(terms)), strict=True):
+            for term, (ids, tfs) in zip(terms, self.postings_many(fieldname, terms), strict=True):
                 self._postings.put((fieldname, term), (ids, tfs * norms[ids]))
 
     def expand_prefix(self, fieldname: str, prefix: str) -> list[str]:
@@ -348,6 +336,7 @@ class Corpus:
             terms = self.expand_prefix(source.field, source.terms[0])
             if source.partial:  # longer words only: the word itself is scored on its own
                 terms = [t for t in terms if t != source.terms[0]]
+            self._read_together(source.field, [t for t in terms if self._postings.get((source.field, t)) is None])
             return _sum_postings([self.term_tf(source.field, t) for t in terms])
         if len(source.terms) == 1:
             return self.term_tf(source.field, source.terms[0])
