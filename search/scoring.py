@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from .ranking import K1, bm25f_saturate, field_b, idf, key_text
-from .storage import BytesColumn, StoredFields, term_postings
+from .storage import BytesColumn, StoredFields, generation_postings
 
 POSTINGS_CACHE_ITEMS = 4_000_000  # decoded postings kept (about 8 bytes each)
 DOC_CACHE_ITEMS = 2_000  # decoded stored documents kept (hits, snippets, related and hot articles)
@@ -253,19 +253,41 @@ class Corpus:
 
     def postings(self, fieldname: str, term: str) -> tuple[np.ndarray, np.ndarray]:
         """Document numbers and term frequencies of one term, as the codec stores them, every segment's in turn."""
-        btext = term.encode("utf-8")
-        ids_parts: list[np.ndarray] = []
-        tf_parts: list[np.ndarray] = []
-        for seg, offset in self.segments:
-            ids, tfs = term_postings(seg, fieldname, btext, self._read_lock)
-            if len(ids):
-                ids_parts.append(ids + offset if offset else ids)
-                tf_parts.append(tfs)
-        if len(ids_parts) == 1:
-            return ids_parts[0], tf_parts[0]
-        if ids_parts:
-            return np.concatenate(ids_parts), np.concatenate(tf_parts)
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        return self.postings_many(fieldname, [term])[0]
+
+    def postings_many(self, fieldname: str, terms: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """``postings`` of several terms of a field: one lookup in each segment's terms for all of them.
+
+        A query's terms are looked up together (one ``searchsorted`` per
+        segment) and their blocks decoded together (see ``generation_postings``).
+        """
+        return generation_postings(self.segments, fieldname, [term.encode("utf-8") for term in terms], self._read_lock)
+
+    def prefetch(self, plans: Sequence[WordPlan]) -> None:
+        """Reads, in one lookup per field and segment, the postings of every term ``plans`` need that no cache holds.
+
+        The scores are those ``term_tf`` gives term by term (the same arrays,
+        put in the same cache); prefix sources are expanded later, as before.
+        """
+        wanted: dict[str, dict[str, None]] = {}
+        for plan in plans:
+            if self._words.get(tuple(plan.sources)) is not None:
+                continue
+            for source in plan.sources:
+                if source.prefix:
+                    continue
+                for term in source.terms:
+                    if self._postings.get((source.field, term)) is None:
+                        wanted.setdefault(source.field, {})[term] = None
+        for fieldname, terms in wanted.items():
+            self._read_together(fieldname, list(terms))
+
+    def _read_together(self, fieldname: str, terms: list[str]) -> None:
+        """Puts the ``term_tf`` of ``terms`` in the cache, read together (``postings_many``)."""
+        if len(terms) > 1:
+            norms = self.inverse_norms(fieldname)
+            for term, (ids, tfs) in zip(terms, self.postings_many(fieldname, terms), strict=True):
+                self._postings.put((fieldname, term), (ids, tfs * norms[ids]))
 
     def expand_prefix(self, fieldname: str, prefix: str) -> list[str]:
         """The field's terms that start with ``prefix``, in index order (at most ``PREFIX_EXPANSION_LIMIT``).
@@ -314,6 +336,7 @@ class Corpus:
             terms = self.expand_prefix(source.field, source.terms[0])
             if source.partial:  # longer words only: the word itself is scored on its own
                 terms = [t for t in terms if t != source.terms[0]]
+            self._read_together(source.field, [t for t in terms if self._postings.get((source.field, t)) is None])
             return _sum_postings([self.term_tf(source.field, t) for t in terms])
         if len(source.terms) == 1:
             return self.term_tf(source.field, source.terms[0])
@@ -339,6 +362,7 @@ class Corpus:
         (the work follows its postings, not the collection's size). A word's
         scores depend on the index alone, and are kept (see ``word``).
         """
+        self.prefetch(plans)
         total = np.zeros(self.n, dtype=np.float32)
         matched = np.zeros(self.n, dtype=np.int16)
         per_word = []

@@ -110,7 +110,19 @@ def _through_matchers(seg, fieldname: str, btext: bytes, lock) -> tuple[np.ndarr
 def test_search_is_the_same_through_arrays_and_through_whoosh_matchers(sample_store, monkeypatch):
     arrays = _search_json(sample_store)
     assert sum(r["total"] for r in arrays) > 20
-    monkeypatch.setattr("search.scoring.term_postings", _through_matchers)
+
+    def through_matchers(segments, fieldname, btexts, lock):
+        out = []
+        for btext in btexts:
+            read = [
+                (ids + offset, tfs)
+                for seg, offset in segments
+                for ids, tfs in [_through_matchers(seg, fieldname, btext, lock)]
+            ]
+            out.append((np.concatenate([r[0] for r in read]), np.concatenate([r[1] for r in read])))
+        return out
+
+    monkeypatch.setattr("search.scoring.generation_postings", through_matchers)
     assert _search_json(sample_store) == arrays
 
 
@@ -211,6 +223,14 @@ def test_terms_are_found_listed_and_walked_in_order(tmp_path):
     ids, weights = terms.arrays("body", b"5g")
     assert (ids.tolist(), weights.tolist()) == ([1, 4], [1.0, 3.0])
     assert terms.arrays("body", "中华人民".encode()) is None
+    # a query's terms looked up together (one searchsorted): the same as one by one, in the order asked
+    asked = [long_b, "中华人民".encode(), b"5g", long_a, long_b, b"zz"]
+    assert terms.find_many("body", asked) == [2, -1, 0, 1, 2, -1]
+    assert terms.find_many("nope", asked[:2]) == [-1, -1] and terms.find_many("body", []) == []
+    zeros = [b"\x00\x01\x00", b"\x00", b"\x00\x01", b"\x00\x01\x00\x00"]  # one key, shorter terms first
+    assert terms.find_many("id", zeros) == [terms.find("id", t) for t in zeros] == [4, -1, 3, -1]
+    together = [(a[0].tolist(), a[1].tolist()) if a else None for a in terms.arrays_many("body", asked)]
+    assert together == [([0, 9], [2.0, 1.0]), None, ([1, 4], [1.0, 3.0]), ([2], [1.0]), ([0, 9], [2.0, 1.0]), None]
     m = terms.matcher("title_bg", "衡阳".encode(), PackedPositions())
     assert [(m.id(), m.weight(), m.value_as("positions")) for _ in range(1) if m.is_active()] == [(0, 2.0, [3, 9])]
     m.next()
@@ -265,6 +285,8 @@ def test_a_block_gives_back_what_was_written(postings, with_positions):
     assert blocks._encode_small(*args) == blocks._encode_arrays(*args) == raw  # plain Python, numpy: the same bytes
     found = blocks.decode(raw, len(docnums))
     assert found.ids.tolist() == docnums and found.weights.tolist() == weights
+    ids, plain = blocks.decode_arrays(raw, len(docnums))  # what scoring reads
+    assert (ids.dtype, plain.dtype, ids.tolist(), plain.tolist()) == (np.int64, np.float32, docnums, weights)
     if with_positions:
         assert found.counts.tolist() == [len(p) for p in poses]
         assert found.positions().tolist() == [x for p in poses for x in p]
@@ -338,3 +360,24 @@ def test_whoosh_top_n_searches_ask_our_matchers_for_their_max_quality(sample_sto
         top = searcher.search(query, limit=3)
         assert len(everything) > 3
         assert [h.docnum for h in top] == [h.docnum for h in everything][:3]
+
+
+def test_blocks_decoded_together_are_the_blocks_decoded_one_by_one():
+    written = [
+        ([5], [1.0], 0),
+        ([0, 300, 70_000], [2.0, 300.0, 70_000.0], 100),
+        ([3, 4], [1.5, 1.0], 100),
+        ([7], [1.0], 1_000_000),
+        ([1, 2, 3, 400], [1.0, 1.0, 2.0, 1.0], 1_000_000),
+        ([9], [4.0], 2_000_000),
+    ]
+    raws = [blocks.encode(docnums, weights) for docnums, weights, _ in written]
+    expected = (
+        [d + offset for docnums, _, offset in written for d in docnums],
+        [w for _, weights, _ in written for w in weights],
+    )
+    for k in (len(written), 2, 0):  # the shared numpy calls, and few blocks one by one
+        ids, weights = blocks.decode_many(raws[:k], [len(d) for d, _, _ in written[:k]], [o for _, _, o in written[:k]])
+        n = sum(len(d) for d, _, _ in written[:k])
+        assert (ids.dtype, weights.dtype) == (np.int64, np.float32)
+        assert (ids.tolist(), weights.tolist()) == (expected[0][:n], expected[1][:n])

@@ -19,6 +19,7 @@ from whoosh.codec.whoosh3 import STORED_COLUMN
 from whoosh.columns import CompressedBytesColumn, PickleColumn, VarBytesColumn
 from whoosh.reading import TermNotFound
 
+from . import blocks
 from .codec import NewsCodec
 from .derived import apply_patch, is_patch
 from .files import PreadFile
@@ -48,6 +49,46 @@ def term_postings(seg: Any, fieldname: str, btext: bytes, lock: threading.Lock) 
             tfs.append(m.weight())
             m.next()
     return np.asarray(ids, dtype=np.int64), np.asarray(tfs, dtype=np.float32)
+
+
+def generation_postings(
+    segments: list[tuple[Any, int]], fieldname: str, btexts: list[bytes], lock: threading.Lock
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Several terms' postings in a generation's segments (reader, first document number): each term's
+    (document numbers ``int64``, weights ``float32``), every segment's in turn, deleted documents included.
+
+    Each segment looks every term up at once (``find_many``) and the blocks
+    of every term in every segment are decoded together (``blocks.decode_many``):
+    ~15 µs a term in a generation of four segments, against ~60 µs term by
+    term. A segment of another codec is read term by term.
+    """
+    readers = [news_terms(seg) for seg, _ in segments]
+    if any(r is None for r in readers):
+        out = []
+        for btext in btexts:
+            read = [term_postings(seg, fieldname, btext, lock) for seg, _ in segments]
+            parts = [(ids + offset, tfs) for (_, offset), (ids, tfs) in zip(segments, read, strict=True) if len(ids)]
+            out.append(
+                (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])) if parts else _EMPTY
+            )
+        return out
+    found = [r.raw_blocks(fieldname, btexts) for r in readers if r is not None]
+    raws: list[bytes] = []
+    dfs: list[int] = []
+    offsets: list[int] = []
+    ends = []
+    end = 0
+    for j in range(len(btexts)):
+        for (_, offset), of_segment in zip(segments, found, strict=True):
+            block = of_segment[j]
+            if block is not None:
+                raws.append(block[0])
+                dfs.append(block[1])
+                offsets.append(offset)
+                end += block[1]
+        ends.append(end)
+    ids, weights = blocks.decode_many(raws, dfs, offsets)
+    return [(ids[start:stop], weights[start:stop]) for start, stop in zip([0, *ends], ends, strict=False)]
 
 
 def news_terms(seg: Any) -> NewsTermsReader | None:

@@ -8,6 +8,7 @@ the scorer (``arrays``), as a ``ListMatcher`` for Whoosh's searcher.
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import struct
 import zlib
@@ -29,6 +30,7 @@ from .formats import PackedPositions
 TERMS_EXT = ".ntx"
 POSTINGS_EXT = ".npo"
 
+FEW_TERMS = 2  # find_many looks up up to this many terms one by one (its numpy calls cost more)
 MAGIC = b"NTX1"
 VERSION = 1
 HEADER = struct.Struct("<4sIQI")  # magic, version, terms, description bytes
@@ -97,6 +99,8 @@ class NewsTermsReader(base.TermsReader):
         self._order = [name for name, _, _ in about["fields"]]
         self._postfile = segment.open_file(storage, POSTINGS_EXT)
         self._fd = self._postfile.fileno()
+        # blocks for the scorer are sliced from a read-only map (no system call a block); Whoosh's matchers pread
+        self._map: Any = mmap.mmap(self._fd, 0, access=mmap.ACCESS_READ) if os.fstat(self._fd).st_size else b""
         self._storage = storage
         self._segment = segment
         self._length_bytes: dict[str, np.ndarray] = {}
@@ -121,6 +125,58 @@ class NewsTermsReader(base.TermsReader):
         i = self._lower_bound(fieldname, btext)
         return i if i < self._fields[fieldname][1] and self._text(i) == btext else -1
 
+    def find_many(self, fieldname: str, btexts: list[bytes]) -> list[int]:
+        """``find`` of several terms of a field at once: one ``searchsorted`` for all (-1: absent).
+
+        The first term of a key is the one asked for when it has its length
+        (the key is the whole term: up to eight bytes, most CJK words and every
+        bigram); else the terms of that key are compared byte by byte.
+        """
+        if fieldname not in self._fields or not btexts:
+            return [-1] * len(btexts)
+        if len(btexts) <= FEW_TERMS:
+            return [self.find(fieldname, btext) for btext in btexts]
+        lo, hi = self._fields[fieldname]
+        wanted = np.fromiter(
+            (int.from_bytes(b[:8].ljust(8, b"\0"), "big") for b in btexts), dtype=np.uint64, count=len(btexts)
+        )
+        at = lo + np.searchsorted(self._keys[lo:hi], wanted)
+        inside = np.minimum(at, len(self._keys) - 1)
+        lengths = np.fromiter((len(b) for b in btexts), dtype=np.int64, count=len(btexts))
+        keyed = (at < hi) & (self._keys[inside] == wanted)
+        short = keyed & (self._text_offsets[inside + 1].astype(np.int64) - self._text_offsets[inside] == lengths)
+        out = np.where(short, at, -1).tolist()
+        text = self._text
+        for j in np.flatnonzero(keyed & ~short).tolist():  # longer terms, and a term whose key a shorter one has
+            i, btext = int(at[j]), btexts[j]
+            while i < hi and text(i) < btext:
+                i += 1
+            out[j] = i if i < hi and text(i) == btext else -1
+        return out
+
+    def arrays_many(self, fieldname: str, btexts: list[bytes]) -> list[tuple[np.ndarray, np.ndarray] | None]:
+        """``arrays`` of several terms of a field: one lookup for all, then a ``pread`` each."""
+        out: list[tuple[np.ndarray, np.ndarray] | None] = []
+        offsets, dfs, fd = self._offsets, self._dfs, self._fd
+        for i in self.find_many(fieldname, btexts):
+            if i < 0:
+                out.append(None)
+                continue
+            start = int(offsets[i])
+            out.append(blocks.decode_arrays(os.pread(fd, int(offsets[i + 1]) - start, start), int(dfs[i])))
+        return out
+
+    def raw_blocks(self, fieldname: str, btexts: list[bytes]) -> list[tuple[bytes, int] | None]:
+        """Several terms' blocks as stored, with their document counts (None: absent), for ``blocks.decode_many``."""
+        out: list[tuple[bytes, int] | None] = []
+        offsets, dfs, block_map = self._offsets, self._dfs, self._map
+        for i in self.find_many(fieldname, btexts):
+            if i < 0:
+                out.append(None)
+                continue
+            out.append((block_map[int(offsets[i]) : int(offsets[i + 1])], int(dfs[i])))
+        return out
+
     def block(self, i: int) -> blocks.Block:
         """Term ``i``'s decoded block."""
         start = int(self._offsets[i])
@@ -129,11 +185,7 @@ class NewsTermsReader(base.TermsReader):
 
     def arrays(self, fieldname: str, btext: bytes) -> tuple[np.ndarray, np.ndarray] | None:
         """A term's (document numbers ``int64``, weights ``float32``), deleted documents included; None when absent."""
-        i = self.find(fieldname, btext)
-        if i < 0:
-            return None
-        found = self.block(i)
-        return found.ids, found.weights
+        return self.arrays_many(fieldname, [btext])[0]
 
     def _index(self, fieldname: str, btext: bytes) -> int:
         i = self.find(fieldname, btext)
@@ -234,6 +286,8 @@ class NewsTermsReader(base.TermsReader):
         )
 
     def close(self) -> None:
+        if isinstance(self._map, mmap.mmap):
+            self._map.close()
         self._postfile.close()
 
 
