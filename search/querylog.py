@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import logging
 import os
 import secrets
 import sqlite3
@@ -36,6 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from .screening import MASK_MARKS, Denylist, mask_personal
+
+log = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS searches (
@@ -95,7 +98,7 @@ class QueryLog:
         self._reports: dict[tuple, tuple[float, Any]] = {}
         self._reports_lock = threading.Lock()
         self._private()
-        with self._connect() as db:
+        with contextlib.closing(self._connect()) as db:
             db.executescript(SCHEMA)
             for table, column, definition in COLUMNS:
                 if column not in {row[1] for row in db.execute(f"PRAGMA table_info({table})")}:
@@ -114,8 +117,15 @@ class QueryLog:
         self._writer.start()
 
     def _private(self) -> None:
-        """Create the log file 0600 and keep it, its -wal and -shm that way (SQLite gives them the file's mode)."""
-        os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
+        """Create the log file 0600 and keep it, its -wal and -shm that way (SQLite gives them the file's mode).
+
+        An existing file is never opened here: closing any descriptor of a database drops every POSIX
+        lock this process holds on it (SQLite's "close() breaks locks"). With two workers starting at
+        once, one then took the other for gone, checkpointed and deleted the WAL under it, and the log
+        became "file is not a database" (a soak run saw 327 failed pages).
+        """
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600))
         for suffix in ("", "-wal", "-shm", "-journal"):
             with contextlib.suppress(FileNotFoundError):
                 os.chmod(f"{self.path}{suffix}", 0o600)
@@ -254,7 +264,11 @@ class QueryLog:
             hit = self._reports.get(key)
             if hit is not None and now - hit[0] < self.report_ttl:
                 return hit[1]
-        value = compute()
+        try:
+            value = compute()
+        except sqlite3.Error as exc:  # a locked or damaged log must not fail the page that shows a report
+            log.warning("query log %s: %s", self.path, exc)
+            return [] if key[0] != "clicks" else {}
         with self._reports_lock:
             self._reports[key] = (now, value)
         return value
@@ -274,7 +288,7 @@ class QueryLog:
 
     def _hot_searches(self, limit: int, days: float) -> list[dict[str, Any]]:
         since = time.time() - days * 86400
-        with self._connect() as db:
+        with contextlib.closing(self._connect()) as db:
             rows = db.execute(
                 "SELECT query, COUNT(DISTINCT client || ':' || CAST(ts / ? AS INTEGER)) AS n FROM searches "
                 "WHERE ts >= ? AND results > 0 AND relaxed = 0 AND query != '' AND client != '' "
@@ -295,7 +309,7 @@ class QueryLog:
 
     def _clicks_by_article(self, days: float) -> dict[str, int]:
         since = time.time() - days * 86400
-        with self._connect() as db:
+        with contextlib.closing(self._connect()) as db:
             rows = db.execute(
                 "SELECT article_id, COUNT(DISTINCT client || ':' || CAST(ts / ? AS INTEGER)) FROM clicks "
                 "WHERE ts >= ? AND client != '' GROUP BY article_id",
@@ -305,7 +319,7 @@ class QueryLog:
 
     def zero_results(self, limit: int = 50, days: float = 30.0) -> list[dict[str, Any]]:
         since = time.time() - days * 86400
-        with self._connect() as db:
+        with contextlib.closing(self._connect()) as db:
             rows = db.execute(
                 "SELECT query, COUNT(*) AS n, MAX(ts) FROM searches WHERE ts >= ? AND results = 0 AND query != '' "
                 "GROUP BY query ORDER BY n DESC, query LIMIT ?",

@@ -194,3 +194,25 @@ def test_report_zero_results_never_prints_escape_codes(tmp_path):
     as_json = runner.invoke(cli, ["--index", str(tmp_path), "report", "zero-results", "--json"])
     assert not re.search(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e]", as_json.output.replace("\n", ""))
     assert json.loads(as_json.output)[0]["query"] == "\\x1b]0;pwned\\x07\\x1b[2J\\x9b31m\\u202e衡阳"
+
+
+def test_an_existing_log_is_never_opened_outside_sqlite(tmp_path, monkeypatch):
+    # Closing any descriptor of a database drops this process's POSIX locks on it: a worker that
+    # opened and closed the log while its own connection was open let another worker delete the WAL
+    # under it ("file is not a database" in a soak run). Only a new file is created by hand.
+    from search import querylog
+
+    path = tmp_path / "log.sqlite3"
+    querylog.QueryLog(path).close()
+    opened: list[str] = []
+    real_open = querylog.os.open
+
+    def recording_open(p, *args, **kwargs):
+        fd = real_open(p, *args, **kwargs)  # an O_EXCL attempt on the existing file raises here: nothing opened
+        opened.append(str(p))
+        return fd
+
+    monkeypatch.setattr(querylog.os, "open", recording_open)
+    again = querylog.QueryLog(path)
+    again.close()
+    assert str(path) not in opened
