@@ -83,11 +83,14 @@ class Vocabulary:
     @classmethod
     def from_reader(cls, reader: Any, fields: Iterable[str] = VOCAB_FIELDS) -> Vocabulary:
         words: dict[str, int] = {}
-        for fieldname in fields:
-            for btext, info in reader.iter_field(fieldname):
-                word = btext.decode("utf-8") if isinstance(btext, bytes) else btext
-                if _CJK_WORD.match(word):
-                    words[word] = words.get(word, 0) + info.doc_frequency()
+        # Segment by segment, summing document counts: a multi-segment reader's iter_field combines
+        # every statistic of each term across segments, which the codec reads lazily (block by block).
+        for leaf, _offset in reader.leaf_readers():
+            for fieldname in fields:
+                for btext, info in leaf.iter_field(fieldname):
+                    word = btext.decode("utf-8") if isinstance(btext, bytes) else btext
+                    if _CJK_WORD.match(word):
+                        words[word] = words.get(word, 0) + info.doc_frequency()
         return cls(words)
 
     def best(self, key: str, initials: bool = False) -> str | None:
