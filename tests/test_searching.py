@@ -418,3 +418,16 @@ def test_source_facet_counts_every_match(engine):
     assert res.facets["source"] == {"衡阳新闻网": 1, "衡阳日报": 1, "衡阳晚报": 1}
     assert res.facets["channel"] == {"交通": 1, "时政": 1, "教育": 1}
     assert ids(engine.search("衡阳", source="衡阳晚报")) == ["a2"]
+
+
+def test_a_related_box_is_kept_for_its_index_version(engine, tmp_path):
+    from search import related as related_module
+
+    first = related_module.related(engine, "a1", 3)
+    assert related_module.related(engine, "a1", 3) == first  # kept: the same answer, a copy
+    related_module.related(engine, "a1", 3)[0]["title"] = "changed by a caller"
+    assert related_module.related(engine, "a1", 3) == first
+    extra = {"id": "a9", "title": "衡阳疫情防控联防联控会议召开", "body": "衡阳市召开疫情防控联防联控工作会议。"}
+    search.reindex(engine.store, [write_jsonl(tmp_path / "more.jsonl", [extra])])
+    assert "a9" in [item["id"] for item in related_module.related(engine, "a1", 3)]  # a new version: made again
+    assert len(related_module._ANSWERS) <= related_module.ANSWERS_KEPT
