@@ -13,6 +13,8 @@ from __future__ import annotations
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +74,27 @@ def write_trec_run(run: dict[str, dict[str, float]], path: Path, tag: str = "new
                 out.write(f"{qid} Q0 {docid} {rank} {score:.4f} {tag}\n")
 
 
+@contextmanager
+def task_engine(
+    task: Path, engine_factory: Any, index_dir: str | Path | None
+) -> Iterator[tuple[SearchEngine, float | None]]:
+    """The engine over a task's index (``index_dir``, kept, or a temporary one), built first when missing.
+
+    Yields the engine and the build's seconds (None when the index was there); closes its store after.
+    """
+    with tempfile.TemporaryDirectory(prefix="news-eval-") as tmp:
+        root = Path(index_dir) if index_dir else Path(tmp) / "index"
+        engine: SearchEngine = engine_factory(root)
+        store: IndexStore = engine.store
+        built_seconds = None
+        if not store.exists():
+            built_seconds = round(reindex(store, [task / "corpus.jsonl.gz"], full=True).seconds, 1)
+        try:
+            yield engine, built_seconds
+        finally:
+            store.close()
+
+
 def evaluate(
     task_dir: str | Path, engine_factory: Any, index_dir: str | Path | None = None, run_file: str | Path | None = None
 ) -> dict[str, Any]:
@@ -81,16 +104,8 @@ def evaluate(
     qrels = read_qrels(task / "qrels.txt")
     judged = {q for q, docs in qrels.items() if any(g > 0 for g in docs.values())}
     queries = {q: t for q, t in queries.items() if q in judged}
-    with tempfile.TemporaryDirectory(prefix="news-eval-") as tmp:
-        root = Path(index_dir) if index_dir else Path(tmp) / "index"
-        engine: SearchEngine = engine_factory(root)
-        store: IndexStore = engine.store
-        built_seconds = None
-        if not store.exists():
-            report = reindex(store, [task / "corpus.jsonl.gz"], full=True)
-            built_seconds = round(report.seconds, 1)
+    with task_engine(task, engine_factory, index_dir) as (engine, built_seconds):
         run, times = run_queries(engine, queries)
-        engine.store.close()
     if run_file:
         write_trec_run(run, Path(run_file))
     metrics = score_run(qrels, run)
@@ -186,14 +201,7 @@ def evaluate_related(
     task = Path(task_dir)
     seeds = read_seeds(task / "seeds.tsv")
     qrels = read_qrels(task / "qrels.txt")
-    with tempfile.TemporaryDirectory(prefix="news-eval-") as tmp:
-        root = Path(index_dir) if index_dir else Path(tmp) / "index"
-        engine: SearchEngine = engine_factory(root)
-        store: IndexStore = engine.store
-        built_seconds = None
-        if not store.exists():
-            report = reindex(store, [task / "corpus.jsonl.gz"], full=True)
-            built_seconds = round(report.seconds, 1)
+    with task_engine(task, engine_factory, index_dir) as (engine, built_seconds):
         shown: dict[str, list[str]] = {}
         bodies: dict[str, str] = {}
         times = []
@@ -206,7 +214,6 @@ def evaluate_related(
                 if article_id not in bodies:
                     article = engine.article(article_id) or {}
                     bodies[article_id] = article.get("body", "")
-        engine.store.close()
     result = {"task": task.name, **score_related(seeds, qrels, shown, bodies, depth)}
     result["p50_ms"] = round(statistics.median(times), 2) if times else None
     result["index_seconds"] = built_seconds
