@@ -24,7 +24,6 @@ import json
 import os
 import random
 import re
-import signal
 import statistics
 import subprocess
 import sys
@@ -37,7 +36,7 @@ import pytest
 from .conftest import SHARED
 from .parts import require
 from .test_robustness import HOSTILE_CHARS, SPECIAL_QUERIES, SYNTAX
-from .test_soak import _free_port, _get, _rss_mb, _tree
+from .test_soak import _get, _rss_mb, _tree, serving
 
 ROOT = Path(__file__).resolve().parents[1]
 DEEP_PAGE_BUDGET_MS = 500.0  # what any answer may cost: deep pages collapse up to 1,000 hits (see below)
@@ -130,26 +129,7 @@ def xwlb_index(tmp_path_factory) -> Path:
 
 
 def test_every_answer_costs_about_what_a_first_page_costs(xwlb_index, tmp_path, capsys):
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    log = open(tmp_path / "server.log", "w")
-    server = subprocess.Popen(
-        [sys.executable, str(ROOT / "cli.py"), "--index", str(xwlb_index), "serve", "--host", "127.0.0.1"]
-        + ["--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if _get(base + "/healthz", timeout=2)[0] == 200:
-                    break
-            except OSError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("server did not answer /healthz within 60 s:\n" + (tmp_path / "server.log").read_text())
+    with serving(xwlb_index, tmp_path) as (server, base):
         first_pages = page_one_requests()
         # Warm both workers: segmenter, arrays, words' scores, the pinyin vocabulary a query without
         # matches reads (built once per worker, seconds on a busy machine), and the bounded cache of
@@ -165,22 +145,14 @@ def test_every_answer_costs_about_what_a_first_page_costs(xwlb_index, tmp_path, 
         firsts = {first_page(path) for path in mix}
         for path in firsts:  # warm: the words' scores are then what both pages reuse
             _get(base + path, timeout=120)
-        floor = statistics.median(
-            page_one
-        )  # a page 1 that answers at once (past the window) still allows a typical one
+        # A page 1 that answers at once (past the window) still allows a typical one.
+        floor = statistics.median(page_one)
         reference = {path: max(floor, *(_timed(base, path)[1] for _ in range(3))) for path in sorted(firsts)}
         workers = [p for p in _tree(server.pid) if p != server.pid]
         rss_before = {p: _rss_mb(p) for p in workers}
         answers = [(path, *_timed(base, path)) for path in mix]
         rss_after = {p: _rss_mb(p) for p in workers}
         assert server.poll() is None, "server exited:\n" + (tmp_path / "server.log").read_text()[-3000:]
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-        log.close()
 
     times = [ms for _, _, ms in answers]
     statuses = [status for _, status, _ in answers]

@@ -35,6 +35,8 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -164,6 +166,44 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
+@contextmanager
+def serving(index: Path, tmp_path: Path, env: dict[str, str] | None = None) -> Iterator[tuple[subprocess.Popen, str]]:
+    """Run ``cli.py serve`` over ``index`` on a free loopback port until it answers ``/healthz``.
+
+    Yields the server process and its base URL; the server log is ``tmp_path/server.log``. The
+    server (its whole process group) is stopped after.
+    """
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = open(tmp_path / "server.log", "w")
+    server = subprocess.Popen(
+        [sys.executable, str(ROOT / "cli.py"), "--index", str(index), "serve", "--host", "127.0.0.1"]
+        + ["--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, **(env or {})},
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if _get(base + "/healthz", timeout=2)[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("server did not answer /healthz within 60 s:\n" + (tmp_path / "server.log").read_text())
+        yield server, base
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+        log.close()
+
+
 @pytest.fixture(scope="module")
 def soak_index(built_index, sample_index) -> tuple[Path, list[str]]:
     corpus = SHARED / "news" / "xwlb.jsonl.gz"
@@ -179,74 +219,41 @@ def soak_index(built_index, sample_index) -> tuple[Path, list[str]]:
 
 def test_soak_under_wrk(soak_index, tmp_path, capsys):
     index, article_ids = soak_index
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    log = open(tmp_path / "server.log", "w")
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            str(ROOT / "cli.py"),
-            "--index",
-            str(index),
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        stdout=log,
-        env={**os.environ, "NEWS_SEARCH_QUERY_LOG": str(tmp_path / "querylog.sqlite3")},  # the index is shared
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
     samples: list[tuple[float, float, list[float]]] = []  # (t, total RSS, per-worker RSS)
     stop = threading.Event()
+    query_log = {"NEWS_SEARCH_QUERY_LOG": str(tmp_path / "querylog.sqlite3")}  # the index is shared
+    with serving(index, tmp_path, query_log) as (server, base):
 
-    def sample_memory() -> None:
-        while not stop.wait(2.0):
-            pids = _tree(server.pid)
-            workers = [_rss_mb(p) for p in pids if p != server.pid]
-            samples.append((time.monotonic(), sum(_rss_mb(p) for p in pids), workers))
+        def sample_memory() -> None:
+            while not stop.wait(2.0):
+                pids = _tree(server.pid)
+                workers = [_rss_mb(p) for p in pids if p != server.pid]
+                samples.append((time.monotonic(), sum(_rss_mb(p) for p in pids), workers))
 
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if _get(base + "/healthz", timeout=2)[0] == 200:
-                    break
-            except OSError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("server did not answer /healthz within 60 s:\n" + (tmp_path / "server.log").read_text())
-        paths = request_mix(article_ids)
-        for path in paths:  # every request of the mix answers 200 before the load starts
-            status, body = _get(base + path)
-            assert status == 200, (path, status, body[:300])
-        script = tmp_path / "mix.lua"
-        script.write_text(WRK_LUA % ",\n".join(json.dumps(p) for p in paths), encoding="utf-8")
-        sampler = threading.Thread(target=sample_memory, daemon=True)
-        sampler.start()
-        slices, rss_after = [], []
-        for _ in range(max(1, SECONDS // SLICE)):
-            done = subprocess.run(
-                ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{SLICE}s", "--timeout=10s", "-s", str(script), base],
-                capture_output=True,
-                text=True,
-                timeout=SLICE + 60,
-            )
-            line = next((x for x in done.stdout.splitlines() if x.startswith("WRKJSON ")), None)
-            assert line is not None, done.stdout + done.stderr
-            slices.append(json.loads(line[len("WRKJSON ") :]))
-            rss_after.append(sum(_rss_mb(p) for p in _tree(server.pid)))
-            assert server.poll() is None, "server exited:\n" + (tmp_path / "server.log").read_text()[-3000:]
-    finally:
-        stop.set()
-        os.killpg(server.pid, signal.SIGTERM)
         try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-        log.close()
+            paths = request_mix(article_ids)
+            for path in paths:  # every request of the mix answers 200 before the load starts
+                status, body = _get(base + path)
+                assert status == 200, (path, status, body[:300])
+            script = tmp_path / "mix.lua"
+            script.write_text(WRK_LUA % ",\n".join(json.dumps(p) for p in paths), encoding="utf-8")
+            sampler = threading.Thread(target=sample_memory, daemon=True)
+            sampler.start()
+            slices, rss_after = [], []
+            for _ in range(max(1, SECONDS // SLICE)):
+                done = subprocess.run(
+                    ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{SLICE}s", "--timeout=10s", "-s", str(script), base],
+                    capture_output=True,
+                    text=True,
+                    timeout=SLICE + 60,
+                )
+                line = next((x for x in done.stdout.splitlines() if x.startswith("WRKJSON ")), None)
+                assert line is not None, done.stdout + done.stderr
+                slices.append(json.loads(line[len("WRKJSON ") :]))
+                rss_after.append(sum(_rss_mb(p) for p in _tree(server.pid)))
+                assert server.poll() is None, "server exited:\n" + (tmp_path / "server.log").read_text()[-3000:]
+        finally:
+            stop.set()
 
     requests = sum(s["requests"] for s in slices)
     errors = sum(s[k] for s in slices for k in ("connect", "read", "write", "status", "timeout"))
