@@ -24,18 +24,18 @@ import pytest
 import search
 from search.web import create_app
 
+from . import test_browser
 from .test_browser import (
     ARTICLES,
-    CHROMIUM,
-    CHROMIUM_ARGS,
     TIMEOUT_MS,
     Watched,
     article,
     build_index,
     expect,
-    launch_chromium,
     serve,
 )
+
+browser = test_browser.browser  # the same Chromium fixture, over this module's base_url
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
 DESKTOP = {"viewport": {"width": 1280, "height": 800}}
@@ -65,16 +65,6 @@ def base_url(tmp_path_factory: pytest.TempPathFactory, analyzer: search.Analyzer
     log.flush()
     with serve(app) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser(base_url: str) -> Iterator[Any]:
-    with launch_chromium() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=60_000)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @contextmanager
