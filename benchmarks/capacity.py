@@ -21,73 +21,41 @@ import argparse
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.parse
-import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path[:0] = [str(HERE)]
+
+from bench import WRK_LUA, api_path, cpu_seconds, free_port, http_get, proc_status_kb, read_tsv, tree_pids  # noqa: E402
+
 SHORT = ROOT.parent / "shared" / "data" / "relevance" / "qbqtc-dev" / "queries.tsv"
 OWN = ROOT / "tests" / "data" / "judged" / "queries.tsv"
 
-LUA = """local paths = {
-%s
-}
-local i = 0
-request = function()
-  i = i %% #paths + 1
-  return wrk.format("GET", paths[i])
-end
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format('WRKJSON {"requests":%%d,"duration_us":%%d,"errors":%%d,"p50_us":%%d,"p99_us":%%d}\\n',
-    summary.requests, summary.duration, e.connect + e.read + e.write + e.status + e.timeout,
-    latency:percentile(50), latency:percentile(99)))
-end
-"""
+WRK_ERRORS = ("connect", "read", "write", "status", "timeout")
 
 
 def short_paths() -> list[str]:
-    path = SHORT if SHORT.exists() else OWN
-    queries = [line.split("\t", 1)[1] for line in path.read_text(encoding="utf-8").splitlines() if "\t" in line]
-    return [f"/api/search?q={urllib.parse.quote(q, safe='')}" for q in queries[:300]]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """The benchmark's short mix (search-box queries), or the project's judged queries without ../shared."""
+    return [api_path(q) for q in read_tsv(SHORT if SHORT.exists() else OWN)[:300]]
 
 
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    return proc_status_kb(pid).get("VmRSS", 0) / 1024
 
 
-def children(pid: int) -> list[int]:
-    try:
-        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def workers_of(server: int) -> list[int]:
+    return [p for p in tree_pids(server) if p != server]
 
 
 def get(url: str) -> int:
-    with urllib.request.urlopen(url, timeout=60) as answer:
-        answer.read()
-        return answer.status
+    status, _ = http_get(url)
+    return status
 
 
 def measure_serving(index: str, workers: int, connections: int, seconds: int, runs: int) -> dict:
@@ -114,12 +82,12 @@ def measure_serving(index: str, workers: int, connections: int, seconds: int, ru
         paths = short_paths()
         for path in paths:
             get(base + path)
-        idle = [rss_mb(p) for p in children(server.pid)]
+        idle = [rss_mb(p) for p in workers_of(server.pid)]
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-            script.write(LUA % ",\n".join(json.dumps(p) for p in paths))
+            script.write(WRK_LUA % ",\n".join(json.dumps(p) for p in paths))
         rows = []
         for _ in range(runs):
-            workers_cpu = sum(cpu_seconds(p) for p in children(server.pid))
+            workers_cpu = cpu_seconds(workers_of(server.pid))
             out = subprocess.run(
                 ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout=30s", "-s", script.name, base],
                 capture_output=True,
@@ -129,10 +97,10 @@ def measure_serving(index: str, workers: int, connections: int, seconds: int, ru
             row = json.loads(next(x for x in out.splitlines() if x.startswith("WRKJSON "))[8:])
             row["rps"] = row["requests"] / (row["duration_us"] / 1e6)
             # CPU per request: what a fully used core would serve, whatever else ran on the machine
-            row["cpu_ms"] = (sum(cpu_seconds(p) for p in children(server.pid)) - workers_cpu) * 1000 / row["requests"]
+            row["cpu_ms"] = (cpu_seconds(workers_of(server.pid)) - workers_cpu) * 1000 / row["requests"]
             rows.append(row)
         os.unlink(script.name)
-        loaded = [rss_mb(p) for p in children(server.pid)]
+        loaded = [rss_mb(p) for p in workers_of(server.pid)]
         return {
             "workers": workers,
             "connections": connections,
@@ -143,7 +111,7 @@ def measure_serving(index: str, workers: int, connections: int, seconds: int, ru
             "rps_per_busy_core": round(1000 / statistics.median(r["cpu_ms"] for r in rows), 1),
             "p50_ms": round(statistics.median(r["p50_us"] for r in rows) / 1000, 1),
             "p99_ms": round(statistics.median(r["p99_us"] for r in rows) / 1000, 1),
-            "errors": sum(r["errors"] for r in rows),
+            "errors": sum(r[k] for r in rows for k in WRK_ERRORS),
             "worker_rss_mb_after_warmup": [round(x) for x in idle],
             "worker_rss_mb_after_load": [round(x) for x in loaded],
             "master_rss_mb": round(rss_mb(server.pid)),
