@@ -359,12 +359,14 @@ class SearchEngine:
             candidates &= corpus.score(excluded)[1] < len(excluded)
         for query in plan.exclude_phrases:
             candidates &= ~corpus.docs(searcher, query, exact=lambda q: self._phrase_docs(corpus, q))
-        # Enough of the query (min_match) in one candidate, not through the any-word fallback.
-        complete = bool(
-            plan.words and base_words and need >= min_match(base_words) and ((matched >= need) & candidates).any()
-        )
-        relaxed = bool(plan.words) and base_words > 0 and not (candidates & (matched >= min_match(base_words))).any()
-        return Matched(scores, candidates, per_word, first, relaxed, complete)
+        if not (plan.words and base_words):
+            return Matched(scores, candidates, per_word, first)
+        # Enough of the query (min_match) in one candidate, not through the any-word fallback:
+        # one pass over the collection, a second only when ``need`` asks for more than that.
+        least = min_match(base_words)
+        enough = bool(((matched >= least) & candidates).any())
+        complete = enough if need == least else need > least and bool(((matched >= need) & candidates).any())
+        return Matched(scores, candidates, per_word, first, relaxed=not enough, complete=complete)
 
     def _phrase_docs(self, corpus: Corpus, query: Q.Query) -> np.ndarray | None:
         """The documents of an exact phrase clause (``phrase_clause``) found by ``Corpus.phrase_docs``; None for Whoosh to find.
