@@ -481,6 +481,15 @@ def sync(
         time.sleep(every)
 
 
+@cli.command(name="settings")
+def settings_cmd() -> None:
+    """Print the configuration reference: every setting, its variable, default and help (Markdown).
+
+    Example: python cli.py settings > docs/configuration.md
+    """
+    click.echo(search.settings_reference(), nl=False)
+
+
 def main() -> None:
     cli(prog_name="news-search")
 

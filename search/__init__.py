@@ -4,6 +4,8 @@ The public API; the CLI and the web app use nothing else
 (``tests/test_layers.py`` checks it).
 """
 
+import os
+
 from .analysis import Analyzer
 from .articles import Article, ArticleError, Page, parse_published
 from .cms import CHARSETS as CMS_CHARSETS
@@ -17,11 +19,13 @@ from .query import ParsedQuery, parse_date_bound, parse_query
 from .querylog import QueryLog, query_log_path
 from .ranking import RankingConfig
 from .readers import Limits, read_articles
+from .recovery import Synonyms
 from .related import hot_articles
 from .related import related as related_articles  # not ``related``: the module's name
 from .screening import Denylist, mask_personal, terminal_safe
 from .searching import SORTS, Hit, QueryError, SearchEngine, SearchResults
 from .settings import SETTINGS, SETTINGS_BY_NAME, load_settings
+from .settings import reference as settings_reference
 from .snippets import plain
 from .suggest import suggest as suggestions  # not ``suggest``: the module's name
 from .wordclass import load as load_word_classes
@@ -77,6 +81,7 @@ __all__ = [
     "reindex",
     "related_articles",
     "suggestions",
+    "settings_reference",
     "sync_cms",
     "terminal_safe",
 ]
@@ -85,11 +90,13 @@ __all__ = [
 def open_engine(settings: dict | None = None) -> SearchEngine:
     """Build the engine for the configured index (settings from ``load_settings``)."""
     settings = settings or load_settings()
-    analyzer = Analyzer(settings["SEGMENTER"], [p for p in str(settings["USERDICT"]).split(":") if p])
+    analyzer = Analyzer(settings["SEGMENTER"], [p for p in str(settings["USERDICT"]).split(os.pathsep) if p])
     store = IndexStore(settings["INDEX"], analyzer)
+    synonyms = [p for p in str(settings["SYNONYMS"]).split(os.pathsep) if p]
     return SearchEngine(
         store,
         RankingConfig.from_settings(settings),
+        synonyms=Synonyms.load(analyzer.normalizer.text, synonyms),
         snippet_chars=int(settings["SNIPPET_CHARS"]),
         fragments=int(settings["SNIPPET_FRAGMENTS"]),
         max_window=int(settings["MAX_RESULT_WINDOW"]),
