@@ -11,11 +11,13 @@ Syntax readers know from other engines, all optional and forgiving:
 Malformed syntax never fails: an unbalanced quote closes at the end, a lone
 ``-`` or an empty ``title:`` is dropped, an unparseable date becomes text.
 
-``build_text_query`` turns the free text into word evidence (jieba words in
-title, lead, body and meta) and bigram evidence (character bigram phrases in
-title and body) in one Whoosh query. Each query word matches through either,
-so a segmentation mismatch never dead-ends a query; ``min_match`` relaxes
-how many words must match.
+``word_plans`` turns the free text into word evidence (jieba words in title,
+lead, body and meta) and bigram evidence (character bigrams in title and
+body), one ``WordPlan`` a word that the scorer reads as postings. Each query
+word matches through either, so a segmentation mismatch never dead-ends a
+query; ``min_match`` relaxes how many words must match. ``phrase_clause``
+makes the Whoosh query of an exact phrase (filters and phrases stay Whoosh
+queries).
 """
 
 from __future__ import annotations
@@ -275,11 +277,6 @@ def minimal_alternatives(word: str, synonyms: Iterable[str]) -> list[str]:
         if word not in s and not any(k in s for k in kept):
             kept.append(s)
     return kept
-
-
-def title_bigrams(analyzer: Analyzer, word: str, boost: float) -> Q.Query | None:
-    """The word's characters in order in the title."""
-    return _bigram_clause(analyzer, "title_bg", word, boost, exact=True)
 
 
 def phrase_clause(analyzer: Analyzer, text: str, weights: Weights | None = None, boost: float = 1.0) -> Q.Query | None:
