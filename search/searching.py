@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache, reduce
@@ -293,6 +294,7 @@ class SearchEngine:
         self.synonyms = synonyms or Synonyms.load(self.analyzer.normalizer.text)
         self._vocab: tuple[Any, Vocabulary] | None = None
         self._corpora: dict[Any, Corpus] = {}
+        self._by_searcher: weakref.WeakKeyDictionary[Any, Corpus] = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
         self._vocab_lock = threading.Lock()
 
@@ -369,11 +371,11 @@ class SearchEngine:
         The corpus opens a reader of its own: a thread's searcher is closed when
         that thread moves to a new generation, and must not take others' arrays with it.
         """
-        held = getattr(searcher, "news_corpus", None)  # a searcher reads one version: looked up once
-        if held is not None and held[0] is self:
-            return held[1]
-        name = getattr(searcher, "news_generation", None) or self.store.current()
-        key = (name, searcher.ixreader.generation(), searcher.doc_count_all(), searcher.doc_count())
+        corpus = self._by_searcher.get(searcher)  # a searcher reads one version: looked up once
+        if corpus is not None:
+            return corpus
+        name = self.store.generation_of(searcher)
+        key = (name, searcher.reader().generation(), searcher.doc_count_all(), searcher.doc_count())
         with self._lock:
             corpus = self._corpora.get(key)
             if corpus is None:
@@ -381,7 +383,7 @@ class SearchEngine:
                 self._corpora[key] = corpus
                 while len(self._corpora) > 2:  # the current version and the one before
                     self._corpora.pop(next(iter(self._corpora)))
-        searcher.news_corpus = (self, corpus)
+            self._by_searcher[searcher] = corpus
         return corpus
 
     def _match(self, corpus: Corpus, searcher: Any, plan: Plan, need: int | None) -> Matched:
