@@ -3,7 +3,7 @@
 ``cli.py serve`` on loopback over xwlb (19,876 articles). First ~50 first-page
 searches (sizes 10 to 100) give the page-1 p99; then 200 requests mixing deep
 pages, pages past the end, pages past the result window, maximum sizes and the
-hostile queries of ``tests/test_robustness.py``. What must hold:
+hostile queries of ``tests/test_hostile_queries.py``. What must hold:
 
 - every answer of the mix within 2× the page-1 p99, + ``SLACK_MS`` for a
   shared machine's stalls (the number of answers over 2× alone is printed);
@@ -34,7 +34,7 @@ import pytest
 
 from .conftest import SHARED
 from .parts import require
-from .test_robustness import HOSTILE_CHARS, SPECIAL_QUERIES, SYNTAX
+from .test_hostile_queries import HOSTILE_CHARS, SPECIAL_QUERIES, SYNTAX
 from .test_soak import _get, _rss_mb, _tree, serving
 
 ROOT = Path(__file__).resolve().parents[1]
