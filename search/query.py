@@ -57,6 +57,7 @@ _TYPOGRAPHIC = re.compile(r"“([^“”\"]*)”|「([^「」\"]*)」|『([^『�
 # An apostrophe between letters is pinyin's syllable separator or an English one (chang’e, xi'an, don't), not a quote.
 _APOSTROPHE = re.compile(r"(?<=[A-Za-z])[’‘`´](?=[A-Za-z])")
 _PLAIN = re.compile(r"[\w\u3400-\u9fff]")
+_EMPTY_FIELD = re.compile(r"[A-Za-z\u4e00-\u9fff]{2,7}[:：]")
 _TOKEN = re.compile(
     r'(?P<neg>[-－]?)(?:(?P<field>[A-Za-z\u4e00-\u9fff]{2,7})[:：])?(?:"(?P<phrase>[^"]*)"?|(?P<word>[^\s"]+))'
 )
@@ -187,8 +188,8 @@ def parse_query(raw: str) -> ParsedQuery:
         if m.group("field") and not fname:
             # "foo:bar" with an unknown field name is plain text.
             value = f"{m.group('field')}:{value}" if value else m.group("field")
-        if not value:
-            continue
+        if not value or _EMPTY_FIELD.fullmatch(value) and FIELD_ALIASES.get(value[:-1].lower()):
+            continue  # an empty ``title:`` (a pasted label with nothing after it) says nothing
         if fname in ("after", "before"):
             bound = parse_date_bound(value, end=fname == "before")
             if bound is None:
