@@ -129,8 +129,8 @@ class NewsTermsReader(base.TermsReader):
         """``find`` of several terms of a field at once: one ``searchsorted`` for all (-1: absent).
 
         The first term of a key is the one asked for when it has its length
-        (the key is the whole term: up to eight bytes, most CJK words and every
-        bigram); else the terms of that key are compared byte by byte.
+        and is up to eight bytes long (the key is then the whole term: two-character
+        CJK words and every bigram); else the terms of that key are compared byte by byte.
         """
         if fieldname not in self._fields or not btexts:
             return [-1] * len(btexts)
@@ -144,7 +144,9 @@ class NewsTermsReader(base.TermsReader):
         inside = np.minimum(at, len(self._keys) - 1)
         lengths = np.fromiter((len(b) for b in btexts), dtype=np.int64, count=len(btexts))
         keyed = (at < hi) & (self._keys[inside] == wanted)
-        short = keyed & (self._text_offsets[inside + 1].astype(np.int64) - self._text_offsets[inside] == lengths)
+        # a key is the whole term only up to eight bytes: 中共中国 and 中共中央 share theirs and their length
+        short = keyed & (lengths <= 8)
+        short &= self._text_offsets[inside + 1].astype(np.int64) - self._text_offsets[inside] == lengths
         out = np.where(short, at, -1).tolist()
         text = self._text
         for j in np.flatnonzero(keyed & ~short).tolist():  # longer terms, and a term whose key a shorter one has
@@ -153,6 +155,11 @@ class NewsTermsReader(base.TermsReader):
                 i += 1
             out[j] = i if i < hi and text(i) == btext else -1
         return out
+
+    def doc_frequencies(self, fieldname: str, btexts: list[bytes]) -> list[int]:
+        """``doc_frequency`` of several terms of a field at once (0: absent), deleted documents included."""
+        dfs = self._dfs
+        return [int(dfs[i]) if i >= 0 else 0 for i in self.find_many(fieldname, btexts)]
 
     def arrays_many(self, fieldname: str, btexts: list[bytes]) -> list[tuple[np.ndarray, np.ndarray] | None]:
         """``arrays`` of several terms of a field: one lookup for all, then a ``pread`` each."""
