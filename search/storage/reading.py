@@ -95,7 +95,8 @@ def generation_doc_frequencies(
     segments: list[tuple[Any, int]], fieldname: str, btexts: list[bytes], lock: threading.Lock
 ) -> np.ndarray:
     """Several terms' document counts in a generation's segments, deleted documents included: Whoosh's
-    ``doc_frequency`` of each, from one lookup a segment (~1 µs a term against ~50 µs through Whoosh's reader).
+    ``doc_frequency`` of each, from one lookup a segment (an article's ~100 words in a field of xwlb's four
+    segments: ~1 ms, against ~8 ms through Whoosh's reader, term by term).
     """
     total = np.zeros(len(btexts), dtype=np.int64)
     for seg, _ in segments:
