@@ -16,7 +16,14 @@ attribute of a Whoosh object.
 from .codec import NewsCodec
 from .files import PreadStorage
 from .formats import PackedPositions
-from .reading import BytesColumn, StoredFields, generation_postings, news_terms, term_postings
+from .reading import (
+    BytesColumn,
+    StoredFields,
+    generation_doc_frequencies,
+    generation_postings,
+    news_terms,
+    term_postings,
+)
 from .writer import NewsSegmentWriter, codec, commit, drop_segment, finish_segment, new_writer
 
 __all__ = [
@@ -27,6 +34,7 @@ __all__ = [
     "PreadStorage",
     "StoredFields",
     "codec",
+    "generation_doc_frequencies",
     "generation_postings",
     "commit",
     "drop_segment",
