@@ -1,10 +1,13 @@
-"""Ranking: BM25F over the fields, then news priors, in one place to tune.
+"""Ranking: the constants and formulas of relevance, in one place to tune.
 
-The formula stays Whoosh's BM25F (per-field length normalisation, field
-weights as query boosts from ``search.query.Weights``). ``final_score`` is
-the one hook that adjusts a BM25F score: the recency prior for news
-(``2^(-age/half_life)``, off for date sort or when the half-life is 0).
-``explain`` breaks a score into its parts for ``--explain``.
+BM25F over the fields: ``search.scoring.Corpus`` computes it on the codec's
+arrays with this module's ``K1``, per-field length normalisation
+(``FIELD_B``, ``field_b``), ``idf`` and field weights (``Weights``, the
+query's boosts). ``final_scores`` adjusts BM25F scores with the news recency
+prior (``2^(-age/half_life)``, off for date sort or when the half-life is 0);
+the proximity boosts and the phrase preference are below. ``explain`` breaks
+a score into its parts for ``--explain``. (The related box keeps Whoosh's
+default BM25F, which it was tuned with: ``search.related``.)
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
-from whoosh import scoring
 from whoosh.util.times import datetime_to_long
 
 
@@ -31,14 +33,9 @@ class Weights:
 
 # BM25 length normalisation per field: titles are short and similar in length,
 # so their length says little; bodies vary widely.
-# Tuned on the dev tasks (cli.py eval): see the README's ranking section.
+# Tuned on the dev tasks (cli.py eval): see docs/ranking.md.
 FIELD_B = {"title_B": 0.8, "title_bg_B": 0.8, "lead_B": 0.5, "meta_B": 0.2, "body_B": 0.5, "body_bg_B": 0.5}
 K1 = 2.0
-
-
-def weighting() -> scoring.WeightingModel:
-    """Whoosh's BM25F with our per-field length normalisation (for Whoosh-scored queries)."""
-    return scoring.BM25F(B=0.75, K1=K1, **FIELD_B)
 
 
 def field_b(fieldname: str) -> float:
