@@ -42,6 +42,7 @@ from .query import (
 )
 from .ranking import RankingConfig, Weights
 from .recovery import Synonyms, Vocabulary, looks_like_pinyin
+from .rerank import Evidence, Reranker
 from .scoring import Corpus, WordPlan, WordScores
 from .snippets import highlight
 from .wordclass import generic_words
@@ -221,8 +222,10 @@ class SearchEngine:
         fragments: int = 2,
         synonyms: Synonyms | None = None,
         max_window: int = MAX_RESULT_WINDOW,
+        reranker: Reranker | None = None,
     ) -> None:
         self.store = store
+        self.reranker = reranker  # reorders the head of a relevance ranking (None: the hand-tuned order)
         self.max_window = max_window
         self.analyzer = store.analyzer
         self.config = config or RankingConfig()
@@ -544,6 +547,12 @@ class SearchEngine:
                 )
             out.append((d, score, [], parts))
         out.sort(key=lambda item: (item[0] not in firsts, -item[1]))
+        if self.reranker is not None:  # a learned order of the head, or its features for --explain
+            tiers, runs = dict.fromkeys(firsts, True), dict(zip(top.tolist(), held[order].tolist(), strict=True))
+            evidence = Evidence(
+                corpus, plan.words, scores, per_word, tiers, runs, lambda ds: self._proximity(corpus, plan, ds)
+            )
+            out = self.reranker.rerank(out, evidence, explain)
         return out
 
     def _proximity(self, corpus: Corpus, plan: Plan, docnums: list[int]) -> dict[int, float]:
