@@ -28,6 +28,7 @@ import hashlib
 import json
 import pickle
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,7 @@ PARAMS = {
     "verbose": -1,
 }
 ROUNDS = 200
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "search" / "data" / "ranker.txt"
 
 
 class Recorder(Reranker):
@@ -162,7 +164,12 @@ def main() -> None:
     parser.add_argument("--model", type=Path, help="write the model trained on the train parts here")
     parser.add_argument("--rounds", type=int, default=ROUNDS, help="boosting rounds")
     parser.add_argument("--json", type=Path, help="write the numbers here")
+    parser.add_argument("--latency", type=int, default=0, help="time N queries of each task, hand-tuned vs learned")
     args = parser.parse_args()
+    if args.latency:
+        for task_dir in args.tasks:
+            latency(task_dir, args.keep_index, args.model or DEFAULT_MODEL, args.latency)
+        return
 
     tasks = [collect(t, args.keep_index, args.cache) for t in args.tasks]
     report: dict[str, Any] = {"depth": DEPTH, "rounds": args.rounds, "params": PARAMS, "split": {}, "loto": {}}
@@ -194,6 +201,31 @@ def main() -> None:
     print("feature importance (gain share):", json.dumps(report["importance"]))
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))
+
+
+def latency(task_dir: Path, keep_index: Path | None, model: Path, n: int) -> None:
+    """p50 / p90 search time (top 10, as served) of ``n`` queries, the hand-tuned order and the learned one alternated."""
+    queries = list(read_queries(task_dir / "queries.tsv").values())
+    picked = [queries[i] for i in np.random.default_rng(17).choice(len(queries), min(n, len(queries)), replace=False)]
+    learned = Reranker.load(model)
+
+    def factory(root: Path) -> search.SearchEngine:
+        return search.open_engine({**search.load_settings(), "INDEX": str(root)})
+
+    with task_engine(task_dir, factory, keep_index / task_dir.name if keep_index else None) as (engine, _):
+        for text in picked[:20]:  # warm the caches both ways
+            engine.search(text)
+        times: dict[str, list[float]] = {"hand-tuned": [], "learned": []}
+        both = [("hand-tuned", None), ("learned", learned)]
+        for i, text in enumerate(picked):
+            for name, reranker in both if i % 2 else both[::-1]:  # the second run of a query finds warm caches
+                engine.reranker = reranker
+                started = time.perf_counter()
+                engine.search(text)
+                times[name].append((time.perf_counter() - started) * 1000)
+    for name, values in times.items():
+        p50, p90 = np.percentile(values, [50, 90])
+        print(f"  {task_dir.name:<18} {name:<10} p50 {p50:.2f} ms, p90 {p90:.2f} ms ({len(values)} queries)")
 
 
 def _pair(m: dict[str, float]) -> str:

@@ -14,6 +14,7 @@ from .publish import PublishError, PublishResult, publish
 from .query import ParsedQuery, parse_query
 from .ranking import RankingConfig
 from .readers import Limits, read_articles
+from .rerank import Reranker, load_reranker
 from .screening import Denylist, mask_personal, terminal_safe
 from .searching import Hit, QueryError, SearchEngine, SearchResults
 from .settings import SETTINGS, load_settings
@@ -40,6 +41,7 @@ __all__ = [
     "ParsedQuery",
     "QueryError",
     "RankingConfig",
+    "Reranker",
     "ReindexReport",
     "SETTINGS",
     "SearchEngine",
@@ -47,6 +49,7 @@ __all__ = [
     "SyncReport",
     "WriterProcessError",
     "delete",
+    "load_reranker",
     "load_settings",
     "mask_dsn",
     "mask_personal",
@@ -72,4 +75,5 @@ def open_engine(settings: dict | None = None) -> SearchEngine:
         snippet_chars=int(settings["SNIPPET_CHARS"]),
         fragments=int(settings["SNIPPET_FRAGMENTS"]),
         max_window=int(settings["MAX_RESULT_WINDOW"]),
+        reranker=load_reranker(str(settings.get("RANKER_MODEL") or "")),
     )

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,9 @@ FEATURES: tuple[tuple[str, str], ...] = (
     ("title_norm", "1 / BM25 length normalisation of the title (higher: shorter than average)"),
     ("body_norm", "1 / BM25 length normalisation of the body (higher: shorter than average)"),
     ("query_words", "counted words of the query"),
+    ("title_grams", "share of the query's character bigrams (and latin words) in the title, whatever the segmentation"),
+    ("body_grams", "share of the query's character bigrams (and latin words) in the body"),
+    ("title_in_query", "share of the title's character bigrams found in the query (a title that is mostly query)"),
 )
 FEATURE_NAMES: tuple[str, ...] = tuple(name for name, _ in FEATURES)
 _GROUPS = {"title": ("title", "title_bg"), "lead": ("lead",), "body": ("body", "body_bg")}
@@ -62,6 +66,7 @@ class Evidence:
     first: dict[int, bool]  # order tier of the candidates ranked
     held: dict[int, int]  # quoted runs held, of the candidates ranked
     proximity: Callable[[list[int]], dict[int, float]]  # query-as-written factors of documents
+    grams: Sequence[str] = ()  # the query's distinct bigrams and latin words (``Analyzer.bigrams``)
 
 
 def _at(word: WordScores, docs: np.ndarray) -> np.ndarray:
@@ -124,6 +129,21 @@ def features(evidence: Evidence, docs: Sequence[int], base: Sequence[float]) -> 
     out[:, 12] = corpus.inverse_norms("title")[at]
     out[:, 13] = corpus.inverse_norms("body")[at]
     out[:, 14] = len(counted)
+    grams = list(evidence.grams)
+    if grams:
+        for column, fieldname in ((15, "title_bg"), (16, "body_bg")):
+            held = np.zeros(k)
+            for gram in grams:
+                ids, _ = corpus.term_tf(fieldname, gram)
+                if len(ids):
+                    pos = np.minimum(np.searchsorted(ids, at), len(ids) - 1)
+                    held += ids[pos] == at
+            out[:, column] = held / len(grams)
+        wanted = set(grams)
+        for i, d in enumerate(at.tolist()):
+            title = corpus.value("title_text", d).decode("utf-8")
+            pairs = {title[j : j + 2] for j in range(len(title) - 1)}
+            out[i, 17] = len(pairs & wanted) / len(pairs) if pairs else 0.0
     return out
 
 
@@ -174,6 +194,12 @@ class Reranker:
             return ranked
         order = sorted(range(len(head)), key=lambda i: (not evidence.first.get(head[i][0], False), -learned[i], i))
         return [head[i] for i in order] + ranked[self.depth :]
+
+
+@lru_cache(maxsize=4)
+def load_reranker(path: str) -> Reranker | None:
+    """The reranker of a model file, loaded once per process (``""``: None, the hand-tuned order)."""
+    return Reranker.load(path) if path else None
 
 
 def feature_table() -> str:

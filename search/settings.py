@@ -97,6 +97,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "MAX_BODY_CHARS", 1_000_000, "Longest article body, in characters; a longer article is reported and skipped."
     ),
+    Setting(
+        "RANKER_MODEL",
+        "",
+        "LightGBM model that reorders the top candidates of a relevance search (benchmarks/train_ranker.py writes "
+        "one; needs lightgbm); empty = the hand-tuned order (docs/learning-to-rank.md).",
+    ),
 )
 
 SETTINGS_BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
