@@ -87,7 +87,7 @@ def collect(task_dir: Path, keep_index: Path | None, cache: Path | None) -> dict
     recorder = Recorder(None, DEPTH)
 
     def factory(root: Path) -> search.SearchEngine:
-        engine = search.open_engine({**search.load_settings(), "INDEX": str(root)})
+        engine = search.open_engine({**search.load_settings(), "INDEX": str(root), "RANKER_MODEL": ""})
         engine.reranker = recorder
         return engine
 
@@ -162,7 +162,8 @@ def main() -> None:
     parser.add_argument("--keep-index", type=Path, help="build or reuse each task's index in DIR/<task>")
     parser.add_argument("--cache", type=Path, help="keep each task's features in DIR/<task>.features.pkl")
     parser.add_argument("--model", type=Path, help="write the model trained on the train parts here")
-    parser.add_argument("--rounds", type=int, default=ROUNDS, help="boosting rounds")
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="boosting rounds (trees)")
+    parser.add_argument("--leaves", type=int, default=PARAMS["num_leaves"], help="leaves per tree")
     parser.add_argument("--json", type=Path, help="write the numbers here")
     parser.add_argument("--latency", type=int, default=0, help="time N queries of each task, hand-tuned vs learned")
     args = parser.parse_args()
@@ -171,6 +172,7 @@ def main() -> None:
             latency(task_dir, args.keep_index, args.model or DEFAULT_MODEL, args.latency)
         return
 
+    PARAMS["num_leaves"] = args.leaves
     tasks = [collect(t, args.keep_index, args.cache) for t in args.tasks]
     report: dict[str, Any] = {"depth": DEPTH, "rounds": args.rounds, "params": PARAMS, "split": {}, "loto": {}}
 
@@ -210,7 +212,7 @@ def latency(task_dir: Path, keep_index: Path | None, model: Path, n: int) -> Non
     learned = Reranker.load(model)
 
     def factory(root: Path) -> search.SearchEngine:
-        return search.open_engine({**search.load_settings(), "INDEX": str(root)})
+        return search.open_engine({**search.load_settings(), "INDEX": str(root), "RANKER_MODEL": ""})
 
     with task_engine(task_dir, factory, keep_index / task_dir.name if keep_index else None) as (engine, _):
         for text in picked[:20]:  # warm the caches both ways

@@ -17,7 +17,7 @@ learned order is not used by default.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -28,7 +28,8 @@ import numpy as np
 from . import ranking
 from .scoring import Corpus, WordPlan, WordScores
 
-DEPTH = 50  # candidates the model looks at (the first page and a few pages of look-ahead)
+DEPTH = 30  # candidates the model looks at (the first page and two pages of look-ahead; as ranking.PROXIMITY_DEPTH)
+MODEL = Path(__file__).parent / "data" / "ranker.txt"  # the shipped model (benchmarks/train_ranker.py --model)
 
 # (name, what it is): one column each, in this order, for every candidate.
 FEATURES: tuple[tuple[str, str], ...] = (
@@ -37,11 +38,11 @@ FEATURES: tuple[tuple[str, str], ...] = (
     ("bm25f", "log(1 + the document's BM25F score): how strongly it matches in absolute terms"),
     ("coverage", "share of the query's idf held by the document (counted words with any evidence)"),
     ("words_share", "share of the counted query words with any evidence in the document"),
-    ("title_cov", "share of the query's idf found in the title (words or their bigrams)"),
-    ("lead_cov", "share of the query's idf found in the lead (核心提示 or derived opening)"),
-    ("body_cov", "share of the query's idf found in the body (words or their bigrams)"),
     ("top_word", "the largest single word's share of the document's BM25F score"),
-    ("proximity", "the query-as-written factor: 1.3 title in query or query in title, 1.1 query in body, 1"),
+    (
+        "proximity",
+        "the query-as-written factor of the hand-tuned ranking: 1.3 title in query or query in title, 1.1 in body",
+    ),
     ("phrase", "quoted runs (emphasis) the document holds as written"),
     ("first", "1 in the first order tier (min-should-match met, or an explicit phrase held)"),
     ("title_norm", "1 / BM25 length normalisation of the title (higher: shorter than average)"),
@@ -52,7 +53,6 @@ FEATURES: tuple[tuple[str, str], ...] = (
     ("title_in_query", "share of the title's character bigrams found in the query (a title that is mostly query)"),
 )
 FEATURE_NAMES: tuple[str, ...] = tuple(name for name, _ in FEATURES)
-_GROUPS = {"title": ("title", "title_bg"), "lead": ("lead",), "body": ("body", "body_bg")}
 
 
 @dataclass
@@ -65,7 +65,7 @@ class Evidence:
     per_word: Sequence[WordScores]
     first: dict[int, bool]  # order tier of the candidates ranked
     held: dict[int, int]  # quoted runs held, of the candidates ranked
-    proximity: Callable[[list[int]], dict[int, float]]  # query-as-written factors of documents
+    proximity: dict[int, float]  # query-as-written factors of the first candidates (``SearchEngine._proximity``)
     grams: Sequence[str] = ()  # the query's distinct bigrams and latin words (``Analyzer.bigrams``)
 
 
@@ -77,18 +77,6 @@ def _at(word: WordScores, docs: np.ndarray) -> np.ndarray:
     if not len(word.docs):
         return np.zeros(len(docs))
     return np.where(word.docs[pos] == docs, word.scores[pos], 0.0).astype(np.float64)
-
-
-def _holds(corpus: Corpus, plan: WordPlan, fields: tuple[str, ...], docs: np.ndarray) -> np.ndarray:
-    """Whether each of ``docs`` has evidence of the word in one of ``fields``."""
-    out = np.zeros(len(docs), dtype=bool)
-    for source in plan.sources:
-        if source.field in fields:
-            ids, _ = corpus.source_tf(source)
-            if len(ids):
-                pos = np.minimum(np.searchsorted(ids, docs), len(ids) - 1)
-                out |= ids[pos] == docs
-    return out
 
 
 def features(evidence: Evidence, docs: Sequence[int], base: Sequence[float]) -> np.ndarray:
@@ -106,32 +94,26 @@ def features(evidence: Evidence, docs: Sequence[int], base: Sequence[float]) -> 
     total_weight = float(weights.sum()) or 1.0
     has = np.zeros((len(counted), k), dtype=bool)
     best_word = np.zeros(k)
-    fields = {name: np.zeros(k) for name in _GROUPS}
-    for i, (plan, word_scores) in enumerate(counted):
+    for i, (_, word_scores) in enumerate(counted):
         s = _at(word_scores, at)
         has[i] = s > 0
         best_word = np.maximum(best_word, s)
-        for name, group in _GROUPS.items():
-            fields[name] += weights[i] * _holds(corpus, plan, group, at)
-    factors = evidence.proximity(at.tolist())
+    factors = evidence.proximity
     out[:, 0] = np.log2(1.0 + np.arange(k))
     out[:, 1] = base_arr / base_arr[0] if base_arr[0] > 0 else 0.0
     out[:, 2] = np.log1p(bm25f)
     out[:, 3] = (weights @ has) / total_weight if counted else 0.0
     out[:, 4] = has.mean(axis=0) if counted else 0.0
-    out[:, 5] = fields["title"] / total_weight
-    out[:, 6] = fields["lead"] / total_weight
-    out[:, 7] = fields["body"] / total_weight
-    out[:, 8] = np.where(bm25f > 0, best_word / np.maximum(bm25f, 1e-9), 0.0)
-    out[:, 9] = [factors.get(d, 1.0) for d in at.tolist()]
-    out[:, 10] = [evidence.held.get(d, 0) for d in at.tolist()]
-    out[:, 11] = [evidence.first.get(d, False) for d in at.tolist()]
-    out[:, 12] = corpus.inverse_norms("title")[at]
-    out[:, 13] = corpus.inverse_norms("body")[at]
-    out[:, 14] = len(counted)
+    out[:, 5] = np.where(bm25f > 0, best_word / np.maximum(bm25f, 1e-9), 0.0)
+    out[:, 6] = [factors.get(d, 1.0) for d in at.tolist()]
+    out[:, 7] = [evidence.held.get(d, 0) for d in at.tolist()]
+    out[:, 8] = [evidence.first.get(d, False) for d in at.tolist()]
+    out[:, 9] = corpus.inverse_norms("title")[at]
+    out[:, 10] = corpus.inverse_norms("body")[at]
+    out[:, 11] = len(counted)
     grams = list(evidence.grams)
     if grams:
-        for column, fieldname in ((15, "title_bg"), (16, "body_bg")):
+        for column, fieldname in ((12, "title_bg"), (13, "body_bg")):
             held = np.zeros(k)
             for gram in grams:
                 ids, _ = corpus.term_tf(fieldname, gram)
@@ -143,7 +125,7 @@ def features(evidence: Evidence, docs: Sequence[int], base: Sequence[float]) -> 
         for i, d in enumerate(at.tolist()):
             title = corpus.value("title_text", d).decode("utf-8")
             pairs = {title[j : j + 2] for j in range(len(title) - 1)}
-            out[i, 17] = len(pairs & wanted) / len(pairs) if pairs else 0.0
+            out[i, 14] = len(pairs & wanted) / len(pairs) if pairs else 0.0
     return out
 
 
@@ -197,12 +179,16 @@ class Reranker:
 
 
 @lru_cache(maxsize=4)
-def load_reranker(path: str) -> Reranker | None:
-    """The reranker of a model file, loaded once per process (``""``: None, the hand-tuned order)."""
-    return Reranker.load(path) if path else None
+def load_reranker(path: str) -> Reranker:
+    """The reranker of a model file (``builtin``: ``MODEL``), loaded once per process.
+
+    ``""`` is none: the hand-tuned order, with the features for ``--explain``.
+    """
+    if not path:
+        return Reranker(None)
+    return Reranker.load(MODEL if path == "builtin" else path)
 
 
 def feature_table() -> str:
     """The features as a Markdown table (for docs)."""
     return "\n".join(f"| `{name}` | {help} |" for name, help in FEATURES)
-

@@ -550,9 +550,7 @@ class SearchEngine:
         if self.reranker is not None:  # a learned order of the head, or its features for --explain
             tiers, runs = dict.fromkeys(firsts, True), dict(zip(top.tolist(), held[order].tolist(), strict=True))
             grams = tuple(dict.fromkeys(t.text for t in self.analyzer.bigrams(plan.text))) if plan.text else ()
-            evidence = Evidence(
-                corpus, plan.words, scores, per_word, tiers, runs, lambda ds: self._proximity(corpus, plan, ds), grams
-            )
+            evidence = Evidence(corpus, plan.words, scores, per_word, tiers, runs, boosted, grams)
             out = self.reranker.rerank(out, evidence, explain)
         return out
 
