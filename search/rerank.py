@@ -29,7 +29,6 @@ from . import ranking
 from .scoring import Corpus, WordPlan, WordScores
 
 DEPTH = 30  # candidates the model looks at (the first page and two pages of look-ahead; as ranking.PROXIMITY_DEPTH)
-MODEL = Path(__file__).parent / "data" / "ranker.txt"  # the shipped model (benchmarks/train_ranker.py --model)
 
 # (name, what it is): one column each, in this order, for every candidate.
 FEATURES: tuple[tuple[str, str], ...] = (
@@ -180,13 +179,8 @@ class Reranker:
 
 @lru_cache(maxsize=4)
 def load_reranker(path: str) -> Reranker:
-    """The reranker of a model file (``builtin``: ``MODEL``), loaded once per process.
-
-    ``""`` is none: the hand-tuned order, with the features for ``--explain``.
-    """
-    if not path:
-        return Reranker(None)
-    return Reranker.load(MODEL if path == "builtin" else path)
+    """The reranker of a model file, loaded once per process; ``""``: the hand-tuned order, features for ``--explain``."""
+    return Reranker.load(path) if path else Reranker(None)
 
 
 def feature_table() -> str:

@@ -100,9 +100,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "RANKER_MODEL",
         "",
-        "LightGBM model that reorders the top 50 candidates of a relevance search: builtin (the one shipped, "
-        "search/data/ranker.txt), a file benchmarks/train_ranker.py wrote, or empty for the hand-tuned order "
-        "(docs/learning-to-rank.md).",
+        "LightGBM model (a file benchmarks/train_ranker.py wrote; needs lightgbm) that reorders the top 30 "
+        "candidates of a relevance search; empty = the hand-tuned order (docs/learning-to-rank.md: off, too slow "
+        "for its gain).",
     ),
 )
 
