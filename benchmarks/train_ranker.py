@@ -64,6 +64,9 @@ ROUNDS = 200
 class Recorder(Reranker):
     """A reranker that keeps what it saw (the head's docnums and features) and reorders nothing."""
 
+    def wanted(self, explain: bool) -> bool:
+        return True
+
     def rerank(self, ranked: list, evidence: Any, explain: bool) -> list:
         head = ranked[: self.depth]
         self.seen = features(evidence, [d for d, *_ in head], [s for _, s, *_ in head])

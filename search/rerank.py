@@ -72,9 +72,9 @@ def _at(word: WordScores, docs: np.ndarray) -> np.ndarray:
     """A word's scores of ``docs`` (0 where it has none)."""
     if word.docs is None:
         return word.scores[docs].astype(np.float64)
-    pos = np.minimum(np.searchsorted(word.docs, docs), max(len(word.docs) - 1, 0))
     if not len(word.docs):
         return np.zeros(len(docs))
+    pos = np.minimum(np.searchsorted(word.docs, docs), len(word.docs) - 1)
     return np.where(word.docs[pos] == docs, word.scores[pos], 0.0).astype(np.float64)
 
 
@@ -152,6 +152,10 @@ class Reranker:
             raise ValueError(f"{path}: the model's features {names} are not {FEATURE_NAMES}")
         return cls(model, depth)
 
+    def wanted(self, explain: bool) -> bool:
+        """Whether a ranking needs this reranker: with a model always, without one for ``--explain`` only."""
+        return self.model is not None or explain
+
     def predict(self, rows: np.ndarray) -> np.ndarray:
         """The model's scores of feature rows (zeros without a model)."""
         if self.model is None or not len(rows):
@@ -161,7 +165,7 @@ class Reranker:
     def rerank(self, ranked: list, evidence: Evidence, explain: bool) -> list:
         """``ranked`` (docnum, score, dups, parts) with its head reordered within tiers; parts gain the features."""
         head = ranked[: self.depth]
-        if not head or (self.model is None and not explain):
+        if not head or not self.wanted(explain):
             return ranked
         rows = features(evidence, [d for d, *_ in head], [s for _, s, *_ in head])
         learned = self.predict(rows)
@@ -181,8 +185,3 @@ class Reranker:
 def load_reranker(path: str) -> Reranker:
     """The reranker of a model file, loaded once per process; ``""``: the hand-tuned order, features for ``--explain``."""
     return Reranker.load(path) if path else Reranker(None)
-
-
-def feature_table() -> str:
-    """The features as a Markdown table (for docs)."""
-    return "\n".join(f"| `{name}` | {help} |" for name, help in FEATURES)

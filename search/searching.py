@@ -547,7 +547,7 @@ class SearchEngine:
                 )
             out.append((d, score, [], parts))
         out.sort(key=lambda item: (item[0] not in firsts, -item[1]))
-        if self.reranker is not None:  # a learned order of the head, or its features for --explain
+        if self.reranker is not None and self.reranker.wanted(explain):  # a learned order, or features for --explain
             tiers, runs = dict.fromkeys(firsts, True), dict(zip(top.tolist(), held[order].tolist(), strict=True))
             grams = tuple(dict.fromkeys(t.text for t in self.analyzer.bigrams(plan.text))) if plan.text else ()
             evidence = Evidence(corpus, plan.words, scores, per_word, tiers, runs, boosted, grams)
