@@ -22,6 +22,7 @@ from .readers import Limits, read_articles
 from .recovery import Synonyms
 from .related import hot_articles
 from .related import related as related_articles  # not ``related``: the module's name
+from .rerank import Reranker, load_reranker
 from .screening import Denylist, mask_personal, terminal_safe
 from .searching import SORTS, Hit, QueryError, SearchEngine, SearchResults
 from .settings import SETTINGS, SETTINGS_BY_NAME, load_settings
@@ -54,6 +55,7 @@ __all__ = [
     "QueryError",
     "QueryLog",
     "RankingConfig",
+    "Reranker",
     "ReindexReport",
     "SETTINGS",
     "SETTINGS_BY_NAME",
@@ -66,6 +68,7 @@ __all__ = [
     "evaluate",
     "evaluate_related",
     "hot_articles",
+    "load_reranker",
     "load_settings",
     "load_word_classes",
     "mask_dsn",
@@ -100,4 +103,5 @@ def open_engine(settings: dict | None = None) -> SearchEngine:
         snippet_chars=int(settings["SNIPPET_CHARS"]),
         fragments=int(settings["SNIPPET_FRAGMENTS"]),
         max_window=int(settings["MAX_RESULT_WINDOW"]),
+        reranker=load_reranker(str(settings.get("RANKER_MODEL") or "")),
     )

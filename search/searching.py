@@ -44,6 +44,7 @@ from .query import (
 )
 from .ranking import RankingConfig, Weights
 from .recovery import Synonyms, Vocabulary, looks_like_pinyin
+from .rerank import Evidence, Reranker
 from .scoring import Corpus, WordPlan, WordScores
 from .snippets import highlight
 from .wordclass import generic_words
@@ -208,6 +209,7 @@ class Ranked:
     docnums: np.ndarray
     scores: np.ndarray
     boosts: np.ndarray
+    extras: dict[int, dict[str, Any]] = field(default_factory=dict)  # a learned re-ranker's parts, for --explain
 
     @classmethod
     def empty(cls) -> Ranked:
@@ -215,6 +217,16 @@ class Ranked:
 
     def __len__(self) -> int:
         return len(self.docnums)
+
+    def reranked(self, reranker: Reranker, evidence: Evidence, explain: bool) -> Ranked:
+        """The head reordered by a learned model (within its tiers); with ``explain``, its features kept as extras."""
+        depth = min(reranker.depth, len(self.docnums))
+        head = [(d, s, [], {} if explain else None) for d, s, _, _ in self.slice(0, depth)]
+        new = reranker.rerank(head, evidence, explain)
+        at = {d: i for i, d in enumerate(self.docnums[:depth].tolist())}
+        order = np.array([at[d] for d, *_ in new] + list(range(depth, len(self.docnums))), dtype=np.int64)
+        extras = {d: parts for d, _, _, parts in new if parts}
+        return Ranked(self.docnums[order], self.scores[order], self.boosts[order], extras)
 
     def slice(self, start: int, end: int) -> list[tuple[int, float, list[int], float]]:
         """Positions ``start``–``end`` as ``(docnum, score, reprints, boost)``, reprints to be filled by folding."""
@@ -284,8 +296,10 @@ class SearchEngine:
         fragments: int = 2,
         synonyms: Synonyms | None = None,
         max_window: int = MAX_RESULT_WINDOW,
+        reranker: Reranker | None = None,
     ) -> None:
         self.store = store
+        self.reranker = reranker  # reorders the head of a relevance ranking (None: the hand-tuned order)
         self.max_window = max_window
         self.analyzer = store.analyzer
         self.config = config or RankingConfig()
@@ -547,11 +561,13 @@ class SearchEngine:
         shown_terms = [] if results.weak else [t for t in plan.terms if not self.analyzer.is_stopword(t)]
         results.total = total
         if (page - 1) * size < total:  # a page past every match costs nothing more
-            shown, folded = self._page(corpus, searcher, plan, matched, sort, page, size, collapse)
+            shown, folded, extras = self._page(corpus, searcher, plan, matched, sort, page, size, collapse, explain)
             results.total = total - folded
             wanted = explain and sort == "relevance" and bool(plan.words)
             for docnum, score, dups, boost in shown:
-                parts = self._parts(corpus, plan, matched, docnum, boost) if wanted else None
+                parts = (
+                    {**self._parts(corpus, plan, matched, docnum, boost), **extras.get(docnum, {})} if wanted else None
+                )
                 results.hits.append(self._hit(corpus, docnum, score, dups, parts, shown_terms if snippets else None))
         if facets and total:
             results.facets = self._facets(corpus, matched.candidates)
@@ -566,10 +582,12 @@ class SearchEngine:
         matched: Matched,
         sort: str,
         needed: int,
+        explain: bool = False,
     ) -> Ranked:
         """The top ``needed`` candidates (``CANDIDATES`` at least), best first: BM25F, proximity and recency, or newest first.
 
-        Arrays only: a page's hits are made for the page (``Ranked.hits``), whatever its depth.
+        Arrays only: a page's hits are made for the page (``Ranked.slice``), whatever its depth. A
+        learned re-ranker (``RANKER_MODEL``, off by default) reorders the head (``search.rerank``).
         """
         ids = np.flatnonzero(matched.candidates)
         if not len(ids):
@@ -598,7 +616,14 @@ class SearchEngine:
             boosts[: ranking.PROXIMITY_DEPTH] = [boosted.get(d, 1.0) for d in top[: ranking.PROXIMITY_DEPTH].tolist()]
         scores = base * boosts
         resort = np.lexsort((-scores, ~firsts))  # stable: firsts, then the boosted score
-        return Ranked(top[resort], scores[resort], boosts[resort])
+        ranked = Ranked(top[resort], scores[resort], boosts[resort])
+        if self.reranker is not None and self.reranker.wanted(explain):  # a learned order, or features for --explain
+            tiers = dict.fromkeys(top[firsts].tolist(), True)
+            runs = dict(zip(top.tolist(), held[order].tolist(), strict=True))
+            grams = tuple(dict.fromkeys(t.text for t in self.analyzer.bigrams(plan.text))) if plan.text else ()
+            evidence = Evidence(corpus, plan.words, matched.scores, matched.per_word, tiers, runs, boosted, grams)
+            ranked = ranked.reranked(self.reranker, evidence, explain)
+        return ranked
 
     def _parts(self, corpus: Corpus, plan: Plan, matched: Matched, docnum: int, boost: float) -> dict[str, Any]:
         """The parts of one hit's score (``--explain``)."""
@@ -733,8 +758,10 @@ class SearchEngine:
         page: int,
         size: int,
         collapse: bool,
-    ) -> tuple[list[tuple[int, float, list[int], float]], int]:
-        """Page ``page`` of the ranking as ``(docnum, score, reprints, boost)``, and how many hits were folded.
+        explain: bool = False,
+    ) -> tuple[list[tuple[int, float, list[int], float]], int, dict[int, dict[str, Any]]]:
+        """Page ``page`` of the ranking as ``(docnum, score, reprints, boost)``, how many hits were folded,
+        and a learned re-ranker's parts of the head's hits for ``--explain`` (``Ranked.extras``).
 
         With ``collapse``, the ranking pages through is the first
         ``collapse_head(size)`` hits with reprints folded into the best-ranked
@@ -748,19 +775,19 @@ class SearchEngine:
         """
         start, end = (page - 1) * size, page * size
         if not collapse:
-            ranked = self._rank(corpus, searcher, plan, matched, sort, end)
-            return ranked.slice(start, end), 0
+            ranked = self._rank(corpus, searcher, plan, matched, sort, end, explain)
+            return ranked.slice(start, end), 0, ranked.extras
         head = collapse_head(size)
-        ranked = self._rank(corpus, searcher, plan, matched, sort, max(head, end))
+        ranked = self._rank(corpus, searcher, plan, matched, sort, max(head, end), explain)
         kept, folded = _fold(corpus, ranked.slice(0, head))
         if end <= len(kept) or len(ranked) <= head:
-            return kept[start:end], folded
+            return kept[start:end], folded, ranked.extras
         # Past the head's stories: positions head, head+1, … of the ranking (more of it if the head folded some).
         if len(ranked) < end + folded:
-            ranked = self._rank(corpus, searcher, plan, matched, sort, end + folded)
+            ranked = self._rank(corpus, searcher, plan, matched, sort, end + folded, explain)
         tail_start, tail_end = head + max(0, start - len(kept)), head + end - len(kept)
         shown, _ = _fold(corpus, kept[start:] + ranked.slice(tail_start, tail_end))  # the head's stories are distinct
-        return shown, folded
+        return shown, folded, ranked.extras
 
     def _hit(
         self, corpus: Corpus, docnum: int, score: float, dups: list[int], parts: dict | None, terms: list[str] | None

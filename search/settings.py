@@ -104,6 +104,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "MAX_BODY_CHARS", 1_000_000, "Longest article body, in characters; a longer article is reported and skipped."
     ),
+    Setting(
+        "RANKER_MODEL",
+        "",
+        "LightGBM model (a file benchmarks/train_ranker.py wrote; needs lightgbm) that reorders the top 30 "
+        "candidates of a relevance search; empty = the hand-tuned order (docs/learning-to-rank.md: off, too slow "
+        "for its gain).",
+    ),
 )
 
 SETTINGS_BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
