@@ -242,3 +242,21 @@ def decode_many(raws: list[bytes], dfs: list[int], offsets: list[int]) -> tuple[
     firsts = np.cumsum(counts) - counts
     before = np.where(firsts > 0, sums[np.maximum(firsts - 1, 0)], 0) if total else np.zeros(len(dfs), dtype=np.int64)
     return sums - np.repeat(before - np.asarray(offsets, dtype=np.int64), counts), weights
+
+
+def shift(raw: bytes, df: int, offset: int) -> bytes:
+    """The block ``raw`` of ``df`` documents with every document number moved up by ``offset``
+    (what ``encode`` gives for the moved numbers): only the first delta changes, and the
+    deltas' type when it no longer holds it; weights and positions are kept as they are."""
+    if not offset:
+        return bytes(raw)
+    flags = raw[0]
+    code = flags & 3
+    width = WIDTHS[code].itemsize
+    first = int.from_bytes(raw[1 : 1 + width], "little") + offset
+    wider = max(code, _width(first))
+    if wider == code:
+        return b"".join((raw[:1], first.to_bytes(width, "little"), raw[1 + width :]))
+    deltas = np.frombuffer(raw, dtype=WIDTHS[code], count=df, offset=1).astype(WIDTHS[wider])
+    deltas[0] = first
+    return b"".join((bytes(((flags & ~3) | wider,)), deltas.tobytes(), raw[1 + df * width :]))
