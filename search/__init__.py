@@ -9,7 +9,7 @@ from .cms import CHARSETS as CMS_CHARSETS
 from .cms import READERS as CMS_READERS
 from .cms import CmsError, CmsOptions, Dsn, SyncReport, mask_dsn, sync_cms
 from .index import IndexBusyError, IndexMismatchError, IndexStore, NoIndexError
-from .indexing import ReindexReport, WriterProcessError, delete, reindex
+from .indexing import MergePolicy, ReindexReport, WriterProcessError, delete, optimize, reindex
 from .publish import PublishError, PublishResult, publish
 from .query import ParsedQuery, parse_query
 from .ranking import RankingConfig
@@ -33,6 +33,7 @@ __all__ = [
     "IndexMismatchError",
     "IndexStore",
     "Limits",
+    "MergePolicy",
     "NoIndexError",
     "Page",
     "PublishError",
@@ -51,6 +52,7 @@ __all__ = [
     "mask_dsn",
     "mask_personal",
     "open_engine",
+    "optimize",
     "parse_published",
     "parse_query",
     "publish",

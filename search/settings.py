@@ -97,6 +97,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "MAX_BODY_CHARS", 1_000_000, "Longest article body, in characters; a longer article is reported and skipped."
     ),
+    Setting(
+        "MERGE_SEGMENTS",
+        8,
+        "Segments an incremental reindex or delete may leave; past that the smallest are merged until half "
+        "are left (0 = never; a full build and `optimize` merge all into one).",
+    ),
+    Setting(
+        "MERGE_DELETED",
+        0.2,
+        "Share of deleted articles (0-1) past which an incremental reindex or delete merges a segment, dropping them.",
+    ),
 )
 
 SETTINGS_BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}

@@ -28,9 +28,7 @@ the next write, so a query that started on them finishes.
 
 from __future__ import annotations
 
-import heapq
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -198,19 +196,10 @@ def _merge_postings(
     try:
         for fieldname in sorted({name for r in readers for name in r.indexed_field_names()}):
             fieldobj = schema[fieldname]
-            positions = isinstance(fieldobj.format, PackedPositions)
             writer.start_field(fieldname, fieldobj)
-            streams = [_field_terms(r, s, fieldname) for s, r in enumerate(readers)]
-            btext: bytes | None = None
-            group: list[tuple[int, int]] = []
-            for text, s, i in heapq.merge(*streams):
-                if text != btext:
-                    if group:
-                        _merge_term(writer, readers, numbers, bases, clean, btext, group, positions, lengths, fieldname)
-                    btext, group = text, []
-                group.append((s, i))
-            if group:
-                _merge_term(writer, readers, numbers, bases, clean, btext, group, positions, lengths, fieldname)
+            dropped = _merge_field(writer, readers, fieldname, numbers, bases, clean, fieldobj)
+            if dropped and fieldname in lengths:  # what the dropped documents added to the field's length
+                lengths[fieldname] -= dropped
             writer.finish_field()
         writer.close()
     finally:
@@ -218,57 +207,55 @@ def _merge_postings(
             r.close()
 
 
-def _field_terms(reader: NewsTermsReader, s: int, fieldname: str) -> Iterator[tuple[bytes, int, int]]:
-    lo, hi = reader._fields.get(fieldname, (0, 0))
-    text = reader._text
-    return ((text(i), s, i) for i in range(lo, hi))
-
-
-def _merge_term(
+def _merge_field(
     writer: NewsFieldWriter,
     readers: list[NewsTermsReader],
+    fieldname: str,
     numbers: list[np.ndarray],
     bases: list[int],
     clean: list[bool],
-    btext: Any,
-    group: list[tuple[int, int]],
-    positions: bool,
-    lengths: dict[str, float],
-    fieldname: str,
-) -> None:
-    if len(group) == 1 and clean[group[0][0]]:  # most terms: one source, nothing dropped
-        s, i = group[0]
-        r = readers[s]
-        raw = r._map[int(r._offsets[i]) : int(r._offsets[i + 1])]
-        df = int(r._dfs[i])
-        writer.add_block(btext, blocks.shift(raw, df, bases[s]), df)
-        return
-    ids, weights, counts, poses = [], [], [], []
-    for s, i in group:
-        found = readers[s].block(i)
-        new = numbers[s][found.ids]
-        keep = new >= 0
-        ids.append(new[keep])
-        weights.append(found.weights[keep])
-        if positions:
-            counts.append(found.counts[keep])
-            poses.append(found.positions()[np.repeat(keep, found.counts)])
-        if not keep.all() and fieldname in lengths:  # what the dropped documents added to the field's length
-            lengths[fieldname] -= float((found.counts if positions else found.weights)[~keep].sum(dtype=np.float64))
-    docnums = np.concatenate(ids)
-    if not len(docnums):
-        return
-    weight_list = np.concatenate(weights).tolist()
-    if positions:
-        block = blocks.encode(
-            docnums.tolist(),
-            weight_list,
-            np.concatenate(poses).astype(blocks.COUNT).tobytes(),
-            np.concatenate(counts).tolist(),
+    fieldobj: Any,
+) -> float:
+    """Write a field's terms of every source in order; return the frequencies of the dropped documents."""
+    positions = isinstance(fieldobj.format, PackedPositions)
+    texts, ends, dfs, maps = [], [], [], []
+    for r in readers:
+        lo, hi = r._fields.get(fieldname, (0, 0))
+        bounds = r._text_offsets[lo : hi + 1].tolist() if hi > lo else [0]
+        blob = r._blob
+        texts.append([blob[a:b] for a, b in zip(bounds, bounds[1:], strict=False)])
+        ends.append(r._offsets[lo : hi + 1].tolist() if hi > lo else [0])
+        dfs.append(r._dfs[lo:hi].tolist())
+        maps.append(r._map)
+    union = texts[0] if len(texts) == 1 else sorted(set().union(*texts))
+    at = [0] * len(readers)
+    sizes = [len(t) for t in texts]
+    order = range(len(readers))
+    add_block, shift = writer.add_block, blocks.shift
+    dropped = 0.0
+    for btext in union:
+        group = []
+        for s in order:
+            j = at[s]
+            if j < sizes[s] and texts[s][j] == btext:
+                group.append(s)
+                at[s] = j + 1
+        if len(group) == 1 and clean[group[0]]:  # most terms: one source, nothing dropped
+            s = group[0]
+            j = at[s] - 1
+            df = dfs[s][j]
+            add_block(btext, shift(maps[s][ends[s][j] : ends[s][j + 1]], df, bases[s]), df)
+            continue
+        block, df, lost = blocks.renumber(
+            [maps[s][ends[s][at[s] - 1] : ends[s][at[s]]] for s in group],
+            [dfs[s][at[s] - 1] for s in group],
+            [numbers[s] for s in group],
+            positions,
         )
-    else:
-        block = blocks.encode(docnums.tolist(), weight_list)
-    writer.add_block(btext, block, len(docnums))
+        dropped += lost
+        if block is not None:
+            add_block(btext, block, df)
+    return dropped
 
 
 def _column_names(storage: PreadStorage, seg: Any) -> set[str]:
