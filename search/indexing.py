@@ -77,7 +77,8 @@ def derive_lead(article: Article) -> str:
 @dataclass(frozen=True)
 class MergePolicy:
     """When an incremental update merges segments (``storage.plan_merge``): more than
-    ``max_segments`` (0: never by count), or a segment with more than ``max_deleted`` deleted."""
+    ``max_segments``, or a segment with more than ``max_deleted`` deleted. ``max_segments`` 0:
+    never by count, and a full build keeps the segments its writers wrote."""
 
     max_segments: int = 8
     max_deleted: float = 0.2
@@ -471,9 +472,9 @@ def reindex(
     ``before_publish(gen_dir)`` runs after the index commit, before a full
     build is published (the CMS sync writes its state there).
     ``limits`` bound the input read (``search.readers.Limits``; default: the
-    settings table's). A full build ends merged into one segment; an
-    incremental one merges what ``merge`` asks for (default: the settings
-    table's policy).
+    settings table's). A full build ends merged into one segment (unless
+    ``merge.max_segments`` is 0: never merge); an incremental one merges what
+    ``merge`` asks for (default: the settings table's policy).
     """
     paths = [str(p) for p in paths]
     report = ReindexReport(mode="full" if full or not store.exists() else "incremental")
@@ -561,10 +562,11 @@ def reindex(
             fixer.commit(merge=False)
         if crash_hook:
             crash_hook("committed")
-        if report.mode == "full":  # nobody reads the new generation yet: the old segments' files go at once
+        policy = merge or DEFAULT_MERGE
+        if report.mode == "full" and policy.max_segments:  # nobody reads it yet: the old files go at once
             report.merged = merge_segments(gen_dir, keep_old=False).merged
-        else:
-            report.merged = _merge_by_policy(gen_dir, merge or DEFAULT_MERGE).merged
+        elif report.mode == "incremental":
+            report.merged = _merge_by_policy(gen_dir, policy).merged
         if crash_hook:
             crash_hook("merged")
         with ix.reader() as r:

@@ -101,7 +101,7 @@ SETTINGS: tuple[Setting, ...] = (
         "MERGE_SEGMENTS",
         8,
         "Segments an incremental reindex or delete may leave; past that the smallest are merged until half "
-        "are left (0 = never; a full build and `optimize` merge all into one).",
+        "are left. A full build ends as one segment (0 = never merge by count, not even then; `optimize` merges all).",
     ),
     Setting(
         "MERGE_DELETED",
