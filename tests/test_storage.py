@@ -246,6 +246,17 @@ def test_terms_are_found_listed_and_walked_in_order(tmp_path):
     terms.close()
 
 
+def test_terms_sharing_eight_bytes_and_their_length_are_told_apart(tmp_path):
+    first, second = "中美关切".encode(), "中美关系".encode()  # 12 bytes each, the first 8 the same
+    storage, segment = _write_segment(
+        tmp_path, {"body": [(first, [1], [1.0], None), (second, [2, 3], [1.0, 1.0], None)]}
+    )
+    terms = NewsTermsReader(storage, segment)
+    asked = [second, first, "中美关".encode(), b"x"]  # more than FEW_TERMS: one searchsorted for all
+    assert terms.find_many("body", asked) == [terms.find("body", t) for t in asked] == [1, 0, -1, -1]
+    terms.close()
+
+
 def test_a_file_that_is_not_a_terms_file_is_refused(tmp_path):
     storage, segment = _write_segment(tmp_path, {"body": [(b"x", [0], [1.0], None)]})
     path = Path(storage.folder) / segment.make_filename(".ntx")

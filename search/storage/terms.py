@@ -144,7 +144,10 @@ class NewsTermsReader(base.TermsReader):
         inside = np.minimum(at, len(self._keys) - 1)
         lengths = np.fromiter((len(b) for b in btexts), dtype=np.int64, count=len(btexts))
         keyed = (at < hi) & (self._keys[inside] == wanted)
-        short = keyed & (self._text_offsets[inside + 1].astype(np.int64) - self._text_offsets[inside] == lengths)
+        # a term of up to eight bytes is its key: the first term of that key with its length is the one
+        # (a longer term shares its key with the others of its first eight bytes, of any length: compared below)
+        found_lengths = self._text_offsets[inside + 1].astype(np.int64) - self._text_offsets[inside]
+        short = keyed & (lengths <= 8) & (found_lengths == lengths)
         out = np.where(short, at, -1).tolist()
         text = self._text
         for j in np.flatnonzero(keyed & ~short).tolist():  # longer terms, and a term whose key a shorter one has
