@@ -455,7 +455,7 @@ def reindex(
     paths: Iterable[str | Path],
     full: bool = False,
     workers: int = 0,
-    writer_mb: int = 1024,
+    writer_mb: int = 256,
     progress: ProgressHook | None = None,
     crash_hook: Callable[[str], None] | None = None,
     articles: Iterable[Article] | None = None,

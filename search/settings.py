@@ -35,9 +35,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("WORKERS", 0, "Processes used to analyse articles while indexing (0 = one per core)."),
     Setting(
         "WRITER_MB",
-        1024,
-        "Postings each index writer process buffers in memory before spilling sorted runs to disk, in MB "
-        "(Whoosh's estimate; a run on disk costs a pickle round trip per posting).",
+        256,
+        "Postings each index writer process buffers in memory before it writes them as a segment, in MB "
+        "(Whoosh's estimate): bounds a build's largest process whatever the corpus size; segments are merged after.",
     ),
     Setting("TITLE_WEIGHT", 8.0, "Ranking weight of the title field."),
     Setting("LEAD_WEIGHT", 6.0, "Ranking weight of the lead (核心提示 or derived opening)."),
