@@ -28,7 +28,9 @@ the next write, so a query that started on them finishes.
 
 from __future__ import annotations
 
+import heapq
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +47,7 @@ from .formats import PackedPositions
 from .terms import NewsTermsReader
 from .writer import codec as news_codec
 
+CHUNK = 4096  # terms a source's walk slices at once
 STORED = "_stored"  # W3's stored-fields column: each document's pickled fields, zlib-compressed
 
 
@@ -216,46 +219,61 @@ def _merge_field(
     clean: list[bool],
     fieldobj: Any,
 ) -> float:
-    """Write a field's terms of every source in order; return the frequencies of the dropped documents."""
+    """Write a field's terms of every source in order; return the frequencies of the dropped documents.
+
+    The terms are walked, not listed: memory holds one term per source whatever the vocabulary.
+    """
     positions = isinstance(fieldobj.format, PackedPositions)
-    texts, ends, dfs, maps = [], [], [], []
-    for r in readers:
-        lo, hi = r._fields.get(fieldname, (0, 0))
-        bounds = r._text_offsets[lo : hi + 1].tolist() if hi > lo else [0]
-        blob = r._blob
-        texts.append([blob[a:b] for a, b in zip(bounds, bounds[1:], strict=False)])
-        ends.append(r._offsets[lo : hi + 1].tolist() if hi > lo else [0])
-        dfs.append(r._dfs[lo:hi].tolist())
-        maps.append(r._map)
-    union = texts[0] if len(texts) == 1 else sorted(set().union(*texts))
-    at = [0] * len(readers)
-    sizes = [len(t) for t in texts]
-    order = range(len(readers))
+    firsts = [r._fields.get(fieldname, (0, 0))[0] for r in readers]
+    at = list(firsts)  # each source's next term
+    maps = [r._map for r in readers]
+    offsets = [r._offsets for r in readers]
+    dfs = [r._dfs for r in readers]
     add_block, shift = writer.add_block, blocks.shift
     dropped = 0.0
-    for btext in union:
-        group = []
-        for s in order:
-            j = at[s]
-            if j < sizes[s] and texts[s][j] == btext:
-                group.append(s)
-                at[s] = j + 1
+    btext: bytes | None = None
+    group: list[int] = []
+
+    def flush() -> float:
         if len(group) == 1 and clean[group[0]]:  # most terms: one source, nothing dropped
             s = group[0]
-            j = at[s] - 1
-            df = dfs[s][j]
-            add_block(btext, shift(maps[s][ends[s][j] : ends[s][j + 1]], df, bases[s]), df)
-            continue
+            i = at[s]
+            df = int(dfs[s][i])
+            add_block(btext, shift(maps[s][int(offsets[s][i]) : int(offsets[s][i + 1])], df, bases[s]), df)
+            return 0.0
         block, df, lost = blocks.renumber(
-            [maps[s][ends[s][at[s] - 1] : ends[s][at[s]]] for s in group],
-            [dfs[s][at[s] - 1] for s in group],
+            [maps[s][int(offsets[s][at[s]]) : int(offsets[s][at[s] + 1])] for s in group],
+            [int(dfs[s][at[s]]) for s in group],
             [numbers[s] for s in group],
             positions,
         )
-        dropped += lost
         if block is not None:
             add_block(btext, block, df)
+        return lost
+
+    for text, s in heapq.merge(*(_terms_of(r, s, fieldname) for s, r in enumerate(readers))):
+        if text != btext:
+            if group:
+                dropped += flush()
+                for g in group:
+                    at[g] += 1
+            btext, group = text, []
+        group.append(s)
+    if group:
+        dropped += flush()
     return dropped
+
+
+def _terms_of(reader: NewsTermsReader, s: int, fieldname: str) -> Iterator[tuple[bytes, int]]:
+    """A source's terms of a field in order, each with the source's number."""
+    lo, hi = reader._fields.get(fieldname, (0, 0))
+    if hi <= lo:
+        return
+    blob, bounds = reader._blob, reader._text_offsets
+    for start in range(lo, hi, CHUNK):
+        edges = bounds[start : min(start + CHUNK, hi) + 1].tolist()
+        for a, b in zip(edges, edges[1:], strict=False):
+            yield blob[a:b], s
 
 
 def _column_names(storage: PreadStorage, seg: Any) -> set[str]:
