@@ -29,6 +29,7 @@ the next write, so a query that started on them finishes.
 from __future__ import annotations
 
 import heapq
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -226,10 +227,10 @@ def _merge_field(
     positions = isinstance(fieldobj.format, PackedPositions)
     firsts = [r._fields.get(fieldname, (0, 0))[0] for r in readers]
     at = list(firsts)  # each source's next term
-    maps = [r._map for r in readers]
+    fds = [r._fd for r in readers]  # pread, not the readers' maps: a merge touches every page, counted in its RSS
     offsets = [r._offsets for r in readers]
     dfs = [r._dfs for r in readers]
-    add_block, shift = writer.add_block, blocks.shift
+    add_block, shift, pread = writer.add_block, blocks.shift, os.pread
     dropped = 0.0
     btext: bytes | None = None
     group: list[int] = []
@@ -239,10 +240,11 @@ def _merge_field(
             s = group[0]
             i = at[s]
             df = int(dfs[s][i])
-            add_block(btext, shift(maps[s][int(offsets[s][i]) : int(offsets[s][i + 1])], df, bases[s]), df)
+            start = int(offsets[s][i])
+            add_block(btext, shift(pread(fds[s], int(offsets[s][i + 1]) - start, start), df, bases[s]), df)
             return 0.0
         block, df, lost = blocks.renumber(
-            [maps[s][int(offsets[s][at[s]]) : int(offsets[s][at[s] + 1])] for s in group],
+            [_block(fds[s], offsets[s], at[s]) for s in group],
             [int(dfs[s][at[s]]) for s in group],
             [numbers[s] for s in group],
             positions,
@@ -262,6 +264,11 @@ def _merge_field(
     if group:
         dropped += flush()
     return dropped
+
+
+def _block(fd: int, offsets: np.ndarray, i: int) -> bytes:
+    start = int(offsets[i])
+    return os.pread(fd, int(offsets[i + 1]) - start, start)
 
 
 def _terms_of(reader: NewsTermsReader, s: int, fieldname: str) -> Iterator[tuple[bytes, int]]:
