@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 import search
-from search.settings import SETTINGS_BY_NAME
+from search import SETTINGS_BY_NAME
 
 
 class Context:
@@ -229,8 +229,6 @@ def search_cmd(obj: Context, query: str, limit: int, page: int, sort: str, as_js
         data = res.to_json()
         click.echo(json.dumps(data, ensure_ascii=False, indent=1))
         return
-    from search.snippets import plain
-
     if res.inexact_notice:
         click.echo(res.inexact_notice)
     if res.rewritten:
@@ -238,7 +236,7 @@ def search_cmd(obj: Context, query: str, limit: int, page: int, sort: str, as_js
     click.echo(f"{res.total} results ({res.took_ms:.1f} ms)")
     for i, hit in enumerate(res.hits, start=(page - 1) * limit + 1):
         click.echo(f"{i:>3}. {hit.title}  [{hit.id}] {hit.source} {(hit.published or '')[:10]}  score {hit.score:.3f}")
-        click.echo(f"     {plain(hit.snippet)}")
+        click.echo(f"     {search.plain(hit.snippet)}")
         if hit.duplicates:
             click.echo("     also reported by: " + "、".join(d["source"] or d["id"] for d in hit.duplicates))
         if hit.explain:
@@ -284,10 +282,8 @@ def related(obj: Context, article_id: str, limit: int, as_json: bool) -> None:
 
     Example: python cli.py related 1001 --limit 5
     """
-    from search.related import related as find_related
-
     try:
-        items = find_related(obj.engine, article_id, limit)
+        items = search.related_articles(obj.engine, article_id, limit)
     except LIBRARY_ERRORS as exc:
         raise _fail(exc) from None
     if items is None:
@@ -335,12 +331,11 @@ def eval_cmd(obj: Context, task_dir: str, as_json: bool, run_file: str | None, k
 
     Example: python cli.py eval ../shared/data/relevance/news-topics-dev
     """
-    from search.evaluation import evaluate
 
     def factory(root: Path) -> search.SearchEngine:
         return search.open_engine({**obj.settings, "INDEX": str(root)})
 
-    result = evaluate(task_dir, factory, index_dir=keep_index, run_file=run_file)
+    result = search.evaluate(task_dir, factory, index_dir=keep_index, run_file=run_file)
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False))
     else:
@@ -357,12 +352,11 @@ def eval_related_cmd(obj: Context, task_dir: str, as_json: bool, keep_index: str
 
     Example: python cli.py eval-related ../shared/data/relevance/related-dev
     """
-    from search.evaluation import evaluate_related
 
     def factory(root: Path) -> search.SearchEngine:
         return search.open_engine({**obj.settings, "INDEX": str(root)})
 
-    result = evaluate_related(task_dir, factory, index_dir=keep_index)
+    result = search.evaluate_related(task_dir, factory, index_dir=keep_index)
     click.echo(json.dumps(result, ensure_ascii=False, indent=None if as_json else 1))
 
 
@@ -396,15 +390,15 @@ def zero_results(obj: Context, limit: int, days: float, as_json: bool) -> None:
 
     Example: python cli.py report zero-results --days 7
     """
-    from search.querylog import QueryLog
-
     settings = obj.settings
-    path = Path(settings["QUERY_LOG"] or Path(settings["INDEX"]) / "querylog.sqlite3")
+    path = search.query_log_path(settings)
     if not path.exists():
         raise click.ClickException(f"no query log at {path} (the web service writes it)")
     # Queries are readers' input: an escape sequence among them must not reach this terminal
     # (the log strips control characters when writing; a log written before that may hold them).
-    rows = [dict(row, query=search.terminal_safe(row["query"])) for row in QueryLog(path).zero_results(limit, days)]
+    rows = [
+        dict(row, query=search.terminal_safe(row["query"])) for row in search.QueryLog(path).zero_results(limit, days)
+    ]
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
         return
@@ -509,6 +503,15 @@ def sync(
             return
         full = False
         time.sleep(every)
+
+
+@cli.command(name="settings")
+def settings_cmd() -> None:
+    """Print the configuration reference: every setting, its variable, default and help (Markdown).
+
+    Example: python cli.py settings > docs/configuration.md
+    """
+    click.echo(search.settings_reference(), nl=False)
 
 
 def main() -> None:

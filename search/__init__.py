@@ -1,22 +1,34 @@
 """Site search for Chinese news: jieba analysis into a Whoosh index.
 
-The public API; the CLI and the web app use nothing else.
+The public API; the CLI and the web app use nothing else
+(``tests/test_layers.py`` checks it).
 """
+
+import os
 
 from .analysis import Analyzer
 from .articles import Article, ArticleError, Page, parse_published
 from .cms import CHARSETS as CMS_CHARSETS
 from .cms import READERS as CMS_READERS
 from .cms import CmsError, CmsOptions, Dsn, SyncReport, mask_dsn, sync_cms
-from .index import IndexBusyError, IndexMismatchError, IndexStore, NoIndexError
+from .evaluation import evaluate, evaluate_related
+from .index import IndexBusyError, IndexError_, IndexMismatchError, IndexStore, NoIndexError
 from .indexing import MergePolicy, ReindexReport, WriterProcessError, delete, optimize, reindex
 from .publish import PublishError, PublishResult, publish
-from .query import ParsedQuery, parse_query
+from .query import ParsedQuery, parse_date_bound, parse_query
+from .querylog import QueryLog, query_log_path
 from .ranking import RankingConfig
 from .readers import Limits, read_articles
+from .recovery import Synonyms
+from .related import hot_articles
+from .related import related as related_articles  # not ``related``: the module's name
 from .screening import Denylist, mask_personal, terminal_safe
-from .searching import Hit, QueryError, SearchEngine, SearchResults
-from .settings import SETTINGS, load_settings
+from .searching import SORTS, Hit, QueryError, SearchEngine, SearchResults
+from .settings import SETTINGS, SETTINGS_BY_NAME, load_settings
+from .settings import reference as settings_reference
+from .snippets import plain
+from .suggest import suggest as suggestions  # not ``suggest``: the module's name
+from .wordclass import load as load_word_classes
 
 __all__ = [
     "Analyzer",
@@ -30,34 +42,48 @@ __all__ = [
     "Dsn",
     "Hit",
     "IndexBusyError",
+    "IndexError_",
     "IndexMismatchError",
     "IndexStore",
     "Limits",
     "MergePolicy",
     "NoIndexError",
     "Page",
+    "ParsedQuery",
     "PublishError",
     "PublishResult",
-    "ParsedQuery",
     "QueryError",
+    "QueryLog",
     "RankingConfig",
     "ReindexReport",
     "SETTINGS",
+    "SETTINGS_BY_NAME",
+    "SORTS",
     "SearchEngine",
     "SearchResults",
     "SyncReport",
     "WriterProcessError",
     "delete",
+    "evaluate",
+    "evaluate_related",
+    "hot_articles",
     "load_settings",
+    "load_word_classes",
     "mask_dsn",
     "mask_personal",
     "open_engine",
     "optimize",
+    "parse_date_bound",
     "parse_published",
     "parse_query",
+    "plain",
     "publish",
+    "query_log_path",
     "read_articles",
     "reindex",
+    "related_articles",
+    "suggestions",
+    "settings_reference",
     "sync_cms",
     "terminal_safe",
 ]
@@ -66,11 +92,13 @@ __all__ = [
 def open_engine(settings: dict | None = None) -> SearchEngine:
     """Build the engine for the configured index (settings from ``load_settings``)."""
     settings = settings or load_settings()
-    analyzer = Analyzer(settings["SEGMENTER"], [p for p in str(settings["USERDICT"]).split(":") if p])
+    analyzer = Analyzer(settings["SEGMENTER"], [p for p in str(settings["USERDICT"]).split(os.pathsep) if p])
     store = IndexStore(settings["INDEX"], analyzer)
+    synonyms = [p for p in str(settings["SYNONYMS"]).split(os.pathsep) if p]
     return SearchEngine(
         store,
         RankingConfig.from_settings(settings),
+        synonyms=Synonyms.load(analyzer.normalizer.text, synonyms),
         snippet_chars=int(settings["SNIPPET_CHARS"]),
         fragments=int(settings["SNIPPET_FRAGMENTS"]),
         max_window=int(settings["MAX_RESULT_WINDOW"]),

@@ -233,12 +233,16 @@ class IndexStore:
             if held is not None:
                 held.searcher.close()
             searcher = self.open(name).searcher()
-            searcher.news_generation = name  # which generation this searcher reads
         # A change within the file system's timestamp tick of the last one could keep its
         # stamp: trust stamps only once they are older than any tick.
         settled = stamp is not None and max(stamp[1], stamp[3]) < checked - STAMP_SETTLE_NS
         self._local.searcher = _Held(name, searcher, stamp, settled)
         return searcher
+
+    def generation_of(self, searcher: Searcher) -> str | None:
+        """The generation ``searcher`` reads: this thread's searcher's, else the current one."""
+        held: _Held | None = getattr(self._local, "searcher", None)
+        return held.name if held is not None and held.searcher is searcher else self.current()
 
     def _stamp(self, name: str) -> tuple[int, int, int, int] | None:
         """What changes when readers must look again: ``CURRENT`` is replaced by a full

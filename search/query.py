@@ -11,11 +11,13 @@ Syntax readers know from other engines, all optional and forgiving:
 Malformed syntax never fails: an unbalanced quote closes at the end, a lone
 ``-`` or an empty ``title:`` is dropped, an unparseable date becomes text.
 
-``build_text_query`` turns the free text into word evidence (jieba words in
-title, lead, body and meta) and bigram evidence (character bigram phrases in
-title and body) in one Whoosh query. Each query word matches through either,
-so a segmentation mismatch never dead-ends a query; ``min_match`` relaxes
-how many words must match.
+``word_plans`` turns the free text into word evidence (jieba words in title,
+lead, body and meta) and bigram evidence (character bigrams in title and
+body), one ``WordPlan`` a word that the scorer reads as postings. Each query
+word matches through either, so a segmentation mismatch never dead-ends a
+query; ``min_match`` relaxes how many words must match. ``phrase_clause``
+makes the Whoosh query of an exact phrase (filters and phrases stay Whoosh
+queries).
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ _TYPOGRAPHIC = re.compile(r"“([^“”\"]*)”|「([^「」\"]*)」|『([^『�
 # An apostrophe between letters is pinyin's syllable separator or an English one (chang’e, xi'an, don't), not a quote.
 _APOSTROPHE = re.compile(r"(?<=[A-Za-z])[’‘`´](?=[A-Za-z])")
 _PLAIN = re.compile(r"[\w\u3400-\u9fff]")
+_EMPTY_FIELD = re.compile(r"[A-Za-z\u4e00-\u9fff]{2,7}[:：]")
 _TOKEN = re.compile(
     r'(?P<neg>[-－]?)(?:(?P<field>[A-Za-z\u4e00-\u9fff]{2,7})[:：])?(?:"(?P<phrase>[^"]*)"?|(?P<word>[^\s"]+))'
 )
@@ -185,8 +188,8 @@ def parse_query(raw: str) -> ParsedQuery:
         if m.group("field") and not fname:
             # "foo:bar" with an unknown field name is plain text.
             value = f"{m.group('field')}:{value}" if value else m.group("field")
-        if not value:
-            continue
+        if not value or _EMPTY_FIELD.fullmatch(value) and FIELD_ALIASES.get(value[:-1].lower()):
+            continue  # an empty ``title:`` (a pasted label with nothing after it) says nothing
         if fname in ("after", "before"):
             bound = parse_date_bound(value, end=fname == "before")
             if bound is None:
@@ -275,11 +278,6 @@ def minimal_alternatives(word: str, synonyms: Iterable[str]) -> list[str]:
         if word not in s and not any(k in s for k in kept):
             kept.append(s)
     return kept
-
-
-def title_bigrams(analyzer: Analyzer, word: str, boost: float) -> Q.Query | None:
-    """The word's characters in order in the title."""
-    return _bigram_clause(analyzer, "title_bg", word, boost, exact=True)
 
 
 def phrase_clause(analyzer: Analyzer, text: str, weights: Weights | None = None, boost: float = 1.0) -> Q.Query | None:

@@ -33,6 +33,7 @@ import secrets
 import sqlite3
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,11 @@ MAX_PENDING = 10_000  # rows waiting beyond this are dropped: a flood must not s
 MAX_SEEN = 50_000  # hashes of (client, query) pairs remembered per window (~4 MB) to skip repeats before queueing
 WINDOW_SECONDS = 3600.0
 MIN_CLIENTS = 3
+
+
+def query_log_path(settings: Mapping[str, Any]) -> Path:
+    """Where the query log is: the ``QUERY_LOG`` setting, else ``querylog.sqlite3`` in the index directory."""
+    return Path(settings["QUERY_LOG"] or Path(settings["INDEX"]) / "querylog.sqlite3")
 
 
 class QueryLog:

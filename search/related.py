@@ -2,8 +2,15 @@
 
 ``related(engine, id)`` reads top to bottom: the article's key terms (its
 words weighted by tf·idf, title words counted twice) → one weighted OR query
-→ candidates → optional channel and date priors (off: see docs/ranking.md) →
-drop the article itself and its near-duplicate reprints.
+(``related_query``) → its best candidates, scored on the codec's arrays by
+``candidates`` → optional channel and date priors (off: see docs/ranking.md)
+→ drop the article itself and its near-duplicate reprints.
+
+``candidates`` gives what Whoosh's searcher gives the OR query (its default
+BM25F, ``WHOOSH_BM25F``), to float rounding: Whoosh scored every article
+holding a key term through its matchers in Python (~0.2-0.6 s a box on xwlb);
+here each term's postings are scored in one numpy pass (docs/ranking.md,
+"Related articles"; tests/test_related.py holds the two to the same top N).
 """
 
 from __future__ import annotations
@@ -16,8 +23,11 @@ from typing import Any
 
 import numpy as np
 from whoosh import query as Q
+from whoosh import scoring
 
 from .dedup import near_duplicates
+from .ranking import top
+from .scoring import SPARSE_SHARE, Corpus
 from .searching import SearchEngine, iso
 
 KEY_TERMS = 12
@@ -31,6 +41,10 @@ TITLE_BOOST = 2.0
 TITLE_TIMES = 2  # a title word counts as this many mentions
 IDF_POWER = 0.5
 POOL_FACTOR = 6
+# The weighting the box was tuned with: IndexStore.searcher opens Whoosh's searchers with their
+# default, BM25F(B=0.75, K1=1.2) in every field (not search.ranking's parameters).
+WHOOSH_BM25F = scoring.BM25F()
+FIELDS = (("title", TITLE_BOOST), ("body", 1.0))  # where a key term is looked for, and its boost there
 
 
 def key_terms(
@@ -46,14 +60,64 @@ def key_terms(
             if len(word) >= 2 and not a.is_stopword(word) and not word.isdigit():
                 counts[word] += times
     n = max(searcher.doc_count(), 1)
+    corpus = engine.corpus(searcher)
+    words = list(counts)
+    # one lookup a field for every word (Whoosh's doc_frequency, word by word, took ~20 ms an article)
+    dfs = (corpus.doc_frequencies("body", words) + corpus.doc_frequencies("title", words)).tolist()
     scored = []
-    for word, tf in counts.items():
-        df = searcher.doc_frequency("body", word) + searcher.doc_frequency("title", word)
+    for word, df in zip(words, dfs, strict=True):
         if df <= 0:
             continue
+        tf = counts[word]
         scored.append((word, (1 + math.log(tf)) * math.log(1 + n / df) ** IDF_POWER))
     scored.sort(key=lambda item: -item[1])
     return scored[:top]
+
+
+def related_query(terms: list[tuple[str, float]]) -> Q.Query:
+    """The weighted OR query of key terms that ``candidates`` answers (each term in the title and the body)."""
+    return Q.Or([Q.Or([Q.Term(f, w, boost=boost * wt) for f, boost in FIELDS]) for w, wt in terms])
+
+
+def candidates(corpus: Corpus, terms: list[tuple[str, float]], exclude: int, pool: int) -> list[tuple[float, int]]:
+    """The ``pool`` best (score, document number) for ``related_query(terms)``, best first.
+
+    Whoosh's BM25F as its searcher computes it (``whoosh.scoring.bm25`` on
+    the same numbers: idf ``log(N / (df + 1)) + 1`` with deleted documents
+    counted, the field lengths Whoosh stores, the average over every
+    document, the term's boost as a factor), summed per document; ties go
+    to the lower document number, as in Whoosh's collector. ``exclude`` and
+    deleted documents are left out. Work and memory follow the postings
+    read (a dense array of the collection only when they cover 1/8 of it).
+    """
+    words = [word for word, _ in terms]
+    b, k1 = WHOOSH_BM25F.B, WHOOSH_BM25F.K1
+    parts: list[tuple[np.ndarray, np.ndarray]] = []
+    for fieldname, boost in FIELDS:
+        lengths = corpus.field_lengths(fieldname)
+        avgfl = corpus.reader.field_length(fieldname) / (corpus.n or 1) or 1  # Searcher.avg_field_length
+        dfs = corpus.doc_frequencies(fieldname, words).tolist()
+        postings = corpus.postings_many(fieldname, words)
+        for (_, weight), df, (ids, tfs) in zip(terms, dfs, postings, strict=True):
+            if len(ids):
+                idf = math.log(corpus.n / (df + 1)) + 1  # WeightingModel.idf
+                fl = lengths[ids].astype(np.float64)
+                parts.append((ids, scoring.bm25(idf, tfs.astype(np.float64), fl, avgfl, b, k1) * (boost * weight)))
+    if not parts:
+        return []
+    if sum(len(ids) for ids, _ in parts) * SPARSE_SHARE >= corpus.n:
+        dense = np.zeros(corpus.n, dtype=np.float64)
+        for ids, scores in parts:
+            dense[ids] += scores  # a term's ids are unique: a plain indexed add
+        docs = np.flatnonzero(dense)  # ascending, as np.unique's
+        total = dense[docs]
+    else:
+        docs, where = np.unique(np.concatenate([ids for ids, _ in parts]), return_inverse=True)
+        total = np.bincount(where, weights=np.concatenate([scores for _, scores in parts]), minlength=len(docs))
+    total[(docs == exclude) | ~corpus.live[docs]] = 0.0
+    best = top(total, pool)  # ties in position order: the lower document number first
+    best = best[total[best] > 0]
+    return list(zip(total[best].tolist(), docs[best].tolist(), strict=True))
 
 
 def _date(value: Any) -> datetime | None:
@@ -69,8 +133,10 @@ def related(engine: SearchEngine, article_id: str, limit: int = 5) -> list[dict[
     """Return up to ``limit`` related articles, or None when the id is unknown.
 
     A box is kept (bounded, least recently used first out) for the index version it was made
-    from: a popular article's box is asked for on every view of it, and finding it scores every
-    article holding one of its key terms through Whoosh's matchers (~0.1-0.6 s on xwlb).
+    from: a popular article's box is asked for on every view of it, and making one costs
+    ~12 ms (p99 ~40 ms) on xwlb, mostly the article's analysis and its words' document
+    counts (``key_terms``) and reading the key terms' postings, against microseconds to copy a
+    kept one. Kept boxes cost ~1 KB each (~2 MB a process when full).
     """
     searcher = engine.store.searcher()
     key = (str(engine.store.root), engine.store.current(), searcher.reader().generation(), article_id, limit)
@@ -91,42 +157,42 @@ def _related(engine: SearchEngine, searcher: Any, article_id: str, limit: int) -
     docnum = searcher.document_number(id=article_id)
     if docnum is None or searcher.reader().is_deleted(docnum):
         return None
-    doc = searcher.stored_fields(docnum)
+    corpus = engine.corpus(searcher)
+    doc = corpus.stored(docnum)
     terms = key_terms(engine, searcher, doc)
     if not terms:
         return []
-    query = Q.Or([Q.Or([Q.Term("title", w, boost=TITLE_BOOST * wt), Q.Term("body", w, boost=wt)]) for w, wt in terms])
-    results = searcher.search(query, limit=limit * POOL_FACTOR + 10, mask=Q.Term("id", article_id))
-    corpus = engine.corpus(searcher)
     channel, published, signature = doc.get("channel"), _date(doc.get("published")), corpus.value("signature", docnum)
-    candidates = []
-    for hit in results:
-        other = searcher.stored_fields(hit.docnum)
-        if near_duplicates(signature, corpus.value("signature", hit.docnum)):
+    priors = SAME_CHANNEL != 1.0 or DATE_SCALE_DAYS > 0
+    chosen = []
+    for score, other in candidates(corpus, terms, docnum, limit * POOL_FACTOR + 10):
+        if near_duplicates(signature, corpus.value("signature", other)):
             continue
-        score = hit.score or 0.0
-        if channel and other.get("channel") == channel:
-            score *= SAME_CHANNEL
-        when = _date(other.get("published"))
-        if published and when and DATE_SCALE_DAYS > 0:
-            score *= 1.0 / (1.0 + abs((published - when).days) / DATE_SCALE_DAYS)
-        candidates.append((score, other))
-    candidates.sort(key=lambda item: -item[0])
-    out = []
-    for score, other in candidates[:limit]:
-        summary = other.get("lead") or (other.get("extra") or {}).get("derived_lead") or other.get("body", "")[:80]
-        out.append(
-            {
-                "id": other["id"],
-                "title": other.get("title", ""),
-                "summary": summary[:100],
-                "published": iso(other.get("published")),
-                "url": other.get("url", ""),
-                "source": other.get("source", ""),
-                "score": round(score, 4),
-            }
-        )
-    return out
+        if priors:
+            fields = corpus.stored(other)
+            if channel and fields.get("channel") == channel:
+                score *= SAME_CHANNEL
+            when = _date(fields.get("published"))
+            if published and when and DATE_SCALE_DAYS > 0:
+                score *= 1.0 / (1.0 + abs((published - when).days) / DATE_SCALE_DAYS)
+        elif len(chosen) == limit:  # without priors the order is the candidates': the rest cannot enter
+            break
+        chosen.append((score, other))
+    chosen.sort(key=lambda item: -item[0])
+    return [_item(corpus.stored(other), score) for score, other in chosen[:limit]]
+
+
+def _item(other: dict[str, Any], score: float) -> dict[str, Any]:
+    summary = other.get("lead") or (other.get("extra") or {}).get("derived_lead") or other.get("body", "")[:80]
+    return {
+        "id": other["id"],
+        "title": other.get("title", ""),
+        "summary": summary[:100],
+        "published": iso(other.get("published")),
+        "url": other.get("url", ""),
+        "source": other.get("source", ""),
+        "score": round(score, 4),
+    }
 
 
 def hot_articles(engine: SearchEngine, limit: int = 8, clicks: dict[str, int] | None = None) -> list[dict[str, Any]]:

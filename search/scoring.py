@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from .ranking import K1, bm25f_saturate, field_b, idf, key_text
-from .storage import BytesColumn, StoredFields, generation_postings
+from .storage import BytesColumn, StoredFields, generation_doc_frequencies, generation_postings
 
 POSTINGS_CACHE_ITEMS = 4_000_000  # decoded postings kept (about 8 bytes each)
 DOC_CACHE_ITEMS = 2_000  # decoded stored documents kept (hits, snippets, related and hot articles)
@@ -105,6 +105,20 @@ class Corpus:
                 b = field_b(fieldname)
                 self._inverse_norms[fieldname] = (1.0 / (1.0 - b + b * lengths / avg)).astype(np.float32)
             return self._inverse_norms[fieldname]
+
+    def field_lengths(self, fieldname: str) -> np.ndarray:
+        """Every document's length in a field as Whoosh's searcher reads it (``doc_field_length``, 1 when
+        missing; float32, exact: the codec keeps W3's one-byte lengths, every one of them below 2^24)."""
+        lengths = self._columns.get(("lengths", fieldname))
+        if lengths is None:
+            with self._lock:
+                lengths = np.zeros(self.n, dtype=np.float32)
+                for seg, offset in self.segments:
+                    dfl = seg.doc_field_length
+                    count = seg.doc_count_all()
+                    lengths[offset : offset + count] = [dfl(d, fieldname, 1) for d in range(count)]
+                self._columns[("lengths", fieldname)] = lengths
+        return lengths
 
     def column(self, fieldname: str, translate: bool = False) -> tuple[np.ndarray, Any]:
         """A sortable field's values for every document: numbers, or strings as (codes, labels).
@@ -262,6 +276,10 @@ class Corpus:
         segment) and their blocks decoded together (see ``generation_postings``).
         """
         return generation_postings(self.segments, fieldname, [term.encode("utf-8") for term in terms], self._read_lock)
+
+    def doc_frequencies(self, fieldname: str, terms: Sequence[str]) -> np.ndarray:
+        """Whoosh's ``doc_frequency`` of several terms of a field (deleted documents included), one lookup a segment."""
+        return generation_doc_frequencies(self.segments, fieldname, [t.encode("utf-8") for t in terms], self._read_lock)
 
     def prefetch(self, plans: Sequence[WordPlan]) -> None:
         """Reads, in one lookup per field and segment, the postings of every term ``plans`` need that no cache holds.

@@ -7,9 +7,10 @@ candidates → rank (``search.ranking``) → collapse near-duplicate reprints
 
 A request's cost is bounded by what it shows: only the first
 ``max_window`` results are paged (``page * size`` beyond it is a
-``QueryError``), ranking and collapsing stop at the page shown plus one page
-of look-ahead, snippets are made for the page only, and a page past every
-match is answered without ranking anything.
+``QueryError``), ranking is numpy up to the page's last position, reprints
+are collapsed across pages within the first ``COLLAPSE_HEAD`` hits and within
+the page beyond them, snippets are made for the page only, and a page past
+every match is answered without ranking anything.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache, reduce
@@ -50,7 +52,9 @@ SORTS = ("relevance", "date")
 FACETS = ("channel", "source", "year")  # counted over every match of a search
 MAX_QUERY_TEXT = 2000  # characters of a query the engine reads (the web layer rejects much less)
 CANDIDATES = 200
-COLLAPSE_WINDOW = 30  # hits checked for reprints at least: a first page of 10 and two pages of look-ahead
+COLLAPSE_HEAD = (
+    50  # the first hits, collapsed across pages (five of 10); deeper pages fold the reprints within themselves
+)
 MAX_RESULT_WINDOW = 1000  # results a search pages through (the MAX_RESULT_WINDOW setting)
 TIERED_FROM_WORDS = 3  # up to this many words, all must match (partial matches only fill a thin page)
 FILL_TO = 10  # partial matches are shown when fewer full matches than this exist
@@ -197,6 +201,65 @@ class Matched:
         return int(self.candidates.sum())
 
 
+@dataclass
+class Ranked:
+    """The top candidates, best first: document numbers, final scores and proximity boosts (arrays)."""
+
+    docnums: np.ndarray
+    scores: np.ndarray
+    boosts: np.ndarray
+
+    @classmethod
+    def empty(cls) -> Ranked:
+        return cls(np.zeros(0, dtype=np.int64), np.zeros(0), np.ones(0))
+
+    def __len__(self) -> int:
+        return len(self.docnums)
+
+    def slice(self, start: int, end: int) -> list[tuple[int, float, list[int], float]]:
+        """Positions ``start``–``end`` as ``(docnum, score, reprints, boost)``, reprints to be filled by folding."""
+        return [
+            (d, s, [], b)
+            for d, s, b in zip(
+                self.docnums[start:end].tolist(),
+                self.scores[start:end].tolist(),
+                self.boosts[start:end].tolist(),
+                strict=True,
+            )
+        ]
+
+
+def collapse_head(size: int) -> int:
+    """Hits collapsed across pages (``COLLAPSE_HEAD``, or two pages of ``size``)."""
+    return max(COLLAPSE_HEAD, 2 * size)
+
+
+def _fold(corpus: Corpus, hits: list[tuple[int, float, list[int], float]]) -> tuple[list, int]:
+    """Fold reprints of one story into the best-ranked copy; the kept hits and how many were folded.
+
+    A hit is folded into the first earlier kept hit whose sketch is near its
+    own (``dedup.near_pairs``), so the kept hits are pairwise distinct.
+    Sketches are read from their column for each request: a page's are a few
+    microseconds each.
+    """
+    if len(hits) < 2:
+        return hits, 0
+    first, second = near_pairs([corpus.value("signature", d) for d, *_ in hits])
+    earlier: dict[int, list[int]] = {}
+    for i, j in sorted(zip(second.tolist(), first.tolist(), strict=True)):
+        earlier.setdefault(i, []).append(j)  # near hits ranked before hit i, best first
+    kept: list = []
+    kept_index: dict[int, int] = {}  # position in ``hits`` → position in ``kept``
+    for i, (docnum, score, dups, boost) in enumerate(hits):
+        into = next((kept_index[j] for j in earlier.get(i, ()) if j in kept_index), None)
+        if into is None:
+            kept_index[i] = len(kept)
+            kept.append((docnum, score, dups, boost))
+        else:
+            kept[into][2].append(docnum)
+    return kept, len(hits) - len(kept)
+
+
 @lru_cache(maxsize=4096)
 def iso(dt: datetime | None) -> str | None:
     """Stored UTC datetimes → Asia/Shanghai ISO strings (news is published at few distinct times: cached)."""
@@ -231,6 +294,7 @@ class SearchEngine:
         self.synonyms = synonyms or Synonyms.load(self.analyzer.normalizer.text)
         self._vocab: tuple[Any, Vocabulary] | None = None
         self._corpora: dict[Any, Corpus] = {}
+        self._by_searcher: weakref.WeakKeyDictionary[Any, Corpus] = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
         self._vocab_lock = threading.Lock()
 
@@ -307,11 +371,11 @@ class SearchEngine:
         The corpus opens a reader of its own: a thread's searcher is closed when
         that thread moves to a new generation, and must not take others' arrays with it.
         """
-        held = getattr(searcher, "news_corpus", None)  # a searcher reads one version: looked up once
-        if held is not None and held[0] is self:
-            return held[1]
-        name = getattr(searcher, "news_generation", None) or self.store.current()
-        key = (name, searcher.ixreader.generation(), searcher.doc_count_all(), searcher.doc_count())
+        corpus = self._by_searcher.get(searcher)  # a searcher reads one version: looked up once
+        if corpus is not None:
+            return corpus
+        name = self.store.generation_of(searcher)
+        key = (name, searcher.reader().generation(), searcher.doc_count_all(), searcher.doc_count())
         with self._lock:
             corpus = self._corpora.get(key)
             if corpus is None:
@@ -319,7 +383,7 @@ class SearchEngine:
                 self._corpora[key] = corpus
                 while len(self._corpora) > 2:  # the current version and the one before
                     self._corpora.pop(next(iter(self._corpora)))
-        searcher.news_corpus = (self, corpus)
+            self._by_searcher[searcher] = corpus
         return corpus
 
     def _match(self, corpus: Corpus, searcher: Any, plan: Plan, need: int | None) -> Matched:
@@ -480,16 +544,15 @@ class SearchEngine:
         corpus = self.corpus(searcher)
         results.weak, results.missing = self._weak(corpus, plan, matched)
         # Stop words are never shown as the answer; nor is anything of a weak answer.
-        shown = [] if results.weak else [t for t in plan.terms if not self.analyzer.is_stopword(t)]
+        shown_terms = [] if results.weak else [t for t in plan.terms if not self.analyzer.is_stopword(t)]
         results.total = total
         if (page - 1) * size < total:  # a page past every match costs nothing more
-            if collapse:
-                ranked, folded = self._collapsed(corpus, searcher, plan, matched, sort, page, size, explain)
-                results.total = total - folded
-            else:
-                ranked = self._rank(corpus, searcher, plan, matched, sort, page * size, explain)
-            for docnum, score, dups, parts in ranked[(page - 1) * size : page * size]:
-                results.hits.append(self._hit(corpus, docnum, score, dups, parts, shown if snippets else None))
+            shown, folded = self._page(corpus, searcher, plan, matched, sort, page, size, collapse)
+            results.total = total - folded
+            wanted = explain and sort == "relevance" and bool(plan.words)
+            for docnum, score, dups, boost in shown:
+                parts = self._parts(corpus, plan, matched, docnum, boost) if wanted else None
+                results.hits.append(self._hit(corpus, docnum, score, dups, parts, shown_terms if snippets else None))
         if facets and total:
             results.facets = self._facets(corpus, matched.candidates)
         results.took_ms = (time.perf_counter() - started) * 1000
@@ -503,19 +566,20 @@ class SearchEngine:
         matched: Matched,
         sort: str,
         needed: int,
-        explain: bool,
-    ) -> list[tuple[int, float, list[int], dict | None]]:
-        """The top candidates, best first: BM25F, proximity and recency, or newest first."""
-        scores, per_word = matched.scores, matched.per_word
+    ) -> Ranked:
+        """The top ``needed`` candidates (``CANDIDATES`` at least), best first: BM25F, proximity and recency, or newest first.
+
+        Arrays only: a page's hits are made for the page (``Ranked.hits``), whatever its depth.
+        """
         ids = np.flatnonzero(matched.candidates)
         if not len(ids):
-            return []
+            return Ranked.empty()
         window = max(CANDIDATES, needed + CANDIDATES // 2)
         published, _ = corpus.column("published")
         if sort == "date" or not plan.words:
             order = ids[ranking.top(published[ids], window)]
-            return [(int(d), 0.0, [], None) for d in order]
-        final = ranking.final_scores(scores[ids], published[ids], self.config)
+            return Ranked(order, np.zeros(len(order)), np.ones(len(order)))
+        final = ranking.final_scores(matched.scores[ids], published[ids], self.config)
         # Order key: documents meeting min-should-match first (long queries), then the score.
         first = matched.first[ids] if matched.first is not None else np.zeros(len(ids), dtype=bool)
         held = np.zeros(len(ids), dtype=np.int32)
@@ -527,24 +591,25 @@ class SearchEngine:
             final = final * np.power(ranking.PHRASE_PREFERENCE, held, dtype=np.float64)
         key = final + first * (float(final.max()) + 1.0)
         order = ranking.top(key, window)
-        top = ids[order]
-        firsts = set(top[first[order]].tolist())
+        top, base, firsts = ids[order], final[order], first[order]
         boosted = self._proximity(corpus, plan, top[: ranking.PROXIMITY_DEPTH].tolist())
-        out = []
-        for d, base in zip(top.tolist(), final[order].tolist(), strict=True):
-            score = base * boosted.get(d, 1.0)
-            parts = None
-            if explain:
-                parts = ranking.explain(
-                    float(scores[d]),
-                    int(published[d]),
-                    self.config,
-                    boosted.get(d, 1.0),
-                    {w.word: round(s.at(d), 4) for w, s in zip(plan.words, per_word, strict=False)},
-                )
-            out.append((d, score, [], parts))
-        out.sort(key=lambda item: (item[0] not in firsts, -item[1]))
-        return out
+        boosts = np.ones(len(top))
+        if boosted:
+            boosts[: ranking.PROXIMITY_DEPTH] = [boosted.get(d, 1.0) for d in top[: ranking.PROXIMITY_DEPTH].tolist()]
+        scores = base * boosts
+        resort = np.lexsort((-scores, ~firsts))  # stable: firsts, then the boosted score
+        return Ranked(top[resort], scores[resort], boosts[resort])
+
+    def _parts(self, corpus: Corpus, plan: Plan, matched: Matched, docnum: int, boost: float) -> dict[str, Any]:
+        """The parts of one hit's score (``--explain``)."""
+        published, _ = corpus.column("published")
+        return ranking.explain(
+            float(matched.scores[docnum]),
+            int(published[docnum]),
+            self.config,
+            boost,
+            {w.word: round(s.at(docnum), 4) for w, s in zip(plan.words, matched.per_word, strict=False)},
+        )
 
     def _proximity(self, corpus: Corpus, plan: Plan, docnums: list[int]) -> dict[int, float]:
         """Boost documents whose title or body holds the query as written.
@@ -658,7 +723,7 @@ class SearchEngine:
         t2s = self.analyzer.normalizer.t2s
         return any(ch in t2s and t2s[ch] != ch for ch in text)
 
-    def _collapsed(
+    def _page(
         self,
         corpus: Corpus,
         searcher: Any,
@@ -667,56 +732,35 @@ class SearchEngine:
         sort: str,
         page: int,
         size: int,
-        explain: bool,
-    ) -> tuple[list, int]:
-        """The ranking with reprints folded, as far as page ``page`` needs; and how many hits were folded.
+        collapse: bool,
+    ) -> tuple[list[tuple[int, float, list[int], float]], int]:
+        """Page ``page`` of the ranking as ``(docnum, score, reprints, boost)``, and how many hits were folded.
 
-        The ranked hits are collapsed up to the end of the page plus one page of
-        look-ahead (``COLLAPSE_WINDOW`` at least). When reprints leave too few
-        stories for the page, the window grows by as much as the reprints found
-        suggest, up to twice ``max_window``: the page shown is then the same
-        slice of the collapsed ranking whatever page was asked for, and no
-        request collapses more than that.
+        With ``collapse``, the ranking pages through is the first
+        ``collapse_head(size)`` hits with reprints folded into the best-ranked
+        copy, then the hits after them in order, each page of those folding the
+        reprints it holds (so it may show fewer than ``size`` stories, and a
+        reprint of a story of the head may show again there, as the big engines'
+        deep pages do). Every hit belongs to one page, the head is the same for
+        every page, and a page costs the ranking of its positions (numpy) plus
+        the collapse of the head and of its own hits: a deep page costs about
+        what page 1 costs. Folded hits are subtracted from the total for the head only.
         """
-        limit = 2 * self.max_window + COLLAPSE_WINDOW
-        window = min(max(COLLAPSE_WINDOW, (page + 1) * size), limit)
-        while True:
-            ranked = self._rank(corpus, searcher, plan, matched, sort, window, explain)
-            kept, folded = self._collapse(corpus, ranked, window)
-            stories = len(kept) - max(0, len(ranked) - window)  # kept within the window
-            if stories >= page * size or window >= limit or len(ranked) <= window:
-                return kept, folded
-            window = min(window * page * size // max(stories, 1) + size, limit)
-
-    def _collapse(self, corpus: Corpus, ranked: list, window: int) -> tuple[list, int]:
-        """Fold reprints of one story into the best-ranked copy (within the first ``window`` hits).
-
-        Returns the folded ranking and how many hits were folded into others.
-        """
-        head = ranked[:window]
-        # Sketches read once per index version and kept (~256 bytes a document, at most the corpus):
-        # a deep page's collapse reads a thousand of them.
-        known: dict[int, bytes] = corpus.__dict__.setdefault("news_signatures", {})
-        sketches = []
-        for docnum, *_ in head:
-            sketch = known.get(docnum)
-            if sketch is None:
-                sketch = known[docnum] = corpus.value("signature", docnum)
-            sketches.append(sketch)
-        first, second = near_pairs(sketches)
-        earlier: dict[int, list[int]] = {}
-        for i, j in sorted(zip(second.tolist(), first.tolist(), strict=True)):
-            earlier.setdefault(i, []).append(j)  # near hits ranked before hit i, best first
-        kept: list = []
-        kept_index: dict[int, int] = {}  # position in ``head`` → position in ``kept``
-        for i, (docnum, score, dups, parts) in enumerate(head):
-            into = next((kept_index[j] for j in earlier.get(i, ()) if j in kept_index), None)
-            if into is None:
-                kept_index[i] = len(kept)
-                kept.append((docnum, score, dups, parts))
-            else:
-                kept[into][2].append(docnum)
-        return kept + ranked[window:], len(head) - len(kept)
+        start, end = (page - 1) * size, page * size
+        if not collapse:
+            ranked = self._rank(corpus, searcher, plan, matched, sort, end)
+            return ranked.slice(start, end), 0
+        head = collapse_head(size)
+        ranked = self._rank(corpus, searcher, plan, matched, sort, max(head, end))
+        kept, folded = _fold(corpus, ranked.slice(0, head))
+        if end <= len(kept) or len(ranked) <= head:
+            return kept[start:end], folded
+        # Past the head's stories: positions head, head+1, … of the ranking (more of it if the head folded some).
+        if len(ranked) < end + folded:
+            ranked = self._rank(corpus, searcher, plan, matched, sort, end + folded)
+        tail_start, tail_end = head + max(0, start - len(kept)), head + end - len(kept)
+        shown, _ = _fold(corpus, kept[start:] + ranked.slice(tail_start, tail_end))  # the head's stories are distinct
+        return shown, folded
 
     def _hit(
         self, corpus: Corpus, docnum: int, score: float, dups: list[int], parts: dict | None, terms: list[str] | None

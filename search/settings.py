@@ -2,7 +2,9 @@
 
 The table feeds the CLI (``--index`` and friends read ``NEWS_SEARCH_*``
 environment variables), the web app's config (``create_app`` reads the same
-variables, then a test mapping) and the README's configuration section.
+variables, then a test mapping) and the configuration reference,
+``docs/configuration.md``, written by ``python cli.py settings``
+(``tests/test_settings.py`` checks it is current and that every setting is read).
 Nothing here reads the environment at import time.
 """
 
@@ -31,7 +33,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("INDEX", "indexes/default", "Index directory (holds CURRENT and its generations)."),
     Setting("SEGMENTER", "rjieba", "Word segmenter: rjieba (fast, default) or jieba (reference)."),
     Setting("USERDICT", "", "Extra user dictionary files for jieba, separated by the OS path separator."),
-    Setting("SYNONYMS", "", "Extra synonym files (one group per line, comma separated)."),
+    Setting(
+        "SYNONYMS",
+        "",
+        "Extra synonym files, separated by the OS path separator: one group per line, its words comma separated "
+        "(added to the built-in groups of search/data/synonyms.txt).",
+    ),
     Setting("WORKERS", 0, "Processes used to analyse articles while indexing (0 = one per core)."),
     Setting(
         "WRITER_MB",
@@ -142,3 +149,21 @@ def load_settings(
             raise KeyError(f"unknown setting {name!r}")
         values[name] = _coerce(SETTINGS_BY_NAME[name], value)
     return values
+
+
+def reference() -> str:
+    """The configuration reference (``docs/configuration.md``): every setting, its variable, default and help."""
+    lines = [
+        "# Configuration reference",
+        "",
+        "Every setting is read from its environment variable (or `create_app`'s mapping in tests).",
+        "Written from `search/settings.py` by `python cli.py settings > docs/configuration.md`; do not edit by hand.",
+        "",
+        "| setting | environment variable | default | meaning |",
+        "|---|---|---|---|",
+    ]
+    for s in SETTINGS:
+        default = "" if s.default == "" else f"`{s.default!r}`" if isinstance(s.default, str) else f"`{s.default}`"
+        meaning = s.help.replace("|", "\\|")
+        lines.append(f"| {s.name} | `{s.envvar}` | {default} | {meaning} |")
+    return "\n".join(lines) + "\n"

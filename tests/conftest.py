@@ -135,3 +135,11 @@ def sample_index(tmp_path_factory: pytest.TempPathFactory, analyzer: search.Anal
 
 def ids(results: search.SearchResults) -> list[str]:
     return [h.id for h in results.hits]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory, analyzer):
+    """The sample articles and articles carrying script and img payloads, indexed and served (``tests/hostile.py``)."""
+    from .hostile import Site
+
+    return Site(tmp_path_factory.mktemp("site"), analyzer)

@@ -1,9 +1,10 @@
 """A request's cost is bounded by what it shows (``search.searching``).
 
-Deep pages are the same slice of the collapsed ranking that a full collapse
-gives, collapsing reads only the page shown plus one page of look-ahead, a
-page past every match ranks nothing, and ``page × size`` past the result
-window is a clear error.
+Pages within the head (the first ``COLLAPSE_HEAD`` hits) are the same slice
+of the collapsed ranking that a full collapse gives, deeper pages fold the
+reprints they hold and every hit is on one page, collapsing reads only the head and the page shown, a page
+past every match ranks nothing, and ``page × size`` past the result window is
+a clear error.
 """
 
 from __future__ import annotations
@@ -60,14 +61,44 @@ def _ids(results: search.SearchResults) -> list[str]:
     return [h.id for h in results.hits]
 
 
-@pytest.mark.parametrize(("page", "size"), [(2, 10), (3, 7), (4, 12), (6, 10)])
-def test_deep_page_is_the_same_slice_of_the_fully_collapsed_ranking(reprints, page, size):
+def _story_of(article_id: str) -> str:
+    return article_id.split("-")[0]
+
+
+def _head_stories(engine: search.SearchEngine, q: str, size: int) -> int:
+    """Stories among the hits collapsed across pages (``searching.collapse_head``)."""
+    ranked = engine.search(q, size=searching.collapse_head(size), collapse=False)
+    return len({_story_of(h.id) for h in ranked.hits})
+
+
+@pytest.mark.parametrize(("page", "size"), [(1, 10), (2, 7), (3, 5), (1, 16)])
+def test_pages_within_the_head_are_slices_of_the_fully_collapsed_ranking(reprints, page, size):
     full = reprints.search("本市", size=STORIES * COPIES)  # one page holding every hit: every reprint folded
     assert len(full.hits) == STORIES and full.total == STORIES
-    assert _ids(reprints.search("本市", page=page, size=size)) == _ids(full)[(page - 1) * size : page * size]
+    assert page * size <= _head_stories(reprints, "本市", size)
+    shown = reprints.search("本市", page=page, size=size)
+    assert _ids(shown) == _ids(full)[(page - 1) * size : page * size]
+    assert all(_story_of(d["id"]) == _story_of(h.id) for h in shown.hits for d in h.duplicates)
 
 
-def test_collapsing_reads_the_page_shown_plus_one_page_of_look_ahead(reprints, monkeypatch):
+@pytest.mark.parametrize("size", [10, 7])
+def test_every_hit_is_on_one_page_and_no_page_shows_a_story_twice(reprints, size):
+    seen: list[str] = []
+    pages = []
+    page = 1
+    while hits := reprints.search("本市", page=page, size=size).hits:
+        pages.append(hits)
+        seen += [h.id for h in hits] + [d["id"] for h in hits for d in h.duplicates]
+        page += 1
+    assert sorted(seen) == sorted(f"s{n:02d}-{c}" for n in range(STORIES) for c in range(COPIES))
+    assert all(len({_story_of(h.id) for h in hits}) == len(hits) for hits in pages)  # reprints folded within a page
+    head = [_story_of(h.id) for hits in pages[: _head_stories(reprints, "本市", size) // size] for h in hits]
+    assert len(set(head)) == len(head)  # and across the pages of the head (deeper, a page folds its own reprints)
+    first = reprints.search("本市", size=size)
+    assert first.total == STORIES * COPIES - (searching.collapse_head(size) - _head_stories(reprints, "本市", size))
+
+
+def test_collapsing_reads_the_head_and_the_page_shown(reprints, monkeypatch):
     compared: list[int] = []
     near_pairs = searching.near_pairs
 
@@ -76,12 +107,17 @@ def test_collapsing_reads_the_page_shown_plus_one_page_of_look_ahead(reprints, m
         return near_pairs(signatures)
 
     monkeypatch.setattr(searching, "near_pairs", counting)
-    res = reprints.search("公告", page=5, size=10)
-    assert _ids(res) == _ids(reprints.search("公告", page=5, size=10, collapse=False)) and res.total == DISTINCT
-    assert compared == [60]  # pages 1-5 and page 6 (was 100: twice the hits up to the page)
-    compared.clear()
     assert len(reprints.search("公告", size=10).hits) == 10
-    assert compared == [30]  # the first page: 30 hits, as before
+    assert compared == [searching.COLLAPSE_HEAD]  # the first page: the head (was 30)
+    compared.clear()
+    res = reprints.search("公告", page=9, size=10)
+    assert _ids(res) == _ids(reprints.search("公告", page=9, size=10, collapse=False)) and res.total == DISTINCT
+    assert compared == [searching.COLLAPSE_HEAD, 10]  # the head, then page 9 alone (was 100: twice the hits up to it)
+    compared.clear()
+    assert len(reprints.search("公告", page=2, size=100).hits) == DISTINCT - 100
+    assert compared == [DISTINCT]  # a head of two pages of 100 holds every match
+    compared.clear()
+    assert reprints.search("公告", page=3, size=100).hits == [] and compared == []  # past every match: nothing
 
 
 def test_a_page_past_every_match_ranks_nothing(reprints, monkeypatch):

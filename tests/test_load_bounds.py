@@ -3,13 +3,12 @@
 ``cli.py serve`` on loopback over xwlb (19,876 articles). First ~50 first-page
 searches (sizes 10 to 100) give the page-1 p99; then 200 requests mixing deep
 pages, pages past the end, pages past the result window, maximum sizes and the
-hostile queries of ``tests/test_robustness.py``. What must hold:
+hostile queries of ``tests/test_hostile_queries.py``. What must hold:
 
-- every answer of the mix within 2× what page 1 of the same query and size
-  costs (its slowest of three, and never less than the common words' page-1
-  median), + ``SLACK_MS``, or ``DEEP_PAGE_BUDGET_MS``, whichever is larger
-  (a hostile query of many words costs what its words cost on page 1 too;
-  a deep page pays for collapsing the hits before it, up to 1,000);
+- every answer of the mix within 2× the page-1 p99, + ``SLACK_MS`` for a
+  shared machine's stalls (the number of answers over 2× alone is printed);
+  a deep page folds the reprints of the head and of its own hits, not of
+  every hit before it;
 - every worker's RSS grows by less than ``GROWTH_LIMIT_MB`` over the mix;
 - no 5xx.
 
@@ -35,11 +34,10 @@ import pytest
 
 from .conftest import SHARED
 from .parts import require
-from .test_robustness import HOSTILE_CHARS, SPECIAL_QUERIES, SYNTAX
+from .test_hostile_queries import HOSTILE_CHARS, SPECIAL_QUERIES, SYNTAX
 from .test_soak import _get, _rss_mb, _tree, serving
 
 ROOT = Path(__file__).resolve().parents[1]
-DEEP_PAGE_BUDGET_MS = 500.0  # what any answer may cost: deep pages collapse up to 1,000 hits (see below)
 SLACK_MS = 20.0  # absolute slack per answer: a shared 2-core box stalls a request now and then
 GROWTH_LIMIT_MB = 50.0
 RARE = ["青蒿素", "港珠澳大桥", "大熊猫", "嫦娥", "雄安", "冬奥", "北斗", "C919", "高铁", "疫苗"]
@@ -145,9 +143,7 @@ def test_every_answer_costs_about_what_a_first_page_costs(xwlb_index, tmp_path, 
         firsts = {first_page(path) for path in mix}
         for path in firsts:  # warm: the words' scores are then what both pages reuse
             _get(base + path, timeout=120)
-        # A page 1 that answers at once (past the window) still allows a typical one.
-        floor = statistics.median(page_one)
-        reference = {path: max(floor, *(_timed(base, path)[1] for _ in range(3))) for path in sorted(firsts)}
+        reference = {path: _timed(base, path)[1] for path in sorted(firsts)}  # for the report: page 1 of each
         workers = [p for p in _tree(server.pid) if p != server.pid]
         rss_before = {p: _rss_mb(p) for p in workers}
         answers = [(path, *_timed(base, path)) for path in mix]
@@ -157,16 +153,15 @@ def test_every_answer_costs_about_what_a_first_page_costs(xwlb_index, tmp_path, 
     times = [ms for _, _, ms in answers]
     statuses = [status for _, status, _ in answers]
     growth = {p: rss_after[p] - rss_before[p] for p in workers}
-    # Not yet "about what page 1 costs": page 99 of size 10 collapses the first 1,000 hits and costs
-    # ~100-150 ms where its page 1 costs ~10 ms. What holds is the budget (the old code took 1.3-1.9 s
-    # for page 10-12 of size 100 and 18 s for page 1,000), and 2x page 1 for everything cheaper.
-    bounds = {path: max(2 * reference[first_page(path)] + SLACK_MS, DEEP_PAGE_BUDGET_MS) for path, _, _ in answers}
-    slow = sorted(((ms, bounds[path], path) for path, _, ms in answers if ms > bounds[path]), reverse=True)
-    worst = max(ms / reference[first_page(path)] for path, _, ms in answers)
+    bound = 2 * p99 + SLACK_MS
+    slow = sorted(((ms, path) for path, _, ms in answers if ms > bound), reverse=True)
+    over = sum(ms > 2 * p99 for ms in times)
+    worst = max(ms / max(reference[first_page(path)], 0.1) for path, _, ms in answers)
     summary = (
         f"load bounds: page 1 ({len(page_one)} requests) p50 {statistics.median(page_one):.1f} ms, "
         f"p99 {p99:.1f} ms; mix ({len(answers)} requests) p50 {statistics.median(times):.1f} ms, "
-        f"p99 {_p(times, 0.99):.1f} ms, max {max(times):.1f} ms; worst answer {worst:.2f}× its page 1; "
+        f"p99 {_p(times, 0.99):.1f} ms, max {max(times):.1f} ms ({over} over 2× the page-1 p99); "
+        f"worst answer {worst:.2f}× its page 1; "
         f"statuses {dict(sorted((s, statuses.count(s)) for s in set(statuses)))}; worker RSS growth "
         + ", ".join(f"{g:+.1f} MB" for g in growth.values())
         + (f"\n  over the bound: {slow[:5]}" if slow else "")

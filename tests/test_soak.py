@@ -48,7 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SECONDS = int(os.environ.get("NEWS_SEARCH_SOAK_SECONDS", "120"))
 SLICE = 60 if SECONDS >= 120 else max(5, SECONDS // 2)
 CONNECTIONS = 4
-RSS_LIMIT_MB = 1024  # per worker process: the codec's related boxes peak at ~800 MB under 8 threads (issue 18 to bring back under 500)
+RSS_LIMIT_MB = 500  # per worker process (8 threads' searchers share one copy of each segment's term table)
 GROWTH_LIMIT_MB = 128  # whole server, first slice end → last; bounded caches (~50 MB a worker) still fill then
 P50_FACTOR, P99_FACTOR, SLACK_MS = 1.5, 2.0, 10.0
 MIN_RPS = 10  # per slice: a floor that a stuck or serialised server misses; two idle workers answer many times more

@@ -393,3 +393,31 @@ def test_blocks_decoded_together_are_the_blocks_decoded_one_by_one():
         n = sum(len(d) for d, _, _ in written[:k])
         assert (ids.dtype, weights.dtype) == (np.int64, np.float32)
         assert (ids.tolist(), weights.tolist()) == (expected[0][:n], expected[1][:n])
+
+
+def test_terms_of_one_key_and_one_length_are_found_together_as_one_by_one(tmp_path):
+    # 中共中国 and 中共中央: the same first eight bytes (the key) and the same length; asked
+    # together, the second was answered with the first's postings (15 for 中共中央's 1,169 on xwlb)
+    first, second = "中共中国".encode(), "中共中央".encode()
+    storage, segment = _write_segment(
+        tmp_path, {"body": [(b"5g", [1], [1.0], None), (first, [2], [1.0], None), (second, [0, 9], [2.0, 1.0], None)]}
+    )
+    terms = NewsTermsReader(storage, segment)
+    asked = [second, b"5g", first, "中共中共".encode()]
+    assert terms.find_many("body", asked) == [terms.find("body", t) for t in asked] == [2, 0, 1, -1]
+    assert terms.doc_frequencies("body", asked) == [2, 1, 1, 0]
+
+
+def test_every_reader_of_a_segment_shares_its_term_table(sample_store):
+    # each thread's searcher opens readers of its own: eight threads held eight copies of the tables
+    def tables(reader):
+        segments = [reader] if reader.is_atomic() else reader.readers
+        return [search.storage.news_terms(seg)._table for seg in segments]
+
+    first, second = sample_store.open().reader(), sample_store.open().reader()
+    assert [id(t) for t in tables(first)] == [id(t) for t in tables(second)]
+    assert len(set(map(id, tables(first)))) == len(tables(first)) >= 1
+    ids = first.first_id("body", "衡阳"), second.first_id("body", "衡阳")
+    assert ids[0] is not None and ids[0] == ids[1]
+    first.close()
+    second.close()

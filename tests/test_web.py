@@ -292,3 +292,14 @@ def test_metrics_error_counter_counts_5xx(tmp_path):
     assert 'news_search_requests_total{endpoint="/api/search",status="503"} 1' in text
     assert client.get("/healthz").status_code == 503
     assert "news_search_errors_total 2\n" in client.get("/metrics").get_data(as_text=True)
+
+
+def test_the_query_log_is_closed_when_the_worker_stops(engine, tmp_path, monkeypatch):
+    at_exit: list = []
+    monkeypatch.setattr("atexit.register", at_exit.append)
+    app = create_app({"INDEX": str(engine.store.root), "QUERY_LOG": str(tmp_path / "log.sqlite3")})
+    log = app.extensions["querylog"]
+    assert at_exit == [log.close]
+    app.test_client().get("/api/search?q=不存在的词语组合")
+    at_exit[0]()  # what the interpreter does when a gunicorn worker exits: the pending search is written
+    assert [r["query"] for r in search.QueryLog(tmp_path / "log.sqlite3").zero_results()] == ["不存在的词语组合"]

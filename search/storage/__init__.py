@@ -18,7 +18,14 @@ from .codec import NewsCodec
 from .files import PreadStorage
 from .formats import PackedPositions
 from .merging import MergeReport, SegmentInfo, merge_segments, plan_merge, segments_of
-from .reading import BytesColumn, StoredFields, generation_postings, news_terms, term_postings
+from .reading import (
+    BytesColumn,
+    StoredFields,
+    generation_doc_frequencies,
+    generation_postings,
+    news_terms,
+    term_postings,
+)
 from .writer import NewsSegmentWriter, codec, commit, drop_segment, finish_segment, new_writer
 
 __all__ = [
@@ -31,6 +38,7 @@ __all__ = [
     "SegmentInfo",
     "StoredFields",
     "codec",
+    "generation_doc_frequencies",
     "generation_postings",
     "commit",
     "drop_segment",

@@ -91,6 +91,24 @@ def generation_postings(
     return [(ids[start:stop], weights[start:stop]) for start, stop in zip([0, *ends], ends, strict=False)]
 
 
+def generation_doc_frequencies(
+    segments: list[tuple[Any, int]], fieldname: str, btexts: list[bytes], lock: threading.Lock
+) -> np.ndarray:
+    """Several terms' document counts in a generation's segments, deleted documents included: Whoosh's
+    ``doc_frequency`` of each, from one lookup a segment (an article's ~100 words in a field of xwlb's four
+    segments: ~1 ms, against ~8 ms through Whoosh's reader, term by term).
+    """
+    total = np.zeros(len(btexts), dtype=np.int64)
+    for seg, _ in segments:
+        terms = news_terms(seg)
+        if terms is not None:
+            total += np.asarray(terms.doc_frequencies(fieldname, btexts), dtype=np.int64)
+        else:
+            with lock:
+                total += np.asarray([seg.doc_frequency(fieldname, b) for b in btexts], dtype=np.int64)
+    return total
+
+
 def news_terms(seg: Any) -> NewsTermsReader | None:
     """A segment reader's news terms reader (None: another codec)."""
     terms = getattr(seg, "_terms", None)

@@ -11,7 +11,10 @@ import json
 import mmap
 import os
 import struct
+import threading
+import weakref
 import zlib
+from bisect import bisect_left
 from collections.abc import Iterator
 from typing import Any
 
@@ -59,11 +62,11 @@ def _prefix_key(btext: bytes) -> np.uint64:
     return np.uint64(int.from_bytes(btext[:8].ljust(8, b"\0"), "big"))
 
 
-class NewsTermsReader(base.TermsReader):
-    """A segment's terms (in memory) and blocks (one ``pread`` each)."""
+class _TermTable:
+    """A segment's terms as arrays, decoded from its terms file: ~18 bytes a term besides the terms themselves
+    (offsets i and i + 1 bound term i's bytes and its block)."""
 
-    def __init__(self, storage: Any, segment: Any) -> None:
-        name = segment.make_filename(TERMS_EXT)
+    def __init__(self, storage: Any, name: str) -> None:
         handle = storage.open_file(name)
         try:
             raw = handle.read()
@@ -80,23 +83,54 @@ class NewsTermsReader(base.TermsReader):
             lengths = np.frombuffer(raw, dtype=types["lengths"], count=n, offset=at).astype(np.int64)
             at += n * types["lengths"].itemsize
             total = int(lengths.sum())
-            self._blob = raw[at : at + total]
+            self.blob = raw[at : at + total]
             at += total
-            self._dfs = np.frombuffer(raw, dtype=types["dfs"], count=n, offset=at).copy()
+            self.dfs = np.frombuffer(raw, dtype=types["dfs"], count=n, offset=at).copy()
             at += n * types["dfs"].itemsize
             ends = np.frombuffer(raw, dtype=types["ends"], count=n, offset=at).astype(np.int64)
             if at + n * types["ends"].itemsize != len(raw):
                 raise ValueError("trailing bytes")
         except (ValueError, KeyError, TypeError, zlib.error) as exc:
             raise ValueError(f"{name}: not a complete news terms file ({exc})") from None
-        # held for the life of the reader, ~18 bytes a term besides the terms themselves:
-        # offsets i and i + 1 bound term i's bytes and its block
-        self._offsets = _compact(np.concatenate([[0], ends]))
+        self.offsets = _compact(np.concatenate([[0], ends]))
         text_ends = np.cumsum(lengths)
-        self._keys = _prefix_keys(np.frombuffer(self._blob, dtype=np.uint8), text_ends - lengths, lengths)
-        self._text_offsets = _compact(np.concatenate([[0], text_ends]))
-        self._fields = {name: (first, first + count) for name, first, count in about["fields"]}
-        self._order = [name for name, _, _ in about["fields"]]
+        self.keys = _prefix_keys(np.frombuffer(self.blob, dtype=np.uint8), text_ends - lengths, lengths)
+        self.text_offsets = _compact(np.concatenate([[0], text_ends]))
+        self.fields = {name: (first, first + count) for name, first, count in about["fields"]}
+        self.order = [name for name, _, _ in about["fields"]]
+
+
+_TABLES: weakref.WeakValueDictionary[tuple, _TermTable] = weakref.WeakValueDictionary()
+_TABLES_LOCK = threading.Lock()
+
+
+def _shared_table(storage: Any, name: str) -> _TermTable:
+    """A segment's term table, decoded once a process while a reader holds it.
+
+    Every thread's searcher opens readers of its own: with a table each, eight
+    threads of a server held eight copies (~60 MB each on xwlb). A segment's
+    files never change under their name; its size and time are in the key all the same.
+    """
+    folder = getattr(storage, "folder", None)
+    if folder is None:  # a storage in memory (tests)
+        return _TermTable(storage, name)
+    path = os.path.realpath(os.path.join(folder, name))
+    stat = os.stat(path)
+    key = (path, stat.st_size, stat.st_mtime_ns)
+    with _TABLES_LOCK:
+        table = _TABLES.get(key)
+        if table is None:
+            table = _TABLES[key] = _TermTable(storage, name)
+    return table
+
+
+class NewsTermsReader(base.TermsReader):
+    """A segment's terms (in memory, shared by the process's readers of it) and blocks (one ``pread`` each)."""
+
+    def __init__(self, storage: Any, segment: Any) -> None:
+        table = self._table = _shared_table(storage, segment.make_filename(TERMS_EXT))  # held while this reader is
+        self._blob, self._dfs, self._offsets, self._keys = table.blob, table.dfs, table.offsets, table.keys
+        self._text_offsets, self._fields, self._order = table.text_offsets, table.fields, table.order
         self._postfile = segment.open_file(storage, POSTINGS_EXT)
         self._fd = self._postfile.fileno()
         # blocks for the scorer are sliced from a read-only map (no system call a block); Whoosh's matchers pread
@@ -113,10 +147,10 @@ class NewsTermsReader(base.TermsReader):
     def _lower_bound(self, fieldname: str, btext: bytes) -> int:
         """The first term of the field not below ``btext`` (the field's end when none)."""
         lo, hi = self._fields[fieldname]
-        i = lo + int(np.searchsorted(self._keys[lo:hi], _prefix_key(btext)))
-        while i < hi and self._text(i) < btext:
-            i += 1
-        return i
+        keys, key = self._keys[lo:hi], _prefix_key(btext)
+        start, end = lo + int(np.searchsorted(keys, key)), lo + int(np.searchsorted(keys, key, side="right"))
+        # the terms of one key are bisected, not walked: every id of a site shares its first 8 bytes (xwlb-202…)
+        return start + bisect_left(range(start, end), btext, key=self._text)
 
     def find(self, fieldname: str, btext: bytes) -> int:
         """The number of a term, or -1."""
@@ -129,8 +163,8 @@ class NewsTermsReader(base.TermsReader):
         """``find`` of several terms of a field at once: one ``searchsorted`` for all (-1: absent).
 
         The first term of a key is the one asked for when it has its length
-        (the key is the whole term: up to eight bytes, most CJK words and every
-        bigram); else the terms of that key are compared byte by byte.
+        and is up to eight bytes long (the key is then the whole term: two-character
+        CJK words and every bigram); else the terms of that key are compared byte by byte.
         """
         if fieldname not in self._fields or not btexts:
             return [-1] * len(btexts)
@@ -141,21 +175,25 @@ class NewsTermsReader(base.TermsReader):
             (int.from_bytes(b[:8].ljust(8, b"\0"), "big") for b in btexts), dtype=np.uint64, count=len(btexts)
         )
         at = lo + np.searchsorted(self._keys[lo:hi], wanted)
+        after = lo + np.searchsorted(self._keys[lo:hi], wanted, side="right")  # the end of each one's key
         inside = np.minimum(at, len(self._keys) - 1)
         lengths = np.fromiter((len(b) for b in btexts), dtype=np.int64, count=len(btexts))
         keyed = (at < hi) & (self._keys[inside] == wanted)
-        # a term of up to eight bytes is its key: the first term of that key with its length is the one
-        # (a longer term shares its key with the others of its first eight bytes, of any length: compared below)
-        found_lengths = self._text_offsets[inside + 1].astype(np.int64) - self._text_offsets[inside]
-        short = keyed & (lengths <= 8) & (found_lengths == lengths)
+        # a key is the whole term only up to eight bytes: 中共中国 and 中共中央 share theirs and their length
+        short = keyed & (lengths <= 8)
+        short &= self._text_offsets[inside + 1].astype(np.int64) - self._text_offsets[inside] == lengths
         out = np.where(short, at, -1).tolist()
         text = self._text
         for j in np.flatnonzero(keyed & ~short).tolist():  # longer terms, and a term whose key a shorter one has
-            i, btext = int(at[j]), btexts[j]
-            while i < hi and text(i) < btext:
-                i += 1
-            out[j] = i if i < hi and text(i) == btext else -1
+            start, end, btext = int(at[j]), int(after[j]), btexts[j]
+            i = start + bisect_left(range(start, end), btext, key=text)  # the terms of its key, bisected
+            out[j] = i if i < end and text(i) == btext else -1
         return out
+
+    def doc_frequencies(self, fieldname: str, btexts: list[bytes]) -> list[int]:
+        """``doc_frequency`` of several terms of a field at once (0: absent), deleted documents included."""
+        dfs = self._dfs
+        return [int(dfs[i]) if i >= 0 else 0 for i in self.find_many(fieldname, btexts)]
 
     def arrays_many(self, fieldname: str, btexts: list[bytes]) -> list[tuple[np.ndarray, np.ndarray] | None]:
         """``arrays`` of several terms of a field: one lookup for all, then a ``pread`` each."""

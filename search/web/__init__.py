@@ -11,12 +11,12 @@ without the machine's paths. Every answer carries the security headers of
 
 from __future__ import annotations
 
+import atexit
 import gc
 import logging
 import os
 import re
 import threading
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,11 +24,17 @@ from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from .. import open_engine, wordclass
-from ..index import IndexError_, NoIndexError
-from ..querylog import QueryLog
-from ..screening import Denylist, terminal_safe
-from ..settings import load_settings
+from .. import (
+    Denylist,
+    IndexError_,
+    NoIndexError,
+    QueryLog,
+    load_settings,
+    load_word_classes,
+    open_engine,
+    query_log_path,
+    terminal_safe,
+)
 from . import metrics
 
 log = logging.getLogger(__name__)
@@ -42,7 +48,7 @@ def _warm(engine: Any) -> None:
     collection on xwlb, about one every 1,500 searches).
     """
     engine.warm()
-    wordclass.load()  # function and generic words (jieba's dictionary, ~0.3 s): autocomplete, weak answers
+    load_word_classes()  # function and generic words (jieba's dictionary, ~0.3 s): autocomplete, weak answers
     gc.freeze()
 
 
@@ -131,15 +137,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = 16 * 1024  # the one body we read is a click: an id and a query
     engine = open_engine(settings)
     app.extensions["engine"] = engine
-    log_path = settings["QUERY_LOG"] or str(Path(settings["INDEX"]) / "querylog.sqlite3")
-    app.extensions["querylog"] = QueryLog(
-        log_path,
+    querylog = app.extensions["querylog"] = QueryLog(
+        str(query_log_path(settings)),
         int(settings["QUERY_LOG_MAX_ROWS"]),
         float(settings["HOT_TTL_SECONDS"]),
         window=float(settings["HOT_WINDOW_SECONDS"]),
         min_clients=int(settings["HOT_MIN_CLIENTS"]),
         denylist=Denylist.load(p for p in str(settings["HOT_DENYLIST"]).split(os.pathsep) if p),
     )
+    atexit.register(querylog.close)  # a worker that stops writes the searches it has not written yet
     if int(settings["TRUSTED_PROXIES"]) > 0:  # the client address is the one the proxies in front saw
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(settings["TRUSTED_PROXIES"]))  # type: ignore[method-assign]
     # ``//x`` or ``/a//b`` must not be answered with a redirect to an absolute URL built from Host.

@@ -12,10 +12,7 @@ from urllib.parse import quote, urlsplit
 
 from flask import Blueprint, current_app, jsonify, redirect, request
 
-from ..query import parse_date_bound
-from ..related import hot_articles, related
-from ..searching import SORTS, QueryError, SearchEngine
-from ..suggest import suggest
+from .. import SORTS, QueryError, SearchEngine, hot_articles, parse_date_bound, related_articles, suggestions
 from . import ApiError
 from .openapi import openapi_document
 
@@ -133,7 +130,7 @@ def api_suggest() -> Any:
         raise ApiError(400, "invalid_parameter", "parameter 'q' is longer than 50 characters")
     size = int_param("size", 8, 1, 20)
     searched = {h["query"]: h["count"] for h in current_app.extensions["querylog"].hot_searches(SUGGEST_SEARCHED)}
-    items = suggest(engine(), q, size, searched)
+    items = suggestions(engine(), q, size, searched)
     return jsonify({"query": q, "suggestions": items})
 
 
@@ -176,7 +173,7 @@ def api_article(article_id: str) -> Any:
 def api_related(article_id: str) -> Any:
     """Return the related-articles box (相关内容) for an article."""
     size = int_param("size", 5, 1, 50)
-    items = related(engine(), article_id, size)
+    items = related_articles(engine(), article_id, size)
     if items is None:
         raise ApiError(404, "not_found", f"no article with id {article_id!r}")
     return jsonify({"id": article_id, "related": items})

@@ -10,8 +10,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, current_app, render_template, request
 from markupsafe import Markup
 
-from ..index import IndexError_, NoIndexError
-from ..related import related
+from .. import IndexError_, NoIndexError, related_articles
 from . import ApiError
 from .api import article_url, get_article, go_url, hot_lists, run_search, search_params
 
@@ -110,7 +109,7 @@ def article_page(article_id: str) -> Any:
     return render_template(
         "article.html",
         article=article,
-        related=related(current_app.extensions["engine"], article_id, 6) or [],
+        related=related_articles(current_app.extensions["engine"], article_id, 6) or [],
         hot=hot_lists(8)["articles"],
         params=None,
     )
