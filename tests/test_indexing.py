@@ -86,7 +86,7 @@ def test_searchers_see_every_update_when_they_trust_file_stamps(store, corpus, t
     assert ids(engine.search("防汛")) == []
     search.reindex(store, [corpus], full=True, workers=1)
     assert ids(engine.search("衡阳召开疫情防控工作会议"))[:1] == ["a1"]  # a full rebuild: a new CURRENT
-    assert store.searcher().news_generation == store.current()
+    assert store.generation_of(store.searcher()) == store.current()
 
 
 def test_column_values_of_every_segment_even_one_without_the_column(store, corpus, tmp_path):
