@@ -1,4 +1,4 @@
-"""The command line: reindex, delete, search, stats, related, eval, serve, bench, sync.
+"""The command line: reindex, delete, optimize, search, stats, related, eval, serve, bench, sync.
 
 Every command takes the group-level ``--index`` (or ``NEWS_SEARCH_INDEX``)
 and turns library errors into clear messages with a non-zero exit status.
@@ -96,6 +96,7 @@ def reindex(
             writer_mb=int(obj.settings["WRITER_MB"]),
             progress=progress,
             limits=search.Limits.from_settings(obj.settings),
+            merge=search.MergePolicy.from_settings(obj.settings),
         )
     except LIBRARY_ERRORS as exc:
         raise _fail(exc) from None
@@ -176,12 +177,35 @@ def delete(obj: Context, ids: tuple[str, ...]) -> None:
     Example: python cli.py delete 1001 1002
     """
     try:
-        count = search.delete(obj.engine.store, ids)
+        count = search.delete(obj.engine.store, ids, merge=search.MergePolicy.from_settings(obj.settings))
     except LIBRARY_ERRORS as exc:
         raise _fail(exc) from None
     click.echo(f"deleted {count} of {len(ids)} articles")
     if count < len(ids):
         sys.exit(1)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_obj
+def optimize(obj: Context, as_json: bool) -> None:
+    """Merge the index's segments into one, dropping deleted articles (queries get faster).
+
+    Incremental updates add segments and merge them by the MERGE_SEGMENTS and
+    MERGE_DELETED settings; this merges everything now.
+    Example: python cli.py optimize
+    """
+    try:
+        report = search.optimize(obj.engine.store)
+    except LIBRARY_ERRORS as exc:
+        raise _fail(exc) from None
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=1))
+    else:
+        click.echo(
+            f"merged {report.merged} of {report.segments_before} segments into one: {report.docs} articles, "
+            f"{report.dropped} deleted dropped, {report.segments_after} segments left ({report.seconds:.1f} s)"
+        )
 
 
 @cli.command(name="search")

@@ -13,7 +13,7 @@ from .cms import READERS as CMS_READERS
 from .cms import CmsError, CmsOptions, Dsn, SyncReport, mask_dsn, sync_cms
 from .evaluation import evaluate, evaluate_related
 from .index import IndexBusyError, IndexError_, IndexMismatchError, IndexStore, NoIndexError
-from .indexing import ReindexReport, WriterProcessError, delete, reindex
+from .indexing import MergePolicy, ReindexReport, WriterProcessError, delete, optimize, reindex
 from .publish import PublishError, PublishResult, publish
 from .query import ParsedQuery, parse_date_bound, parse_query
 from .querylog import QueryLog, query_log_path
@@ -47,6 +47,7 @@ __all__ = [
     "IndexMismatchError",
     "IndexStore",
     "Limits",
+    "MergePolicy",
     "NoIndexError",
     "Page",
     "ParsedQuery",
@@ -74,6 +75,7 @@ __all__ = [
     "mask_dsn",
     "mask_personal",
     "open_engine",
+    "optimize",
     "parse_date_bound",
     "parse_published",
     "parse_query",

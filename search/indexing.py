@@ -7,8 +7,11 @@ the normalized title and body that ranking's query-as-written boost reads).
 ``reindex`` streams articles from the readers, analyses them in worker
 processes when there are many, and writes them with one Whoosh writer:
 
-* full: into a fresh ``tmp-`` generation, published atomically when complete;
-* incremental: in place, replacing articles with the same id.
+* full: into a fresh ``tmp-`` generation, merged into one segment and
+  published atomically when complete;
+* incremental: in place, replacing articles with the same id; then the
+  merge policy (``MergePolicy``) merges small segments and segments with
+  many deleted articles (``search.storage.merging``).
 
 A bad record is reported and skipped; everything else is indexed. Duplicate
 ids within one run: the last one wins, and each superseded copy is reported.
@@ -24,7 +27,7 @@ import shutil
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timezone
 from pathlib import Path
@@ -37,7 +40,20 @@ from .index import IndexStore
 from .ranking import key_text
 from .readers import DEFAULT_LIMITS, Limits, read_articles
 from .schema import NewsText, Postings, bind_schema, build_schema
-from .storage import NewsSegmentWriter, PreadStorage, codec, commit, drop_segment, finish_segment, new_writer
+from .settings import SETTINGS
+from .storage import (
+    MergeReport,
+    NewsSegmentWriter,
+    PreadStorage,
+    codec,
+    commit,
+    drop_segment,
+    finish_segment,
+    merge_segments,
+    new_writer,
+    plan_merge,
+    segments_of,
+)
 
 ProgressHook = Callable[[int], None]
 
@@ -58,6 +74,39 @@ def derive_lead(article: Article) -> str:
     return lead[: DERIVED_LEAD_CHARS * 2]
 
 
+@dataclass(frozen=True)
+class MergePolicy:
+    """When an incremental update merges segments (``storage.plan_merge``): more than
+    ``max_segments``, or a segment with more than ``max_deleted`` deleted. ``max_segments`` 0:
+    never by count, and a full build keeps the segments its writers wrote."""
+
+    max_segments: int = 8
+    max_deleted: float = 0.2
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> MergePolicy:
+        """The policy the settings give (``load_settings``; missing ones: the table's defaults)."""
+        values = {s.name: s.default for s in SETTINGS} | dict(settings)
+        return cls(max_segments=int(values["MERGE_SEGMENTS"]), max_deleted=float(values["MERGE_DELETED"]))
+
+
+DEFAULT_MERGE = MergePolicy.from_settings({})
+
+
+def _merge_by_policy(gen_dir: Path, policy: MergePolicy) -> MergeReport:
+    """Merge what ``policy`` asks for in a served generation (the caller holds the write lock)."""
+    names = plan_merge(segments_of(gen_dir), policy.max_segments, policy.max_deleted)
+    return merge_segments(gen_dir, names) if names else MergeReport()
+
+
+def optimize(store: IndexStore) -> MergeReport:
+    """Merge every segment of the current generation into one, dropping deleted articles."""
+    with store.write_lock():
+        gen_dir = store.generation_dir()
+        store.check_compatible(store.meta(gen_dir.name))
+        return merge_segments(gen_dir)
+
+
 @dataclass
 class ReindexReport:
     """What a reindex did; ``failed`` records were reported and skipped."""
@@ -68,6 +117,7 @@ class ReindexReport:
     skipped: int = 0
     failed: int = 0
     deleted: int = 0
+    merged: int = 0
     seconds: float = 0.0
     generation: str = ""
     doc_count: int = 0
@@ -86,6 +136,7 @@ class ReindexReport:
             "skipped": self.skipped,
             "failed": self.failed,
             "deleted": self.deleted,
+            "merged": self.merged,
             "seconds": round(self.seconds, 3),
             "articles_per_second": round((self.indexed + self.updated) / self.seconds, 1) if self.seconds else None,
             "generation": self.generation,
@@ -404,12 +455,13 @@ def reindex(
     paths: Iterable[str | Path],
     full: bool = False,
     workers: int = 0,
-    writer_mb: int = 1024,
+    writer_mb: int = 256,
     progress: ProgressHook | None = None,
     crash_hook: Callable[[str], None] | None = None,
     articles: Iterable[Article] | None = None,
     before_publish: Callable[[Path], None] | None = None,
     limits: Limits | None = None,
+    merge: MergePolicy | None = None,
 ) -> ReindexReport:
     """Index every article under ``paths``; see the module docstring for the modes.
 
@@ -420,7 +472,9 @@ def reindex(
     ``before_publish(gen_dir)`` runs after the index commit, before a full
     build is published (the CMS sync writes its state there).
     ``limits`` bound the input read (``search.readers.Limits``; default: the
-    settings table's).
+    settings table's). A full build ends merged into one segment (unless
+    ``merge.max_segments`` is 0: never merge); an incremental one merges what
+    ``merge`` asks for (default: the settings table's policy).
     """
     paths = [str(p) for p in paths]
     report = ReindexReport(mode="full" if full or not store.exists() else "incremental")
@@ -508,6 +562,13 @@ def reindex(
             fixer.commit(merge=False)
         if crash_hook:
             crash_hook("committed")
+        policy = merge or DEFAULT_MERGE
+        if report.mode == "full" and policy.max_segments:  # nobody reads it yet: the old files go at once
+            report.merged = merge_segments(gen_dir, keep_old=False).merged
+        elif report.mode == "incremental":
+            report.merged = _merge_by_policy(gen_dir, policy).merged
+        if crash_hook:
+            crash_hook("merged")
         with ix.reader() as r:
             report.doc_count = r.doc_count()
         previous = store.meta(gen_dir.name) if report.mode == "incremental" else {}
@@ -530,8 +591,11 @@ def reindex(
     return report
 
 
-def delete(store: IndexStore, ids: Iterable[str]) -> int:
-    """Delete articles by id from the current generation; return how many went."""
+def delete(store: IndexStore, ids: Iterable[str], merge: MergePolicy | None = None) -> int:
+    """Delete articles by id from the current generation; return how many went.
+
+    Then merges what ``merge`` asks for (default: the settings table's policy).
+    """
     with store.write_lock():
         ix = store.open()
         writer = ix.writer(codec=codec(), compound=False)
@@ -544,6 +608,8 @@ def delete(store: IndexStore, ids: Iterable[str]) -> int:
             writer.cancel()
             raise
         gen_dir = store.generation_dir()
+        if count:
+            _merge_by_policy(gen_dir, merge or DEFAULT_MERGE)
         with ix.reader() as r:
             store.write_meta(gen_dir, doc_count=r.doc_count(), updated_at=_iso_now())
     return count

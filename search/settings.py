@@ -42,9 +42,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("WORKERS", 0, "Processes used to analyse articles while indexing (0 = one per core)."),
     Setting(
         "WRITER_MB",
-        1024,
-        "Postings each index writer process buffers in memory before spilling sorted runs to disk, in MB "
-        "(Whoosh's estimate; a run on disk costs a pickle round trip per posting).",
+        256,
+        "Postings each index writer process buffers in memory before it writes them as a segment, in MB "
+        "(Whoosh's estimate): bounds a build's largest process whatever the corpus size; segments are merged after.",
     ),
     Setting("TITLE_WEIGHT", 8.0, "Ranking weight of the title field."),
     Setting("LEAD_WEIGHT", 6.0, "Ranking weight of the lead (核心提示 or derived opening)."),
@@ -110,6 +110,17 @@ SETTINGS: tuple[Setting, ...] = (
         "LightGBM model (a file benchmarks/train_ranker.py wrote; needs lightgbm) that reorders the top 30 "
         "candidates of a relevance search; empty = the hand-tuned order (docs/learning-to-rank.md: off, too slow "
         "for its gain).",
+    ),
+    Setting(
+        "MERGE_SEGMENTS",
+        8,
+        "Segments an incremental reindex or delete may leave; past that the smallest are merged until half "
+        "are left. A full build ends as one segment (0 = never merge by count, not even then; `optimize` merges all).",
+    ),
+    Setting(
+        "MERGE_DELETED",
+        0.2,
+        "Share of deleted articles (0-1) past which an incremental reindex or delete merges a segment, dropping them.",
     ),
 )
 

@@ -207,3 +207,25 @@ def test_report_zero_results(tmp_path, corpus):
     )
     rows = json.loads(run("--index", str(index), "report", "zero-results", "--json", "--limit", "1").output)
     assert [(r["query"], r["count"], r["share_of_searches"]) for r in rows] == [("量子计算", 2, 0.4)]
+
+
+def test_optimize_merges_the_segments_updates_left(tmp_path, corpus):
+    index = str(tmp_path / "ix")
+    never = {"NEWS_SEARCH_MERGE_SEGMENTS": "0", "NEWS_SEARCH_MERGE_DELETED": "1"}  # the updates merge nothing
+    assert run("--index", index, "reindex", str(corpus), "--full").exit_code == 0
+    update = write_jsonl(tmp_path / "update.jsonl", [dict(ARTICLES[0], title="衡阳召开会议 更新版")])
+    assert run("--index", index, "reindex", str(update), env=never).exit_code == 0
+    assert run("--index", index, "delete", "a2", env=never).exit_code == 0
+    report = json.loads(run("--index", index, "optimize", "--json").output)
+    assert report | {"seconds": 0} == {
+        "segments_before": 2,
+        "segments_after": 1,
+        "merged": 2,
+        "docs": 3,
+        "dropped": 2,
+        "seconds": 0,
+    }
+    result = run("--index", index, "optimize")
+    assert result.output.startswith("merged 0 of 1 segments into one: 0 articles, 0 deleted dropped, 1 segments left")
+    data = json.loads(run("--index", index, "search", "更新版", "--json").output)
+    assert [h["id"] for h in data["hits"]] == ["a1"]

@@ -43,14 +43,18 @@ def test_writers_start_new_segments_when_their_memory_fills(tmp_path, analyzer):
     records.append(dict(ARTICLES[1], id="a1-0", title="重复编号的新版本"))  # last wins, segments apart
     many = write_jsonl(tmp_path / "many.jsonl", records)
     store = search.IndexStore(tmp_path / "ix", analyzer)
-    report = search.reindex(store, [many], full=True, workers=2, writer_mb=1)
-    assert (report.doc_count, report.skipped) == (800, 1)
+    never = search.MergePolicy(max_segments=0)  # keep the writers' segments
+    report = search.reindex(store, [many], full=True, workers=2, writer_mb=1, merge=never)
+    assert (report.doc_count, report.skipped, report.merged) == (800, 1, 0)
     with store.open().searcher() as searcher:
         assert len(searcher.reader().leaf_readers()) >= 4  # no spilled runs: a segment each time
-    engine = search.SearchEngine(store)
-    assert engine.article("a1-0")["title"] == "重复编号的新版本"
-    assert engine.article("a1-1")["title"] == ARTICLES[0]["title"]
-    assert engine.search("大学生", size=10, collapse=False).total == 401  # a2, a4 copies and the new a1-0
+    for merged in (False, True):  # and the same once merged into one (the superseded copy dropped)
+        if merged:
+            assert search.optimize(store).segments_after == 1
+        engine = search.SearchEngine(store)
+        assert engine.article("a1-0")["title"] == "重复编号的新版本"
+        assert engine.article("a1-1")["title"] == ARTICLES[0]["title"]
+        assert engine.search("大学生", size=10, collapse=False).total == 401  # a2, a4 copies and the new a1-0
 
 
 def test_incremental_update_and_delete(store, corpus, tmp_path):
@@ -82,7 +86,7 @@ def test_searchers_see_every_update_when_they_trust_file_stamps(store, corpus, t
     assert ids(engine.search("防汛")) == []
     search.reindex(store, [corpus], full=True, workers=1)
     assert ids(engine.search("衡阳召开疫情防控工作会议"))[:1] == ["a1"]  # a full rebuild: a new CURRENT
-    assert store.searcher().news_generation == store.current()
+    assert store.generation_of(store.searcher()) == store.current()
 
 
 def test_column_values_of_every_segment_even_one_without_the_column(store, corpus, tmp_path):

@@ -27,7 +27,8 @@ QUERIES = ["衡阳", "疫情防控", "大学生志愿者", "C919", "5G", "南华
 @pytest.fixture(scope="module")
 def sample_store(tmp_path_factory: pytest.TempPathFactory, analyzer: search.Analyzer) -> search.IndexStore:
     store = search.IndexStore(tmp_path_factory.mktemp("storage") / "index", analyzer)
-    report = search.reindex(store, [SAMPLE], full=True, workers=2)
+    # the writers' segments kept (no merge): reading across segments is what these tests check
+    report = search.reindex(store, [SAMPLE], full=True, workers=2, merge=search.MergePolicy(max_segments=0))
     assert report.ok, report.errors
     return store
 
@@ -128,7 +129,7 @@ def test_search_is_the_same_through_arrays_and_through_whoosh_matchers(sample_st
 
 def test_updates_deletes_and_a_merge_of_segments_keep_every_posting(tmp_path, analyzer, monkeypatch):
     store = search.IndexStore(tmp_path / "index", analyzer)
-    search.reindex(store, [SAMPLE], full=True, workers=2)
+    search.reindex(store, [SAMPLE], full=True, workers=2, merge=search.MergePolicy(max_segments=0))
     first = json.loads((SAMPLE / "articles-1.jsonl").read_text(encoding="utf-8").splitlines()[0])
     update = [
         {
@@ -242,6 +243,17 @@ def test_terms_are_found_listed_and_walked_in_order(tmp_path):
         and cursor.find("中华人民共和国国") == "中华人民共和国国务院"
     )
     assert cursor.next() is None and not cursor.is_valid()
+    terms.close()
+
+
+def test_terms_sharing_eight_bytes_and_their_length_are_told_apart(tmp_path):
+    first, second = "中美关切".encode(), "中美关系".encode()  # 12 bytes each, the first 8 the same
+    storage, segment = _write_segment(
+        tmp_path, {"body": [(first, [1], [1.0], None), (second, [2, 3], [1.0, 1.0], None)]}
+    )
+    terms = NewsTermsReader(storage, segment)
+    asked = [second, first, "中美关".encode(), b"x"]  # more than FEW_TERMS: one searchsorted for all
+    assert terms.find_many("body", asked) == [terms.find("body", t) for t in asked] == [1, 0, -1, -1]
     terms.close()
 
 

@@ -5,7 +5,8 @@
   postings and ``formats.PackedPositions`` the positions of a posting;
 * ``files``: Whoosh file storage read with ``pread`` (``PreadStorage``);
 * ``writer``: segment writers and the steps of a build (finish, drop, commit);
-* ``reading``: postings, bytes columns and stored fields read as arrays.
+* ``reading``: postings, bytes columns and stored fields read as arrays;
+* ``merging``: segments merged at the codec's level, and the merge policy.
 
 Everything above sees terms, postings, stored fields and per-document values
 through these names; ``tests/test_storage_boundary.py`` checks that nothing
@@ -16,6 +17,7 @@ attribute of a Whoosh object.
 from .codec import NewsCodec
 from .files import PreadStorage
 from .formats import PackedPositions
+from .merging import MergeReport, SegmentInfo, merge_segments, plan_merge, segments_of
 from .reading import (
     BytesColumn,
     StoredFields,
@@ -28,10 +30,12 @@ from .writer import NewsSegmentWriter, codec, commit, drop_segment, finish_segme
 
 __all__ = [
     "BytesColumn",
+    "MergeReport",
     "NewsCodec",
     "NewsSegmentWriter",
     "PackedPositions",
     "PreadStorage",
+    "SegmentInfo",
     "StoredFields",
     "codec",
     "generation_doc_frequencies",
@@ -39,7 +43,10 @@ __all__ = [
     "commit",
     "drop_segment",
     "finish_segment",
+    "merge_segments",
     "new_writer",
     "news_terms",
+    "plan_merge",
+    "segments_of",
     "term_postings",
 ]

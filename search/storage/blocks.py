@@ -19,6 +19,7 @@ from __future__ import annotations
 import sys
 from array import array
 from dataclasses import dataclass
+from itertools import accumulate
 
 import numpy as np
 
@@ -103,12 +104,38 @@ def _encode_arrays(
 ) -> bytes:
     """``encode`` with numpy, for long posting lists."""
     ids = np.asarray(docnums, dtype=np.int64)
-    deltas = np.diff(ids, prepend=0)
+    w = np.asarray(weights, dtype=np.float64)
+    if positions is None:
+        return _pack(ids, w)
+    per_doc = np.asarray(counts if counts is not None else [], dtype=np.int64)
+    if len(per_doc) != len(ids):
+        raise ValueError("a positions field needs a count of positions per document")
+    poses = np.frombuffer(positions, dtype="<u4").astype(np.int64)
+    if len(poses) != int(per_doc.sum()):
+        raise ValueError("positions and their counts disagree")
+    pdeltas = np.diff(poses, prepend=0)
+    firsts = (np.cumsum(per_doc) - per_doc)[per_doc > 0]
+    pdeltas[firsts] = poses[firsts]
+    if len(pdeltas) and pdeltas.min() < 0:
+        return _pack(ids, w, per_doc, poses, raw=True)
+    return _pack(ids, w, per_doc, pdeltas)
+
+
+def _pack(
+    ids: np.ndarray,
+    w: np.ndarray,
+    per_doc: np.ndarray | None = None,
+    pdeltas: np.ndarray | None = None,
+    raw: bool = False,
+) -> bytes:
+    """A block of document numbers ``ids``, weights ``w`` and, for a positions field, the counts of
+    positions per document and the positions as per-document deltas (``raw``: the positions themselves)."""
+    deltas = ids.copy()
+    np.subtract(ids[1:], ids[:-1], out=deltas[1:])
     if len(ids) and (deltas[0] < 0 or (deltas[1:] <= 0).any()):
         raise ValueError("document numbers must be unique and ascending")
     idcode = _width(int(deltas.max()) if len(deltas) else 0)
     parts = [b"", deltas.astype(WIDTHS[idcode]).tobytes()]
-    w = np.asarray(weights, dtype=np.float64)
     if not len(w) or (w == 1.0).all():
         wcode = 0
     elif (w >= 0).all() and (w == np.floor(w)).all() and w.max() < 0x100000000:
@@ -118,21 +145,12 @@ def _encode_arrays(
     if wcode:
         parts.append(w.astype(WEIGHTS[wcode]).tobytes())
     flags = idcode | wcode << 2
-    if positions is not None:
-        per_doc = np.asarray(counts if counts is not None else [], dtype=np.int64)
-        if len(per_doc) != len(ids):
-            raise ValueError("a positions field needs a count of positions per document")
+    if per_doc is not None and pdeltas is not None:
         if not np.array_equal(per_doc, w if wcode else np.ones(len(w))):
             flags |= 0x80
             parts.append(per_doc.astype(COUNT).tobytes())
-        poses = np.frombuffer(positions, dtype="<u4").astype(np.int64)
-        if len(poses) != int(per_doc.sum()):
-            raise ValueError("positions and their counts disagree")
-        pdeltas = np.diff(poses, prepend=0)
-        firsts = (np.cumsum(per_doc) - per_doc)[per_doc > 0]
-        pdeltas[firsts] = poses[firsts]
-        if len(pdeltas) and pdeltas.min() < 0:
-            pcode, packed = RAW_POSITIONS, poses.astype(COUNT).tobytes()
+        if raw:
+            pcode, packed = RAW_POSITIONS, pdeltas.astype(COUNT).tobytes()
         else:
             pcode = _width(int(pdeltas.max()) if len(pdeltas) else 0)
             packed = pdeltas.astype(WIDTHS[pcode]).tobytes()
@@ -242,3 +260,170 @@ def decode_many(raws: list[bytes], dfs: list[int], offsets: list[int]) -> tuple[
     firsts = np.cumsum(counts) - counts
     before = np.where(firsts > 0, sums[np.maximum(firsts - 1, 0)], 0) if total else np.zeros(len(dfs), dtype=np.int64)
     return sums - np.repeat(before - np.asarray(offsets, dtype=np.int64), counts), weights
+
+
+def shift(raw: bytes, df: int, offset: int) -> bytes:
+    """The block ``raw`` of ``df`` documents with every document number moved up by ``offset``
+    (what ``encode`` gives for the moved numbers): only the first delta changes, and the
+    deltas' type when it no longer holds it; weights and positions are kept as they are."""
+    if not offset:
+        return bytes(raw)
+    flags = raw[0]
+    code = flags & 3
+    width = WIDTHS[code].itemsize
+    first = int.from_bytes(raw[1 : 1 + width], "little") + offset
+    wider = max(code, _width(first))
+    if wider == code:
+        return b"".join((raw[:1], first.to_bytes(width, "little"), raw[1 + width :]))
+    deltas = np.frombuffer(raw, dtype=WIDTHS[code], count=df, offset=1).astype(WIDTHS[wider])
+    deltas[0] = first
+    return b"".join((bytes(((flags & ~3) | wider,)), deltas.tobytes(), raw[1 + df * width :]))
+
+
+def renumber(
+    raws: list[bytes], dfs: list[int], numbers: list[np.ndarray], positions: bool
+) -> tuple[bytes | None, int, float]:
+    """One block of several blocks of a term, in order: each block's document ``d`` becomes
+    ``numbers[j][d]`` (ascending across the blocks; -1: dropped). Returns the block (None: every
+    document dropped), its document count, and the frequencies the dropped documents held.
+
+    What ``encode`` gives for the documents kept, without rebuilding positions: they are stored as
+    deltas restarting at each document, so dropping a document drops its run of deltas.
+    """
+    if sum(dfs) <= SMALL and _CODES is not None:
+        small = _renumber_small(raws, dfs, numbers, positions)
+        if small is not None:
+            return small
+    ids, weights, counts, pdeltas = [], [], [], []
+    dropped = 0.0
+    for raw, df, renumbered in zip(raws, dfs, numbers, strict=True):
+        flags = raw[0]
+        id_type = WIDTHS[flags & 3]
+        at = 1 + df * id_type.itemsize
+        new = renumbered[np.frombuffer(raw, dtype=id_type, count=df, offset=1).cumsum(dtype=np.int64)]
+        wtype = WEIGHTS[flags >> 2 & 7]
+        if wtype is None:
+            w = np.ones(df, dtype=np.float64)
+        else:
+            w = np.frombuffer(raw, dtype=wtype, count=df, offset=at).astype(np.float64)
+            at += df * wtype.itemsize
+        keep = new >= 0
+        whole = bool(keep.all())
+        if positions:
+            if flags & 0x80:
+                per_doc = np.frombuffer(raw, dtype=COUNT, count=df, offset=at).astype(np.int64)
+                at += df * COUNT.itemsize
+            else:
+                per_doc = w.astype(np.int64)
+            code = flags >> 5 & 3
+            if code == RAW_POSITIONS:  # positions out of order (never from the analysis): the long way
+                return _renumber_decoded(raws, dfs, numbers)
+            p = np.frombuffer(raw, dtype=WIDTHS[code], count=int(per_doc.sum()), offset=at)
+            if not whole:
+                dropped += float(per_doc[~keep].sum())
+                p = p[np.repeat(keep, per_doc)]
+                per_doc = per_doc[keep]
+            counts.append(per_doc)
+            pdeltas.append(p)
+        elif not whole:
+            dropped += float(w[~keep].sum())
+        if not whole:
+            new, w = new[keep], w[keep]
+        ids.append(new)
+        weights.append(w)
+    docnums = np.concatenate(ids)
+    if not len(docnums):
+        return None, 0, dropped
+    w_all = np.concatenate(weights)
+    if positions:
+        return (
+            _pack(docnums, w_all, np.concatenate(counts), np.concatenate(pdeltas).astype(np.int64)),
+            len(docnums),
+            dropped,
+        )
+    return _pack(docnums, w_all), len(docnums), dropped
+
+
+def _renumber_decoded(raws: list[bytes], dfs: list[int], numbers: list[np.ndarray]) -> tuple[bytes | None, int, float]:
+    """``renumber`` of a positions field's blocks through their decoded positions."""
+    ids, weights, counts, poses = [], [], [], []
+    dropped = 0.0
+    for raw, df, renumbered in zip(raws, dfs, numbers, strict=True):
+        found = decode(raw, df)
+        new = renumbered[found.ids]
+        keep = new >= 0
+        dropped += float(found.counts[~keep].sum())
+        ids.append(new[keep])
+        weights.append(found.weights[keep])
+        counts.append(found.counts[keep])
+        poses.append(found.positions()[np.repeat(keep, found.counts)])
+    docnums = np.concatenate(ids)
+    if not len(docnums):
+        return None, 0, dropped
+    block = encode(
+        docnums.tolist(),
+        np.concatenate(weights).tolist(),
+        np.concatenate(poses).astype(COUNT).tobytes(),
+        np.concatenate(counts).tolist(),
+    )
+    return block, len(docnums), dropped
+
+
+def _renumber_small(
+    raws: list[bytes], dfs: list[int], numbers: list[np.ndarray], positions: bool
+) -> tuple[bytes | None, int, float] | None:
+    """``renumber`` of a few postings in plain Python (None: a block keeps raw positions)."""
+    assert _CODES is not None
+    ids: list[int] = []
+    weights: list[float] = []
+    counts: list[int] = []
+    poses = array("I")
+    dropped = 0.0
+    for raw, df, renumbered in zip(raws, dfs, numbers, strict=True):
+        flags = raw[0]
+        code = flags & 3
+        at = 1 + df * WIDTHS[code].itemsize
+        deltas = array(_CODES[code])
+        deltas.frombytes(raw[1:at])
+        wcode = flags >> 2 & 7
+        if wcode:
+            values = array("f" if wcode == 4 else _CODES[wcode - 1])
+            size = df * values.itemsize
+            values.frombytes(raw[at : at + size])
+            at += size
+            w = values.tolist()
+        else:
+            w = [1.0] * df
+        if positions:
+            if flags & 0x80:
+                explicit = array("I")
+                explicit.frombytes(raw[at : at + 4 * df])
+                at += 4 * df
+                c = explicit.tolist()
+            else:
+                c = [int(x) for x in w]
+            pcode = flags >> 5 & 3
+            if pcode == RAW_POSITIONS:
+                return None
+            runs = array(_CODES[pcode])
+            runs.frombytes(raw[at : at + sum(c) * WIDTHS[pcode].itemsize])
+        k = 0
+        for x, old in enumerate(accumulate(deltas)):
+            new = int(renumbered[old])
+            if positions:
+                n = c[x]
+                run = runs[k : k + n]
+                k += n
+            if new < 0:
+                dropped += c[x] if positions else w[x]
+                continue
+            ids.append(new)
+            weights.append(w[x])
+            if positions:
+                counts.append(n)
+                poses.extend(accumulate(run))
+    if not ids:
+        return None, 0, dropped
+    if positions:
+        return _encode_small(ids, weights, poses.tobytes(), counts), len(ids), dropped
+    return _encode_small(ids, weights, None, None), len(ids), dropped
