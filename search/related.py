@@ -28,7 +28,7 @@ from whoosh import scoring
 from .dedup import near_duplicates
 from .ranking import top
 from .scoring import SPARSE_SHARE, Corpus
-from .searching import SearchEngine, iso
+from .searching import SearchEngine, brief, lead_of
 
 KEY_TERMS = 12
 # Tuned with eval-related on related-dev (docs/ranking.md): the channel and date priors cost
@@ -183,16 +183,8 @@ def _related(engine: SearchEngine, searcher: Any, article_id: str, limit: int) -
 
 
 def _item(other: dict[str, Any], score: float) -> dict[str, Any]:
-    summary = other.get("lead") or (other.get("extra") or {}).get("derived_lead") or other.get("body", "")[:80]
-    return {
-        "id": other["id"],
-        "title": other.get("title", ""),
-        "summary": summary[:100],
-        "published": iso(other.get("published")),
-        "url": other.get("url", ""),
-        "source": other.get("source", ""),
-        "score": round(score, 4),
-    }
+    summary = lead_of(other) or other.get("body", "")[:80]
+    return {**brief(other), "summary": summary[:100], "score": round(score, 4)}
 
 
 def hot_articles(engine: SearchEngine, limit: int = 8, clicks: dict[str, int] | None = None) -> list[dict[str, Any]]:
@@ -211,13 +203,6 @@ def hot_articles(engine: SearchEngine, limit: int = 8, clicks: dict[str, int] | 
     # A click recorded here is one more view (each client counted once per window by the query log).
     ranked = sorted(docs.values(), key=lambda d: -(d.get("views", 0) + CLICK_WEIGHT * clicks.get(d["id"], 0)))
     return [
-        {
-            "id": d["id"],
-            "title": d.get("title", ""),
-            "views": d.get("views", 0),
-            "clicks": clicks.get(d["id"], 0),
-            "published": iso(d.get("published")),
-            "url": d.get("url", ""),
-        }
+        {**brief(d, ("id", "title", "published", "url")), "views": d.get("views", 0), "clicks": clicks.get(d["id"], 0)}
         for d in ranked[:limit]
     ]

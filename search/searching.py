@@ -280,6 +280,19 @@ def iso(dt: datetime | None) -> str | None:
     return dt.replace(tzinfo=timezone.utc).astimezone(SHANGHAI).isoformat()
 
 
+BRIEF = ("id", "title", "published", "source", "url")
+
+
+def brief(doc: dict[str, Any], names: tuple[str, ...] = BRIEF) -> dict[str, Any]:
+    """A stored article as the API lists it: ``names`` of its fields, ``published`` as a Shanghai ISO string."""
+    return {name: iso(doc.get(name)) if name == "published" else doc.get(name, "") for name in names}
+
+
+def lead_of(doc: dict[str, Any]) -> str:
+    """The article's lead (核心提示), or the opening derived from its body at index time."""
+    return doc.get("lead") or (doc.get("extra") or {}).get("derived_lead", "")
+
+
 def _facet_column(corpus: Corpus, name: str) -> tuple[np.ndarray, list[str]]:
     """A facet's (codes, labels): ``year`` is a NUMERIC field, decoded to its values; the others are text."""
     return corpus.labelled(name, translate=name == "year")
@@ -819,22 +832,11 @@ class SearchEngine:
                 return stored.normalized("title", normalizer)
             return normalizer(text)
 
-        lead = doc.get("lead") or (doc.get("extra") or {}).get("derived_lead", "")
         hit.snippet = highlight(
-            doc.get("body", ""), terms, normalize, self.snippet_chars, self.fragments, fallback=lead
+            doc.get("body", ""), terms, normalize, self.snippet_chars, self.fragments, fallback=lead_of(doc)
         )
         hit.title_html = highlight(hit.title, terms, normalize, max(len(hit.title), 1), 1) if hit.title else ""
-        for other in dups:
-            d = corpus.stored(other)
-            hit.duplicates.append(
-                {
-                    "id": d["id"],
-                    "title": d.get("title", ""),
-                    "source": d.get("source", ""),
-                    "url": d.get("url", ""),
-                    "published": iso(d.get("published")),
-                }
-            )
+        hit.duplicates = [brief(corpus.stored(other)) for other in dups]
         return hit
 
     def _facets(self, corpus: Corpus, candidates: np.ndarray) -> dict[str, dict[str, int]]:
@@ -874,17 +876,7 @@ class SearchEngine:
         busiest = sorted(order, key=lambda c: (-len(groups[c]), order.index(c)))[:channels]
         out = []
         for code in busiest:
-            articles = []
-            for docnum in groups[code][:per_channel]:
-                doc = corpus.stored(docnum)
-                articles.append(
-                    {
-                        "id": doc["id"],
-                        "title": doc.get("title", ""),
-                        "published": iso(doc.get("published")),
-                        "source": doc.get("source", ""),
-                    }
-                )
+            articles = [brief(corpus.stored(d), BRIEF[:4]) for d in groups[code][:per_channel]]
             out.append({"channel": labels[code], "articles": articles})
         return out
 
@@ -894,10 +886,9 @@ class SearchEngine:
         docnum = searcher.document_number(id=article_id)
         if docnum is None or searcher.reader().is_deleted(docnum):
             return None
-        doc = dict(searcher.stored_fields(docnum))
-        doc["published"] = iso(doc.get("published"))
+        stored = dict(searcher.stored_fields(docnum))
+        doc = {**stored, "published": iso(stored.get("published")), "summary": lead_of(stored)}
         doc.pop("signature", None)
-        extra = doc.pop("extra", None) or {}
-        doc["summary"] = doc.get("lead") or extra.get("derived_lead", "")
+        doc.pop("extra", None)
         doc.setdefault("lead", "")
         return doc
