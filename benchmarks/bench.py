@@ -1172,6 +1172,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.runs > 1:
                 log(f"run {i} of {args.runs}")
             runs.append(run_once(args, systems, corpus, spec_path, spec, short, run_dir, update_path))
+            # a long --runs interrupted later keeps the runs it finished
+            (run_dir / "run.json").write_text(json.dumps(runs[-1], ensure_ascii=False, default=str), encoding="utf-8")
             if args.runs > 1 and not (args.keep or args.workdir):
                 for index_dir in run_dir.glob("index-*"):
                     shutil.rmtree(index_dir, ignore_errors=True)
