@@ -4,12 +4,15 @@ Builds each system's index from the same corpus in a fresh process, measures
 indexing throughput, index size, peak memory, cold start and in-process query
 latency on short and long queries, then serves this project's index with
 ``python cli.py serve`` (gunicorn) and load-tests ``/api/search`` with wrk at
-1, 4 and 16 concurrent clients. Prints an aligned table (with the ratios of
-this project against the other two) and JSON. See benchmarks/README.md.
+1, 4 and 16 concurrent clients (beside the floor: ``/healthz``, no search),
+and times an incremental update of ours. Prints one aligned table: the three
+systems side by side, the ratios of this project to the other two, and issue
+18's targets with PASS / MISS; with ``--runs 3`` every number is the median of
+three runs. Then JSON. See benchmarks/README.md.
 
 Run from the project root:
 
-    python benchmarks/bench.py [--corpus PATH] [--queries [LABEL=]PATH ...] [--scale N]
+    python benchmarks/bench.py [--corpus PATH] [--queries [LABEL=]PATH ...] [--scale N] [--runs 3]
                                [--quick] [--out results.json]
 """
 
@@ -39,6 +42,7 @@ import urllib.error  # noqa: E402
 import urllib.parse  # noqa: E402
 import urllib.request  # noqa: E402
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -92,8 +96,24 @@ def ours_build(corpus: str, index_dir: str) -> dict:
     }
 
 
+def ours_update(index_dir: str, corpus: str) -> dict:
+    """Add the articles of ``corpus`` to the index in place (an incremental reindex)."""
+    sys.path.insert(0, str(ROOT))
+    import search
+
+    store = search.open_engine(search.load_settings(overrides={"INDEX": index_dir})).store
+    started = time.perf_counter()
+    report = search.reindex(store, [corpus], full=False)
+    return {
+        "docs": report.indexed + report.updated,
+        "seconds": time.perf_counter() - started,
+        "report": {k: v for k, v in report.to_json().items() if k not in ("errors", "warnings")},
+        "errors": report.errors[:5],
+    }
+
+
 def worker(argv: list[str]) -> int:
-    """``bench.py _worker ours {index|query|coldstart} ...``: the same protocol as naive.py / tantivy_ref.py."""
+    """``bench.py _worker ours {index|query|coldstart|update} ...``: the protocol of naive.py / tantivy_ref.py."""
     sys.path.insert(0, str(HERE))
     from naive import run_queries  # the shared query loop (pure Python, no Whoosh import)
 
@@ -111,6 +131,8 @@ def worker(argv: list[str]) -> int:
         shown, _ = s.search(argv[2])
         answered = time.perf_counter()
         result = {"open_s": opened - T0, "first_query_s": answered - opened, "hits": shown}
+    elif cmd == "update":
+        result = ours_update(argv[1], argv[2])
     else:
         return 2
     print(json.dumps(result), flush=True)
@@ -323,6 +345,17 @@ def prepare_corpus(args: argparse.Namespace, workdir: Path) -> tuple[Path, int, 
     return corpus, n, f"{corpus.name} ({n:,} articles)"
 
 
+def update_corpus(corpus: Path, workdir: Path, n: int) -> Path:
+    """The first ``n`` articles of ``corpus`` with new ids (``<id>~u``): new articles for an incremental update."""
+    path = workdir / f"update-{n}.jsonl"
+    with open(path, "w", encoding="utf-8") as f:
+        for i, obj in enumerate(iter_jsonl(corpus)):
+            if i >= n:
+                break
+            f.write(json.dumps({**obj, "id": f"{obj['id']}~u"}, ensure_ascii=False) + "\n")
+    return path
+
+
 def load_queries(specs: list[str] | None) -> list[tuple[str, Path]]:
     if not specs:
         return [(label, path) for label, path in DEFAULT_QUERIES]
@@ -395,10 +428,9 @@ def fmt(value: Any, unit: str = "") -> str:
     return f"{value:.3f}"
 
 
-def ratio(a: Any, b: Any) -> str:
-    if not isinstance(a, (int, float)) or not isinstance(b, (int, float)) or not b:
+def fmt_ratio(r: float | None) -> str:
+    if r is None:
         return "—"
-    r = a / b
     return f"{r:,.0f}×" if r >= 100 else f"{r:.1f}×" if r >= 10 else f"{r:.2f}×"
 
 
@@ -743,48 +775,135 @@ def versions() -> dict[str, str]:
     return out
 
 
-def table(report: dict[str, Any]) -> str:
-    sy = report["systems"]
+# --- issue 18's targets and the median of several runs -------------------------------------
 
-    def get(system: str, *path: str) -> Any:
-        node: Any = sy.get(system, {})
+SCALE_TARGETS_FROM = 1_000_000  # the absolute targets are the one-million-article run's
+
+
+@dataclass(frozen=True)
+class Target:
+    """A bound on ``ours ÷ other`` (``other`` naive or tantivy) or, with ``other`` None, on ours' own value."""
+
+    label: str  # as printed: "≥ 3× naive", "< 60 min"
+    bound: float
+    higher: bool = False  # the value must be at least ``bound`` (else at most)
+    other: str | None = None
+    scale_only: bool = False  # checked only at SCALE_TARGETS_FROM articles or more
+
+    def met(self, value: float | None) -> bool | None:
+        if value is None:
+            return None
+        return value >= self.bound if self.higher else value <= self.bound
+
+
+def vs(other: str, bound: float, higher: bool = False) -> Target:
+    sign = "≥" if higher else "≤"
+    return Target(f"{sign} {bound:g}× {other}", bound, higher, other)
+
+
+def at_scale(label: str, bound: float) -> Target:
+    return Target(label, bound, scale_only=True)
+
+
+def median(values: list[float]) -> float | None:
+    return percentile(values, 50)
+
+
+def median_report(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """The runs' reports merged: every number is the median over the runs that have it.
+
+    Lists (raw latencies) and strings are the first run's; ``per_run`` keeps the
+    runs, from which ``table`` takes the median of each run's own ratios.
+    """
+
+    def merge(nodes: list[Any]) -> Any:
+        first = nodes[0]
+        if isinstance(first, dict):
+            keys = list(dict.fromkeys(k for n in nodes if isinstance(n, dict) for k in n))
+            return {k: merge([n[k] for n in nodes if isinstance(n, dict) and k in n]) for k in keys}
+        numbers = [n for n in nodes if isinstance(n, (int, float)) and not isinstance(n, bool)]
+        if numbers and len(numbers) == len(nodes):
+            m = median(numbers)
+            return int(m) if all(isinstance(n, int) for n in numbers) and m == int(m) else m  # type: ignore[arg-type]
+        return first
+
+    merged = merge(reports)
+    merged["per_run"] = reports
+    return merged
+
+
+def build_rows(report: dict[str, Any]) -> tuple[list[tuple[str, ...] | str], list[dict[str, Any]]]:
+    """The table's rows (a str is a section heading) and the verdict on every target checked."""
+    sy = report["systems"]
+    runs = report.get("per_run") or [report]
+    at_million = (report.get("config", {}).get("articles") or 0) >= SCALE_TARGETS_FROM
+    rows: list[tuple[str, ...] | str] = []
+    verdicts: list[dict[str, Any]] = []
+
+    def get(node: Any, *path: str) -> Any:
         for key in path:
             if not isinstance(node, dict) or key not in node:
                 return None
             node = node[key]
-        return node
+        return node if isinstance(node, (int, float)) and not isinstance(node, bool) else None
 
-    rows: list[tuple[str, ...] | str] = []
+    def ratio_of(other: str, path: tuple[str, ...]) -> float | None:
+        """Median over the runs of ours ÷ other, each run's ratio from its own numbers."""
+        pairs = [(get(r["systems"].get("ours"), *path), get(r["systems"].get(other), *path)) for r in runs]
+        return median([a / b for a, b in pairs if a is not None and b])
 
-    def row(name: str, better: str, *path: str, systems: tuple[str, ...] = SYSTEMS) -> None:
-        vals = [get(s, *path) if s in systems else None for s in SYSTEMS]
-        rows.append((name, better, *[fmt(v) for v in vals], ratio(vals[0], vals[1]), ratio(vals[0], vals[2])))
+    def judge(name: str, targets: tuple[Target, ...], value: float | None, ratios: dict[str, float | None]) -> tuple:
+        labels, marks = [], []
+        for t in targets:
+            if t.scale_only and not at_million:
+                continue
+            got = ratios.get(t.other) if t.other else value
+            met = t.met(got)
+            verdicts.append({"row": name, "target": t.label, "value": got, "met": met})
+            labels.append(t.label)
+            marks.append({True: "PASS", False: "MISS", None: "—"}[met])
+        return ", ".join(labels), ", ".join(marks)
 
-    rows.append("indexing (fresh process per system)")
-    row("  throughput, articles/s", "higher", "index", "articles_per_s")
-    row("  build time, s", "lower", "index", "seconds")
+    def row(name: str, better: str, *path: str, targets: tuple[Target, ...] = ()) -> None:
+        vals = [get(sy.get(s), *path) for s in SYSTEMS]
+        ratios = {other: ratio_of(other, path) for other in SYSTEMS[1:]}
+        label = f"{section[0]}: {name.strip()}" if section else name.strip()
+        target, met = judge(label, targets, vals[0], ratios)
+        rows.append((name, better, *[fmt(v) for v in vals], *[fmt_ratio(r) for r in ratios.values()], target, met))
+
+    def heading(text: str, short: str = "") -> None:
+        rows.append(text)
+        section[:] = [short] if short else []
+
+    section: list[str] = []
+    heading("indexing (fresh process per system)", "indexing")
+    row("  throughput, articles/s", "higher", "index", "articles_per_s", targets=(vs("naive", 3, higher=True),))
+    row("  build time, s", "lower", "index", "seconds", targets=(at_scale("< 60 min", 3600),))
     row("  CPU time, all processes, s", "lower", "index", "cpu_s")
-    row("  index size on disk, MB", "lower", "index", "size_mb")
-    row("  peak RSS, largest process, MB", "lower", "index", "max_rss_mb")
+    size_targets = (vs("naive", 1), at_scale("< 6 GB", 6000))
+    row("  index size on disk, MB", "lower", "index", "size_mb", targets=size_targets)
+    mem_targets = (vs("naive", 2), at_scale("< 2 GB", 2000))
+    row("  peak RSS, largest process, MB", "lower", "index", "max_rss_mb", targets=mem_targets)
     row("  peak memory, process tree (PSS), MB", "lower", "index", "peak_tree_pss_mb")
-    rows.append("cold start (process start → first answer)")
+    heading("cold start (process start → first answer)")
     row("  in-process, s", "lower", "coldstart", "seconds")
-    sets = report["query_sets"]
-    for label in sets:
-        n = max((get(s, "queries", label, "n") or 0) for s in SYSTEMS)
-        rows.append(f"query latency, {label} queries (n={n}, each once, after warm-up), top 10")
-        for p in ("p50", "p95", "p99"):
-            row(f"  {p}, ms", "lower", "queries", label, f"{p}_ms")
+    for label in report["query_sets"]:
+        n = max((get(sy.get(s), "queries", label, "n") or 0) for s in SYSTEMS)
+        heading(f"query latency, {label} queries (n={n}, each once, after warm-up), top 10", f"{label} queries")
+        row("  p50, ms", "lower", "queries", label, "p50_ms", targets=(vs("naive", 0.1), vs("tantivy", 10)))
+        row("  p95, ms", "lower", "queries", label, "p95_ms")
+        row("  p99, ms", "lower", "queries", label, "p99_ms", targets=(vs("naive", 0.1), at_scale("< 100 ms", 100)))
         row("  p50 CPU time, ms", "lower", "queries", label, "cpu_p50_ms")
         row("  p95 CPU time, ms", "lower", "queries", label, "cpu_p95_ms")
         row("  queries with no hit", "", "queries", label, "zero_hits")
     row("  query process peak RSS, MB", "lower", "query_process", "max_rss_mb")
     http = report.get("http", {})
     if http.get("runs") or http.get("killed"):
-        rows.append(f"HTTP, ours only: GET /api/search, wrk, {report['config']['http_seconds']} s per level")
+        heading(f"HTTP, ours only: GET /api/search, wrk, {report['config']['http_seconds']} s per level", "HTTP")
 
-        def ours(label: str, better: str, value: str) -> None:
-            rows.append((label, better, value, "—", "—", "—", "—"))
+        def ours(name: str, better: str, value: str, targets: tuple[Target, ...] = (), number: float | None = None):
+            target, met = judge(f"HTTP: {name.strip()}", targets, number, {})
+            rows.append((name, better, value, "—", "—", "—", "—", target, met))
 
         procs = f"{fmt(http.get('server_processes'))} / {fmt(http.get('server_threads'))}"
         ours("  server processes / threads (after load)", "", procs)
@@ -793,7 +912,7 @@ def table(report: dict[str, Any]) -> str:
         ours("  server start → warm and idle, s", "lower", fmt(http.get("settled_s")))
 
         def p50_95_99(r: dict[str, Any], prefix: str = "") -> str:
-            return " / ".join(fmt(r[f"{prefix}p{p}_ms"]) for p in (50, 95, 99))
+            return " / ".join(fmt(r.get(f"{prefix}p{p}_ms")) for p in (50, 95, 99))
 
         if floor := http.get("floor"):
             ours("  GET /healthz (no search), c=1: p50 / p95 / p99, ms", "lower", p50_95_99(floor))
@@ -801,16 +920,18 @@ def table(report: dict[str, Any]) -> str:
             ours(f"  {label} queries each once, c=1: p50 / p95 / p99, ms", "lower", p50_95_99(r))
             if r.get("took_p50_ms") is not None:
                 ours("    of which the search (took_ms): p50 / p95 / p99, ms", "lower", p50_95_99(r, "took_"))
-            if r["failures"]:
-                ours(f"  {label} queries each once: non-200 answers", "lower", str(r["failures"]))
+            if r.get("failures"):
+                ours(f"  {label} queries each once: non-200 answers", "lower", fmt(r["failures"]))
         for c, r in http["runs"].items():
             if "error" in r:
                 ours(f"  c={c}: not run or failed (see notes / JSON)", "", "—")
                 continue
-            ours(f"  c={c}: requests/s", "higher", fmt(r["rps"]))
-            ours(f"  c={c}: p50 / p99, ms", "lower", f"{fmt(r['p50_ms'])} / {fmt(r['p99_ms'])}")
-            ours(f"  c={c}: errors / requests", "lower", f"{r['errors']} / {r['requests']}")
-            ours(f"  c={c}: server CPU, cores busy", "", fmt(r["server_cpu_cores"]))
+            ours(f"  c={c}: requests/s", "higher", fmt(r.get("rps")))
+            p99_targets = (at_scale("p99 < 150 ms", 150),) if c == "4" else ()
+            p50_p99 = f"{fmt(r.get('p50_ms'))} / {fmt(r.get('p99_ms'))}"
+            ours(f"  c={c}: p50 / p99, ms", "lower", p50_p99, p99_targets, r.get("p99_ms"))
+            ours(f"  c={c}: errors / requests", "lower", f"{fmt(r.get('errors'))} / {fmt(r.get('requests'))}")
+            ours(f"  c={c}: server CPU, cores busy", "", fmt(r.get("server_cpu_cores")))
         for label, key in (
             ("  server PSS after load, MB", "server_pss_mb"),
             ("  server peak PSS (sampled 1/s), MB", "server_peak_pss_mb"),
@@ -822,18 +943,110 @@ def table(report: dict[str, Any]) -> str:
             ours(label, "lower", fmt(http.get(key)))
         split = f"{fmt(http.get('server_rss_anon_mb'))} / {fmt(http.get('server_rss_file_mb'))}"
         ours("  server RSS anon / file-mapped, MB", "", split)
-    head = ("metric", "better", "ours", "naive", "tantivy", "ours/naive", "ours/tantivy")
+    if "update" in sy.get("ours", {}):
+        n = get(sy["ours"], "update", "docs")
+        heading(f"incremental update, ours only: {fmt(n)} new articles into the built index", "update")
+        row("  update time, s", "lower", "update", "seconds", targets=(at_scale("< 30 s", 30),))
+        row("  peak RSS, largest process, MB", "lower", "update", "max_rss_mb")
+    return rows, verdicts
+
+
+def table(report: dict[str, Any]) -> str:
+    """The one table: every system side by side, ours ÷ each, and issue 18's targets with PASS / MISS."""
+    rows, _ = build_rows(report)
+    head = ("metric", "better", "ours", "naive", "tantivy", "ours/naive", "ours/tantivy", "target", "met")
     tuples = [r for r in rows if isinstance(r, tuple)]
     widths = [max(len(r[i]) for r in [head, *tuples]) for i in range(len(head))]
-    lines = []
-    line = "  ".join(h.ljust(widths[i]) if i < 2 else h.rjust(widths[i]) for i, h in enumerate(head))
-    lines += [line, "-" * len(line)]
-    for r in rows:
-        if isinstance(r, str):
-            lines.append(r)
-        else:
-            lines.append("  ".join(v.ljust(widths[i]) if i < 2 else v.rjust(widths[i]) for i, v in enumerate(r)))
+    left = (0, 1, 7, 8)
+
+    def line(cells: tuple[str, ...]) -> str:
+        return "  ".join(c.ljust(widths[i]) if i in left else c.rjust(widths[i]) for i, c in enumerate(cells)).rstrip()
+
+    lines = [line(head), "-" * len(line(head))]
+    lines += [r if isinstance(r, str) else line(r) for r in rows]
     return "\n".join(lines)
+
+
+def target_summary(report: dict[str, Any]) -> str:
+    """One line: how many of the targets checked were met, and the misses."""
+    _, verdicts = build_rows(report)
+    misses = [f"{v['row']} ({v['target']})" for v in verdicts if v["met"] is False]
+    unmeasured = [f"{v['row']} ({v['target']})" for v in verdicts if v["met"] is None]
+    text = f"targets (issue 18): {sum(v['met'] is True for v in verdicts)} of {len(verdicts)} met"
+    if misses:
+        text += "; MISS: " + "; ".join(misses)
+    if unmeasured:
+        text += "; not measured: " + "; ".join(unmeasured)
+    return text
+
+
+def run_once(
+    args: argparse.Namespace,
+    systems: list[str],
+    corpus: Path,
+    spec_path: Path,
+    spec: dict,
+    short: str,
+    run_dir: Path,
+    update_path: Path | None,
+) -> dict[str, Any]:
+    """One run: build and query every system in fresh processes, serve ours over HTTP, update ours."""
+    run: dict[str, Any] = {"systems": {}, "http": {}, "notes": []}
+    for system in SYSTEMS:
+        if system not in systems:
+            run["notes"].append(f"{system}: not selected (--systems)")
+            continue
+        why = available(system)
+        if why:
+            run["notes"].append(f"{system}: {why}")
+            log(f"{system}: {why}")
+            continue
+        result = run_system(system, corpus, spec_path, spec, args, run_dir)
+        run["systems"][system] = result
+        for key in ("error", "queries_error"):
+            if key in result:
+                run["notes"].append(f"{system}: {result[key][:300]}")
+        for phase, node in (("indexing", result.get("index")), ("queries", result.get("query_process"))):
+            if node and node.get("foreign_cores", 0) > 0.25:
+                run["notes"].append(
+                    f"{system} {phase}: other processes kept {node['foreign_cores']:.2f} of "
+                    f"{os.cpu_count()} cores busy meanwhile; compare CPU-time rows"
+                )
+        for label, s in result.get("queries", {}).items():
+            if s["budget_stopped"]:
+                run["notes"].append(
+                    f"{system}: {label} queries stopped after the {args.query_budget:.0f} s budget ({s['n']} measured)"
+                )
+            if s["errors"]:
+                run["notes"].append(
+                    f"{system}: {s['errors']} {label} queries raised errors {result['query_error_types']}"
+                )
+    ours_index = run["systems"].get("ours", {}).get("index_dir")
+    if args.no_http:
+        run["http"] = {"skipped": "--no-http"}
+    elif not ours_index or "index" not in run["systems"]["ours"]:
+        run["http"] = {"skipped": "no index of ours to serve"}
+    else:
+        log(f"HTTP: serving {ours_index}")
+        try:
+            run["http"] = http_bench(Path(ours_index), spec, short, args, run_dir / "logs")
+        except Exception as exc:  # never lose the other results
+            run["http"] = {"skipped": f"HTTP part failed: {exc!r}"}
+    for key in ("skipped", "killed"):
+        if key in run["http"]:
+            run["notes"].append(f"HTTP: {run['http'][key]}")
+    ours = run["systems"].get("ours", {})
+    if update_path and "index" in ours:
+        log(f"ours: incremental update of {update_path.name}")
+        cmd = system_cmd("ours", "update", ours["index_dir"], str(update_path))
+        done = run_child(cmd, args.timeout, "ours-update", run_dir / "logs", args.mem_limit)
+        if "error" in done:
+            run["notes"].append(f"ours: incremental update failed: {done['error'][:300]}")
+        else:
+            r = done["result"]
+            ours["update"] = {"docs": r["docs"], "seconds": r["seconds"], "max_rss_mb": done["max_rss_mb"]}
+            log(f"ours: updated {r['docs']:,} articles in {r['seconds']:.1f} s")
+    return run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -878,6 +1091,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workdir", help="where corpora, indexes and logs go (default: a new temp dir, removed)")
     ap.add_argument("--keep", action="store_true", help="keep the work dir (indexes, logs)")
     ap.add_argument("--out", help="write the full JSON (with raw latencies) here")
+    ap.add_argument(
+        "--runs", type=int, default=1, help="repeat the whole run N times and report medians (default: %(default)s)"
+    )
+    ap.add_argument(
+        "--update",
+        type=int,
+        default=1000,
+        help="after each run, add this many articles (copies with new ids) to ours' index\n"
+        "incrementally and time it; 0 skips (default: %(default)s)",
+    )
     args = ap.parse_args(argv)
     if args.quick:
         args.articles = args.articles or 3000
@@ -890,6 +1113,8 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(systems) - set(SYSTEMS)
     if unknown:
         ap.error(f"unknown systems: {', '.join(sorted(unknown))}")
+    if args.runs < 1:
+        ap.error("--runs must be at least 1")
     for label, path in (sets := load_queries(args.queries)):
         if not path.exists():
             ap.error(f"query file {path} ({label}) not found")
@@ -904,6 +1129,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         corpus, n_articles, corpus_desc = prepare_corpus(args, workdir)
         log(f"corpus: {corpus_desc}")
+        update_path = update_corpus(corpus, workdir, args.update) if args.update > 0 else None
         spec = sample_queries(sets, args.n_queries, args.warmup, args.seed)
         # Cold start asks a headline-like query (warm-up set, so never a measured one).
         long_label = max(spec["warmup_sets"], key=lambda k: sum(map(len, spec["warmup_sets"][k])))
@@ -927,6 +1153,8 @@ def main(argv: list[str] | None = None) -> int:
                 "http_timeout_s": args.http_timeout,
                 "http_queries": short,
                 "quick": args.quick,
+                "runs": args.runs,
+                "update_articles": args.update,
                 "cores": os.cpu_count(),
                 "machine": platform.platform(),
                 "versions": versions(),
@@ -937,53 +1165,32 @@ def main(argv: list[str] | None = None) -> int:
             "systems": {},
             "notes": [],
         }
-        for system in SYSTEMS:
-            if system not in systems:
-                report["notes"].append(f"{system}: not selected (--systems)")
-                continue
-            why = available(system)
-            if why:
-                report["notes"].append(f"{system}: {why}")
-                log(f"{system}: {why}")
-                continue
-            result = run_system(system, corpus, spec_path, spec, args, workdir)
-            report["systems"][system] = result
-            for key in ("error", "queries_error"):
-                if key in result:
-                    report["notes"].append(f"{system}: {result[key][:300]}")
-            for phase, node in (("indexing", result.get("index")), ("queries", result.get("query_process"))):
-                if node and node.get("foreign_cores", 0) > 0.25:
-                    report["notes"].append(
-                        f"{system} {phase}: other processes kept {node['foreign_cores']:.2f} of "
-                        f"{os.cpu_count()} cores busy meanwhile; compare CPU-time rows"
-                    )
-            for label, s in result.get("queries", {}).items():
-                if s["budget_stopped"]:
-                    report["notes"].append(
-                        f"{system}: {label} queries stopped after the {args.query_budget:.0f} s budget ({s['n']} measured)"
-                    )
-                if s["errors"]:
-                    report["notes"].append(
-                        f"{system}: {s['errors']} {label} queries raised errors {result['query_error_types']}"
-                    )
-        ours_index = report["systems"].get("ours", {}).get("index_dir")
-        if args.no_http:
-            report["http"] = {"skipped": "--no-http"}
-        elif not ours_index or "index" not in report["systems"]["ours"]:
-            report["http"] = {"skipped": "no index of ours to serve"}
+        runs = []
+        for i in range(1, args.runs + 1):
+            run_dir = workdir if args.runs == 1 else workdir / f"run{i}"
+            (run_dir / "logs").mkdir(parents=True, exist_ok=True)
+            if args.runs > 1:
+                log(f"run {i} of {args.runs}")
+            runs.append(run_once(args, systems, corpus, spec_path, spec, short, run_dir, update_path))
+            # a long --runs interrupted later keeps the runs it finished
+            (run_dir / "run.json").write_text(json.dumps(runs[-1], ensure_ascii=False, default=str), encoding="utf-8")
+            if args.runs > 1 and not (args.keep or args.workdir):
+                for index_dir in run_dir.glob("index-*"):
+                    shutil.rmtree(index_dir, ignore_errors=True)
+        if args.runs > 1:
+            merged = median_report(runs)
+            report["systems"], report["http"], report["per_run"] = merged["systems"], merged["http"], runs
+            report["notes"] += [f"run {i}: {note}" for i, r in enumerate(runs, 1) for note in r["notes"]]
+            report["notes"].append(f"numbers are medians of {args.runs} runs; ratios the median of each run's own")
         else:
-            log(f"HTTP: serving {ours_index}")
-            try:
-                report["http"] = http_bench(Path(ours_index), spec, short, args, workdir / "logs")
-            except Exception as exc:  # never lose the other results
-                report["http"] = {"skipped": f"HTTP part failed: {exc!r}"}
-        for key in ("skipped", "killed"):
-            if key in report["http"]:
-                report["notes"].append(f"HTTP: {report['http'][key]}")
+            report.update(systems=runs[0]["systems"], http=runs[0]["http"])
+            report["notes"] += runs[0]["notes"]
+        report["targets"] = build_rows(report)[1]
         report["total_wall_s"] = time.perf_counter() - started
         summary = json.loads(json.dumps(report))
-        for s in summary["systems"].values():
-            s.pop("queries_raw_ms", None)
+        for node in [summary, *summary.get("per_run", [])]:
+            for s in node["systems"].values():
+                s.pop("queries_raw_ms", None)
         print()
         print(
             f"news-search benchmark: {corpus_desc}; queries {', '.join(f'{k} {len(v)}' for k, v in spec['sets'].items())}; "
@@ -991,6 +1198,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         print("ratios are ours ÷ other (for 'lower' rows, below 1× means ours is better; for 'higher', above 1×)")
         print(table(report))
+        print(target_summary(report))
         for note in report["notes"]:
             print(f"note: {note}")
         print(f"total wall time {report['total_wall_s']:.0f} s")
