@@ -60,7 +60,11 @@ def openapi_document() -> dict[str, Any]:
                 "get": {
                     "summary": "Search articles.",
                     "parameters": [
-                        _param("q", {"type": "string", "maxLength": 256}, "Query, with search-box syntax."),
+                        _param(
+                            "q",
+                            {"type": "string", "maxLength": 256, "pattern": "^[^\\x00]*$"},
+                            "Query, with search-box syntax (no NUL character).",
+                        ),
                         _param("page", {"type": "integer", "minimum": 1, "maximum": 1000}, "Result page."),
                         _param("size", {"type": "integer", "minimum": 1, "maximum": 100}, "Hits per page."),
                         _param("sort", {"type": "string", "enum": ["relevance", "date"]}, "Order."),
