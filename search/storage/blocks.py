@@ -297,28 +297,18 @@ def renumber(
     ids, weights, counts, pdeltas = [], [], [], []
     dropped = 0.0
     for raw, df, renumbered in zip(raws, dfs, numbers, strict=True):
-        flags = raw[0]
-        id_type = WIDTHS[flags & 3]
-        at = 1 + df * id_type.itemsize
-        new = renumbered[np.frombuffer(raw, dtype=id_type, count=df, offset=1).cumsum(dtype=np.int64)]
-        wtype = WEIGHTS[flags >> 2 & 7]
-        if wtype is None:
-            w = np.ones(df, dtype=np.float64)
-        else:
-            w = np.frombuffer(raw, dtype=wtype, count=df, offset=at).astype(np.float64)
-            at += df * wtype.itemsize
+        block = decode(raw, df)
+        new = renumbered[block.ids]
+        w = block.weights.astype(np.float64)  # exact: stored weights are frequencies or float32
         keep = new >= 0
         whole = bool(keep.all())
         if positions:
-            if flags & 0x80:
-                per_doc = np.frombuffer(raw, dtype=COUNT, count=df, offset=at).astype(np.int64)
-                at += df * COUNT.itemsize
-            else:
-                per_doc = w.astype(np.int64)
-            code = flags >> 5 & 3
-            if code == RAW_POSITIONS:  # positions out of order (never from the analysis): the long way
+            per_doc = block.counts
+            if block.positions_code == RAW_POSITIONS:  # positions out of order (never from the analysis): the long way
                 return _renumber_decoded(raws, dfs, numbers)
-            p = np.frombuffer(raw, dtype=WIDTHS[code], count=int(per_doc.sum()), offset=at)
+            p = np.frombuffer(
+                raw, dtype=WIDTHS[block.positions_code], count=int(per_doc.sum()), offset=block.positions_at
+            )
             if not whole:
                 dropped += float(per_doc[~keep].sum())
                 p = p[np.repeat(keep, per_doc)]
