@@ -791,13 +791,12 @@ class SearchEngine:
             ranked = self._rank(corpus, searcher, plan, matched, sort, end, explain)
             return ranked.slice(start, end), 0, ranked.extras
         head = collapse_head(size)
-        ranked = self._rank(corpus, searcher, plan, matched, sort, max(head, end), explain)
+        # Past the head's stories the page is positions head, head+1, … of the ranking: ``end`` plus
+        # what the head folds (fewer than ``head``) at the most, ranked once.
+        ranked = self._rank(corpus, searcher, plan, matched, sort, max(head, end + head), explain)
         kept, folded = _fold(corpus, ranked.slice(0, head))
         if end <= len(kept) or len(ranked) <= head:
             return kept[start:end], folded, ranked.extras
-        # Past the head's stories: positions head, head+1, … of the ranking (more of it if the head folded some).
-        if len(ranked) < end + folded:
-            ranked = self._rank(corpus, searcher, plan, matched, sort, end + folded, explain)
         tail_start, tail_end = head + max(0, start - len(kept)), head + end - len(kept)
         shown, _ = _fold(corpus, kept[start:] + ranked.slice(tail_start, tail_end))  # the head's stories are distinct
         return shown, folded, ranked.extras
