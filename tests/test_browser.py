@@ -235,17 +235,22 @@ class Watched:
         dialog.dismiss()
 
 
-@pytest.fixture
-def watched(browser: Any, base_url: str) -> Iterator[Watched]:
-    context = browser.new_context(base_url=base_url, locale="zh-CN", viewport={"width": 1280, "height": 900})
+@contextmanager
+def watched_page(browser: Any, base_url: str, **options: Any) -> Iterator[Watched]:
+    """A page of a fresh browser context (zh-CN, ``TIMEOUT_MS``), watched for dialogs and script errors; closed after."""
+    context = browser.new_context(base_url=base_url, locale="zh-CN", **options)
     context.set_default_timeout(TIMEOUT_MS)
     context.set_default_navigation_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    w = Watched(page)
     try:
-        yield w
+        yield Watched(context.new_page())
     finally:
         context.close()
+
+
+@pytest.fixture
+def watched(browser: Any, base_url: str) -> Iterator[Watched]:
+    with watched_page(browser, base_url, viewport={"width": 1280, "height": 900}) as w:
+        yield w
     assert not w.dialogs, f"a dialog fired: {w.dialogs}"
     assert not w.errors, f"script errors on the page: {w.errors}"
 

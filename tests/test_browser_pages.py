@@ -27,12 +27,12 @@ from search.web import create_app
 from . import test_browser
 from .test_browser import (
     ARTICLES,
-    TIMEOUT_MS,
     Watched,
     article,
     build_index,
     expect,
     serve,
+    watched_page,
 )
 
 browser = test_browser.browser  # the same Chromium fixture, over this module's base_url
@@ -69,14 +69,8 @@ def base_url(tmp_path_factory: pytest.TempPathFactory, analyzer: search.Analyzer
 
 @contextmanager
 def open_page(browser: Any, base_url: str, size: str, **options: Any) -> Iterator[Watched]:
-    context = browser.new_context(base_url=base_url, locale="zh-CN", **SIZES[size], **options)
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    w = Watched(page)
-    try:
+    with watched_page(browser, base_url, **SIZES[size], **options) as w:
         yield w
-    finally:
-        context.close()
     assert not w.dialogs and not w.errors, (w.dialogs, w.errors)
 
 
