@@ -154,8 +154,8 @@ def related(engine: SearchEngine, article_id: str, limit: int = 5) -> list[dict[
 
 
 def _related(engine: SearchEngine, searcher: Any, article_id: str, limit: int) -> list[dict[str, Any]] | None:
-    docnum = searcher.document_number(id=article_id)
-    if docnum is None or searcher.reader().is_deleted(docnum):
+    docnum = engine.live_docnum(searcher, article_id)
+    if docnum is None:
         return None
     corpus = engine.corpus(searcher)
     doc = corpus.stored(docnum)

@@ -879,11 +879,16 @@ class SearchEngine:
             out.append({"channel": labels[code], "articles": articles})
         return out
 
+    def live_docnum(self, searcher: Any, article_id: str) -> int | None:
+        """The document number of the live article with this id, or None (unknown or deleted)."""
+        docnum = searcher.document_number(id=article_id)
+        return None if docnum is None or searcher.reader().is_deleted(docnum) else docnum
+
     def article(self, article_id: str) -> dict[str, Any] | None:
         """Return the stored article with this id, or None."""
         searcher = self.store.searcher()
-        docnum = searcher.document_number(id=article_id)
-        if docnum is None or searcher.reader().is_deleted(docnum):
+        docnum = self.live_docnum(searcher, article_id)
+        if docnum is None:
             return None
         stored = dict(searcher.stored_fields(docnum))
         doc = {**stored, "published": iso(stored.get("published")), "summary": lead_of(stored)}
