@@ -180,7 +180,7 @@ def test_no_index_message(tmp_path, analyzer):
 
 @pytest.mark.parametrize("limitmb", [128, 1])
 def test_the_term_at_a_time_flush_writes_the_files_whoosh_protocol_writes(tmp_path, analyzer, limitmb):
-    """Our pool and the codec's term-at-a-time ``add_postings``, and Whoosh's own pool and
+    """Our pool (postings in arrays, every block of a field encoded at once), and Whoosh's own pool and
     posting-at-a-time loop (``start_term``, ``add``, ``finish_term``) into the same codec, write
     byte-identical segment files (also from a pool that spilled sorted runs to disk)."""
     from whoosh.codec.base import FieldWriter
@@ -214,7 +214,8 @@ def test_the_term_at_a_time_flush_writes_the_files_whoosh_protocol_writes(tmp_pa
         writer = writer_class(ix, limitmb=limitmb)
         for article in articles:
             writer.add_document(**documents(article))
-        assert bool(writer.pool.runs) == (limitmb == 1)  # 1 MB: the pool spilled sorted runs to disk
+        if name == "stock":
+            assert bool(writer.pool.runs) == (limitmb == 1)  # 1 MB: Whoosh's pool spilled sorted runs to disk
         segment = finish_segment(writer)
         writer.cancel()
         prefix = segment.make_filename("")

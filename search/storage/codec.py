@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import zlib
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import groupby
 from operator import itemgetter
 from typing import Any
@@ -77,6 +77,78 @@ class NewsCodec(W3Codec):
 
     def new_segment(self, storage: Any, indexname: str) -> W3Segment:
         return W3Segment(self, indexname)
+
+
+class GatheredPostings:
+    """A new segment's postings as the writer's pool gathers them, in chunks of arrays: per posting its
+    field's number, its term's number (numbered in order of arrival, every field's terms in one
+    dictionary), document number, weight and count of positions, and the positions of every posting."""
+
+    COLUMNS = ("fields", "terms", "docnums", "weights", "counts", "positions")
+
+    def __init__(self) -> None:
+        self.numbers: dict[bytes, int] = {}
+        self.field_numbers: dict[str, int] = {}
+        self.field_names: list[str] = []
+        self.positional: list[bool] = []  # per field number
+        self.chunks: dict[str, list[np.ndarray]] = {name: [] for name in self.COLUMNS}
+
+    def add(self, *columns: np.ndarray) -> None:
+        """One chunk of postings: an array per name in ``COLUMNS``."""
+        for name, values in zip(self.COLUMNS, columns, strict=True):
+            self.chunks[name].append(values)
+
+    def column(self, name: str, dtype: Any) -> np.ndarray:
+        """Every chunk's ``name`` array, concatenated (the chunks are let go)."""
+        parts = self.chunks[name]
+        whole = np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+        self.chunks[name] = [whole]
+        return whole
+
+
+class PooledPostings:
+    """A segment's gathered postings, a field at a time in name order, as ``blocks.encode_many`` takes them."""
+
+    def __init__(self, gathered: GatheredPostings, positional: frozenset[str]) -> None:
+        self.gathered = gathered
+        self.positional = positional
+
+    def fields(
+        self,
+    ) -> Iterator[tuple[str, list[bytes], np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]]:
+        """(field, its terms sorted, their document counts, then the postings in term order — document
+        numbers, weights and, in a positions field, counts and positions), documents ascending within a
+        term as they arrived."""
+        g = self.gathered
+        if len(g.field_names) > 0x100:
+            raise ValueError("a segment holds at most 256 indexed fields")
+        texts = list(g.numbers)
+        field_of = g.column("fields", np.uint8)
+        term_of = g.column("terms", np.uint32)
+        all_docnums = g.column("docnums", np.uint32)
+        all_weights = g.column("weights", np.float64)
+        all_positions = g.column("positions", np.uint32)
+        counts = g.column("counts", np.uint32).astype(np.int64)
+        starts = np.cumsum(counts) - counts
+        for name in sorted(g.field_names):
+            chosen = np.flatnonzero(field_of == g.field_numbers[name])
+            terms = term_of[chosen]
+            order = sorted(np.unique(terms).tolist(), key=texts.__getitem__)
+            rank = np.zeros(len(texts), dtype=np.int64)
+            rank[order] = np.arange(len(order))
+            keys = rank[terms]
+            chosen = chosen[np.argsort(keys, kind="stable")]
+            dfs = np.bincount(keys, minlength=len(order))
+            docnums = all_docnums[chosen].astype(np.int64)
+            weights = all_weights[chosen]
+            if name not in self.positional:
+                yield name, [texts[i] for i in order], dfs, docnums, weights, None, None
+                continue
+            per_doc = counts[chosen]
+            # each posting's run of positions, in the postings' new order
+            taken = np.repeat(starts[chosen] - (np.cumsum(per_doc) - per_doc), per_doc) + np.arange(int(per_doc.sum()))
+            positions = all_positions[taken].astype(np.int64)
+            yield name, [texts[i] for i in order], dfs, docnums, weights, per_doc, positions
 
 
 class NewsFieldWriter(base.FieldWriter):
@@ -126,8 +198,18 @@ class NewsFieldWriter(base.FieldWriter):
 
     # --- a term at a time ----------------------------------------------------
 
-    def add_postings(self, schema: Any, lengths: Any, items: Iterable[tuple]) -> None:
-        """Every posting of the segment, sorted by field, term and document: one block per term."""
+    def add_postings(self, schema: Any, lengths: Any, items: Iterable[tuple] | PooledPostings) -> None:
+        """Every posting of the segment, sorted by field, term and document: one block per term.
+
+        ``PooledPostings`` (the news segment writer's) are encoded a field at a time.
+        """
+        if isinstance(items, PooledPostings):
+            for name, terms, dfs, docnums, weights, counts, positions in items.fields():
+                self.start_field(name, schema[name])
+                blob, ends = blocks.encode_many(dfs, docnums, weights, counts, positions)
+                self.add_blocks(terms, blob, ends, dfs)
+                self.finish_field()
+            return
         current = None
         for (fieldname, btext), group in groupby(items, key=itemgetter(0, 1)):
             if fieldname != current:
@@ -161,6 +243,20 @@ class NewsFieldWriter(base.FieldWriter):
         self._last = btext
         self._dfs.append(df)
         self._ends.append(self._written)
+
+    def add_blocks(self, terms: list[bytes], blob: bytes, ends: np.ndarray, dfs: np.ndarray) -> None:
+        """Add sorted ``terms`` of the current field with their blocks, concatenated in ``blob`` and ending at
+        ``ends`` (what ``blocks.encode_many`` gives)."""
+        if not terms:
+            return
+        if self._fields[-1][1] < len(self._dfs) and terms[0] <= self._last:
+            raise base.OutOfOrderError(f"term {terms[0]!r} after {self._last!r}")
+        self._lengths.extend(map(len, terms))
+        self._terms += b"".join(terms)
+        self._dfs.frombytes(np.asarray(dfs, dtype=np.uint64).tobytes())
+        self._ends.frombytes((np.asarray(ends, dtype=np.uint64) + np.uint64(self._written)).tobytes())
+        self._written += self._postfile.write(blob)
+        self._last = terms[-1]
 
     def close(self) -> None:
         if self.is_closed:

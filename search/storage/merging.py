@@ -28,10 +28,9 @@ the next write, so a query that started on them finishes.
 
 from __future__ import annotations
 
-import heapq
 import os
 import time
-from collections.abc import Iterator
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,7 +47,8 @@ from .formats import PackedPositions
 from .terms import NewsTermsReader
 from .writer import codec as news_codec
 
-CHUNK = 4096  # terms a source's walk slices at once
+WINDOW_TERMS = 1 << 16  # terms of a source a merge walks at once …
+WINDOW_POSTINGS = 1 << 20  # … or fewer, when their postings are more than this
 STORED = "_stored"  # W3's stored-fields column: each document's pickled fields, zlib-compressed
 
 
@@ -222,65 +222,105 @@ def _merge_field(
 ) -> float:
     """Write a field's terms of every source in order; return the frequencies of the dropped documents.
 
-    The terms are walked, not listed: memory holds one term per source whatever the vocabulary.
+    The sources' terms are walked in windows (``_Walk``): each round takes every source's terms up to
+    the smallest last term of the windows that do not reach their source's end, decodes their blocks at
+    once, renumbers, drops and encodes them at once (``blocks.decode_region``, ``blocks.encode_many``).
+    Memory holds a window per source whatever the vocabulary.
     """
     positions = isinstance(fieldobj.format, PackedPositions)
-    firsts = [r._fields.get(fieldname, (0, 0))[0] for r in readers]
-    at = list(firsts)  # each source's next term
-    fds = [r._fd for r in readers]  # pread, not the readers' maps: a merge touches every page, counted in its RSS
-    offsets = [r._offsets for r in readers]
-    dfs = [r._dfs for r in readers]
-    add_block, shift, pread = writer.add_block, blocks.shift, os.pread
+    walks = [_Walk(r, fieldname) for r in readers]
     dropped = 0.0
-    btext: bytes | None = None
-    group: list[int] = []
-
-    def flush() -> float:
-        if len(group) == 1 and clean[group[0]]:  # most terms: one source, nothing dropped
-            s = group[0]
-            i = at[s]
-            df = int(dfs[s][i])
-            start = int(offsets[s][i])
-            add_block(btext, shift(pread(fds[s], int(offsets[s][i + 1]) - start, start), df, bases[s]), df)
-            return 0.0
-        block, df, lost = blocks.renumber(
-            [_block(fds[s], offsets[s], at[s]) for s in group],
-            [int(dfs[s][at[s]]) for s in group],
-            [numbers[s] for s in group],
-            positions,
-        )
-        if block is not None:
-            add_block(btext, block, df)
-        return lost
-
-    for text, s in heapq.merge(*(_terms_of(r, s, fieldname) for s, r in enumerate(readers))):
-        if text != btext:
-            if group:
-                dropped += flush()
-                for g in group:
-                    at[g] += 1
-            btext, group = text, []
-        group.append(s)
-    if group:
-        dropped += flush()
+    while any(w.texts for w in walks):
+        open_ends = [w.texts[-1] for w in walks if w.texts and not w.last]
+        bound = min(open_ends) if open_ends else None
+        taken = [(s, w.take(bound)) for s, w in enumerate(walks)]
+        dropped += _merge_round(writer, readers, [(s, t) for s, t in taken if t[0]], numbers, positions)
     return dropped
 
 
-def _block(fd: int, offsets: np.ndarray, i: int) -> bytes:
-    start = int(offsets[i])
-    return os.pread(fd, int(offsets[i + 1]) - start, start)
+class _Walk:
+    """A source's terms of a field, a window at a time (``WINDOW_TERMS`` terms or ``WINDOW_POSTINGS``
+    postings, at least one term)."""
+
+    def __init__(self, reader: NewsTermsReader, fieldname: str) -> None:
+        self.reader = reader
+        self.first, self.end = reader._fields.get(fieldname, (0, 0))  # the window's first term's number
+        self.at = self.first  # the next term's number after the window
+        self.texts: list[bytes] = []
+        self._fill()
+
+    @property
+    def last(self) -> bool:
+        """Whether the window holds the source's last terms."""
+        return self.at >= self.end
+
+    def _fill(self) -> None:
+        if self.last:
+            return
+        r = self.reader
+        self.first = self.at
+        counts = np.cumsum(r._dfs[self.at : min(self.at + WINDOW_TERMS, self.end)], dtype=np.int64)
+        self.at += max(1, int(np.searchsorted(counts, WINDOW_POSTINGS, side="right")))
+        edges = r._text_offsets[self.first : self.at + 1].tolist()
+        blob = r._blob
+        self.texts = [blob[x:y] for x, y in zip(edges, edges[1:], strict=False)]
+
+    def take(self, bound: bytes | None) -> tuple[list[bytes], int, int]:
+        """The window's terms up to ``bound`` (all: None) and their range of term numbers."""
+        k = len(self.texts) if bound is None else bisect_right(self.texts, bound)
+        texts, self.texts = self.texts[:k], self.texts[k:]
+        lo = self.first
+        self.first += k
+        if not self.texts:
+            self._fill()
+        return texts, lo, lo + k
 
 
-def _terms_of(reader: NewsTermsReader, s: int, fieldname: str) -> Iterator[tuple[bytes, int]]:
-    """A source's terms of a field in order, each with the source's number."""
-    lo, hi = reader._fields.get(fieldname, (0, 0))
-    if hi <= lo:
-        return
-    blob, bounds = reader._blob, reader._text_offsets
-    for start in range(lo, hi, CHUNK):
-        edges = bounds[start : min(start + CHUNK, hi) + 1].tolist()
-        for a, b in zip(edges, edges[1:], strict=False):
-            yield blob[a:b], s
+def _merge_round(
+    writer: NewsFieldWriter,
+    readers: list[NewsTermsReader],
+    taken: list[tuple[int, tuple[list[bytes], int, int]]],
+    numbers: list[np.ndarray],
+    positions: bool,
+) -> float:
+    """Merge one window's terms of every source (see ``_merge_field``); return the dropped frequencies."""
+    merged = sorted(set().union(*(texts for _, (texts, _, _) in taken)))
+    place = {text: k for k, text in enumerate(merged)}
+    terms, docnums, weights, counts, poses = [], [], [], [], []
+    for s, (texts, lo, hi) in taken:
+        r = readers[s]
+        start, stop = int(r._offsets[lo]), int(r._offsets[hi])
+        raw = os.pread(r._fd, stop - start, start)  # not the reader's map: a merge touches every page
+        dfs = r._dfs[lo:hi].astype(np.int64)
+        d, w, c, p = blocks.decode_region(raw, r._offsets[lo + 1 : hi + 1].astype(np.int64) - start, dfs, positions)
+        terms.append(np.repeat(np.fromiter(map(place.__getitem__, texts), dtype=np.int64, count=len(texts)), dfs))
+        docnums.append(numbers[s][d])
+        weights.append(w)
+        if positions:
+            counts.append(c)
+            poses.append(p)
+    term_of = np.concatenate(terms)
+    new = np.concatenate(docnums)
+    w = np.concatenate(weights)
+    keep = new >= 0
+    # sources in order, each's documents ascending and numbered above the ones before: a stable sort by term
+    order = np.argsort(term_of, kind="stable")
+    order = order[keep[order]]
+    dfs = np.bincount(term_of[order], minlength=len(merged))
+    held = dfs > 0
+    texts = [text for text, h in zip(merged, held.tolist(), strict=True) if h]
+    if not positions:
+        blob, ends = blocks.encode_many(dfs[held], new[order], w[order])
+        writer.add_blocks(texts, blob, ends, dfs[held])
+        return float(w[~keep].sum())
+    c = np.concatenate(counts)
+    p = np.concatenate(poses)
+    starts = np.cumsum(c) - c
+    per_doc = c[order]
+    runs = np.repeat(starts[order] - (np.cumsum(per_doc) - per_doc), per_doc) + np.arange(int(per_doc.sum()))
+    blob, ends = blocks.encode_many(dfs[held], new[order], w[order], per_doc, p[runs])
+    writer.add_blocks(texts, blob, ends, dfs[held])
+    return float(c[~keep].sum())
 
 
 def _column_names(storage: PreadStorage, seg: Any) -> set[str]:
