@@ -304,6 +304,55 @@ def test_a_block_gives_back_what_was_written(postings, with_positions):
         assert found.positions().tolist() == [x for p in poses for x in p]
 
 
+_TERM = st.lists(
+    st.tuples(
+        st.integers(0, 5_000_000),
+        st.sampled_from([1.0, 2.0, 300.0, 70_000.0, 1.5]),
+        st.lists(st.integers(0, 70_000), max_size=4),
+    ),
+    min_size=1,
+    max_size=20,
+    unique_by=lambda p: p[0],
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_TERM, min_size=1, max_size=12), st.booleans(), st.sampled_from([1, 7, 1 << 20]))
+def test_many_blocks_encoded_at_once_are_the_blocks_encoded_one_by_one(terms, with_positions, chunk):
+    """``encode_many`` (a build's flush, a merge) writes ``encode``'s bytes, in chunks of any size, and
+    ``decode_region`` reads back what was written."""
+    docnums, weights, counts, positions, expected = [], [], [], [], []
+    for i, postings in enumerate(terms):
+        postings = sorted(postings)
+        d, w = [p[0] for p in postings], [p[1] for p in postings]
+        poses = [sorted(p[2]) if (i + k) % 3 else p[2] for k, p in enumerate(postings)]  # some out of order
+        docnums += d
+        weights += w
+        counts += [len(p) for p in poses]
+        positions += [x for p in poses for x in p]
+        if with_positions:
+            raw = blocks.encode(d, w, b"".join(PackedPositions().encode(p) for p in poses), [len(p) for p in poses])
+        else:
+            raw = blocks.encode(d, w)
+        expected.append(raw)
+    dfs = np.array([len(t) for t in terms])
+    extra = (np.array(counts), np.array(positions)) if with_positions else (None, None)
+    original = blocks.CHUNK_POSTINGS
+    blocks.CHUNK_POSTINGS = chunk
+    try:
+        blob, ends = blocks.encode_many(dfs, np.array(docnums), np.array(weights), *extra)
+    finally:
+        blocks.CHUNK_POSTINGS = original
+    assert blob == b"".join(expected)
+    assert ends.tolist() == np.cumsum([len(raw) for raw in expected]).tolist()
+    found = blocks.decode_region(blob, ends, dfs, with_positions)
+    assert found[0].tolist() == docnums and found[1].tolist() == weights
+    if with_positions:
+        assert (found[2].tolist(), found[3].tolist()) == (counts, positions)
+    else:
+        assert found[2] is None and found[3] is None
+
+
 @pytest.mark.parametrize(
     ("docnums", "weights", "size"),
     [([5], [1.0], 2), ([5, 300], [1.0, 1.0], 5), ([0, 1], [2.0, 3.0], 5), ([0, 1], [300.0, 1.0], 7), ([0], [0.5], 6)],
