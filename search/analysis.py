@@ -26,9 +26,11 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from functools import cached_property
 from importlib import resources
+from operator import itemgetter
 from pathlib import Path
 from typing import NamedTuple
 
@@ -228,9 +230,19 @@ class Analyzer:
     def words(self, text: str, index: bool = True, norm: tuple[str, list[int] | None] | None = None) -> list[Tok]:
         """Return jieba word tokens with sequential positions."""
         normed, offsets = norm or self.normalizer(text)
-        out: list[Tok] = []
+        return _map_offsets(list(map(Tok._make, self._words(normed, index))), offsets)
+
+    def word_counts(self, text: str, norm: tuple[str, list[int] | None] | None = None) -> Counter[str]:
+        """Each word of ``words(text)`` (``index=True``) with how often it occurs: what a word field indexes."""
+        normed, _ = norm or self.normalizer(text)
+        return Counter(map(itemgetter(0), self._words(normed, True)))
+
+    def _words(self, normed: str, index: bool) -> list[tuple[str, int, int, int]]:
+        """``words`` as plain (text, position, start, end) tuples, offsets into the normalized text."""
+        out: list[tuple[str, int, int, int]] = []
         pos = 0
         cut = self.segmenter.cut
+        has_word = self.segmenter.has_word
         skip_unit = -1
         for match in _RUNS.finditer(normed):
             start = match.start()
@@ -240,58 +252,65 @@ class Analyzer:
                     run, start = run[1:], start + 1
                 for word in cut(run) if run else ():
                     end = start + len(word)
-                    out.append(Tok(word, pos, start, end))
+                    out.append((word, pos, start, end))
                     if index and len(word) > 2:
-                        out.extend(self._subwords(word, pos, start))
+                        # dictionary words inside a long word, at its position (疫情防控 → 疫情, 防控)
+                        for n in (2, 3):
+                            for i in range(len(word) - n + 1):
+                                sub = word[i : i + n]
+                                if sub != word and has_word(sub):
+                                    out.append((sub, pos, start + i, start + i + n))
                     pos += 1
                     start = end
             else:
                 word = match.group(2)
                 end = match.end()
                 if word.isdigit() and end < len(normed) and normed[end] in _UNIT_AFTER_NUMBER:
-                    out.append(Tok(word + normed[end], pos, start, end + 1))
+                    out.append((word + normed[end], pos, start, end + 1))
                     skip_unit = end
                     if index:
-                        out.append(Tok(word, pos, start, end))
+                        out.append((word, pos, start, end))
                 else:
-                    out.append(Tok(word, pos, start, end))
+                    out.append((word, pos, start, end))
                     if index and _SPLIT_LATIN.search(word):
                         for part in _SPLIT_LATIN.split(word):
                             if part:
-                                out.append(Tok(part, pos, start, end))
+                                out.append((part, pos, start, end))
                 pos += 1
-        return _map_offsets(out, offsets)
-
-    def _subwords(self, word: str, pos: int, start: int) -> Iterator[Tok]:
-        """Dictionary words inside a long word, at its position (疫情防控 → 疫情, 防控)."""
-        has_word = self.segmenter.has_word
-        for n in (2, 3):
-            for i in range(len(word) - n + 1):
-                sub = word[i : i + n]
-                if sub != word and has_word(sub):
-                    yield Tok(sub, pos, start + i, start + i + n)
+        return out
 
     def bigrams(self, text: str, norm: tuple[str, list[int] | None] | None = None) -> list[Tok]:
         """Return CJK character bigrams (a lone character stands alone) and latin words."""
         normed, offsets = norm or self.normalizer(text)
-        out: list[Tok] = []
+        return _map_offsets(list(map(Tok._make, self._bigrams(normed))), offsets)
+
+    def bigram_positions(self, text: str, norm: tuple[str, list[int] | None] | None = None) -> dict[str, list[int]]:
+        """Each token of ``bigrams(text)`` with its positions in order: what a bigram field indexes."""
+        normed, _ = norm or self.normalizer(text)
+        positions: dict[str, list[int]] = defaultdict(list)
+        for gram, pos, _start, _end in self._bigrams(normed):
+            positions[gram].append(pos)
+        return positions
+
+    def _bigrams(self, normed: str) -> list[tuple[str, int, int, int]]:
+        """``bigrams`` as plain (text, position, start, end) tuples, offsets into the normalized text."""
+        out: list[tuple[str, int, int, int]] = []
         pos = 0
         for match in _RUNS.finditer(normed):
             start = match.start()
             run = match.group(1)
             if run is None:
-                out.append(Tok(match.group(2), pos, start, match.end()))
+                out.append((match.group(2), pos, start, match.end()))
                 pos += 2
                 continue
             if len(run) == 1:
-                out.append(Tok(run, pos, start, start + 1))
+                out.append((run, pos, start, start + 1))
                 pos += 1
             else:
-                for i in range(len(run) - 1):
-                    out.append(Tok(run[i : i + 2], pos, start + i, start + i + 2))
-                    pos += 1
+                out.extend((run[i : i + 2], pos + i, start + i, start + i + 2) for i in range(len(run) - 1))
+                pos += len(run) - 1
             pos += 1  # a gap: a bigram phrase never spans punctuation
-        return _map_offsets(out, offsets)
+        return out
 
     def is_stopword(self, word: str) -> bool:
         return word in self.stopwords

@@ -39,7 +39,7 @@ from .dedup import signature
 from .index import IndexStore
 from .ranking import key_text
 from .readers import DEFAULT_LIMITS, Limits, read_articles
-from .schema import NewsText, Postings, bind_schema, build_schema
+from .schema import Postings, bind_schema, build_schema
 from .settings import SETTINGS
 from .storage import (
     MergeReport,
@@ -161,10 +161,6 @@ class Documents:
         names = author_names(article.authors)
         meta_text = " ".join([article.source, article.channel, *names, *article.tags])
 
-        def text_postings(name: str, text: str) -> Postings:
-            fld: NewsText = schema[name]
-            return fld.postings(fld.tokens(text)) if text else Postings()
-
         norm_title = a.normalizer(article.title)
         norm_lead = a.normalizer(lead)
         norm_body = a.normalizer(article.body)
@@ -175,12 +171,12 @@ class Documents:
         doc: dict[str, Any] = {
             "id": article.id,
             "url": article.url,
-            "title": schema["title"].postings(a.words(article.title, norm=norm_title)),
-            "lead": schema["lead"].postings(a.words(lead, norm=norm_lead)),
-            "body": schema["body"].postings(a.words(article.body, norm=norm_body)),
-            "meta": text_postings("meta", meta_text),
-            "title_bg": schema["title_bg"].postings(a.bigrams(article.title, norm=norm_title)),
-            "body_bg": schema["body_bg"].postings(a.bigrams(lead_body, norm=norm_lead_body)),
+            "title": schema["title"].counted(a.word_counts(article.title, norm=norm_title)),
+            "lead": schema["lead"].counted(a.word_counts(lead, norm=norm_lead)),
+            "body": schema["body"].counted(a.word_counts(article.body, norm=norm_body)),
+            "meta": schema["meta"].counted(a.word_counts(meta_text)) if meta_text else Postings(),
+            "title_bg": schema["title_bg"].positioned(a.bigram_positions(article.title, norm=norm_title)),
+            "body_bg": schema["body_bg"].positioned(a.bigram_positions(lead_body, norm=norm_lead_body)),
             "_stored_title": article.title,
             "_stored_lead": article.lead,
             "_stored_body": article.body,

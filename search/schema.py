@@ -8,8 +8,10 @@ writer ready postings, so the writer's process only writes.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterator
+import sys
+from array import array
+from collections import Counter, defaultdict
+from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -81,17 +83,24 @@ class NewsText(fields.FieldType):
         once and reused).
         """
         if not isinstance(self.format, formats.Positions):
-            counts: dict[str, int] = defaultdict(int)
-            for tok in tokens:
-                counts[tok.text] += 1
-            return Postings((w.encode("utf-8"), n, float(n), None) for w, n in counts.items())
+            return self.counted(Counter(tok.text for tok in tokens))
         poses: dict[str, list[int]] = defaultdict(list)
         for tok in tokens:
             poses[tok.text].append(tok.pos)
-        encode = self.format.encode
+        return self.positioned(poses)
+
+    def counted(self, counts: Mapping[str, int]) -> Postings:
+        """A word field's postings from each term's frequency (``Analyzer.word_counts``)."""
+        return Postings([(w.encode("utf-8"), n, float(n), None) for w, n in counts.items()])
+
+    def positioned(self, poses: Mapping[str, list[int]]) -> Postings:
+        """A bigram field's postings from each term's positions (``Analyzer.bigram_positions``)."""
+        encode = _encode_positions if _NATIVE_U4 else self.format.encode
         return Postings(
-            (w.encode("utf-8"), len(p), float(len(p)), _one_position(p[0]) if len(p) == 1 else encode(p))
-            for w, p in poses.items()
+            [
+                (w.encode("utf-8"), len(p), float(len(p)), _one_position(p[0]) if len(p) == 1 else encode(p))
+                for w, p in poses.items()
+            ]
         )
 
     def tokens(self, text: str) -> list[Tok]:
@@ -112,6 +121,14 @@ class NewsText(fields.FieldType):
 
     def self_parsing(self) -> bool:
         return False
+
+
+_NATIVE_U4 = sys.byteorder == "little" and array("I").itemsize == 4  # array("I") writes PackedPositions' bytes
+
+
+def _encode_positions(poses: list[int]) -> bytes:
+    """``PackedPositions().encode`` without numpy's per-call cost (on a little-endian machine)."""
+    return array("I", poses).tobytes()
 
 
 @lru_cache(maxsize=65536)
