@@ -19,6 +19,7 @@ ids within one run: the last one wins, and each superseded copy is reported.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import queue
@@ -244,6 +245,33 @@ def _fill_segment(
     return added, failed
 
 
+def _fill_segments(
+    ix: Any, documents: Documents, writer_mb: int, batches: Iterable[list[tuple[int, Article]]]
+) -> tuple[list[tuple[Any, list[tuple[int, int]]]], list[tuple[int, str]]]:
+    """Write batches into finished segments, a new one whenever the postings fill the writer's memory;
+    return each segment with its (seq, local docnum) pairs, and the failures."""
+    parts: list[tuple[Any, list[tuple[int, int]]]] = []
+    failed: list[tuple[int, str]] = []
+    writer, added = new_writer(ix, writer_mb, lock=False), []
+    try:
+        for batch in batches:
+            batch_added, batch_failed = _fill_segment(writer, documents, [batch])
+            added += batch_added
+            failed += batch_failed
+            if writer.should_flush():
+                parts.append((finish_segment(writer), added))
+                writer, added = new_writer(ix, writer_mb, lock=False), []
+        if added:
+            parts.append((finish_segment(writer), added))
+        else:
+            drop_segment(writer)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            writer.cancel()
+        raise
+    return parts, failed
+
+
 def _segment_worker(gen_dir: str, documents: Documents, writer_mb: int, jobs: Any, results: Any, parent: int) -> None:
     """Write batches into segments; a new segment whenever the postings fill the writer's memory.
 
@@ -255,21 +283,7 @@ def _segment_worker(gen_dir: str, documents: Documents, writer_mb: int, jobs: An
     try:
         ix = PreadStorage(gen_dir).open_index()
         bind_schema(ix.schema, documents.analyzer)
-
-        parts: list[tuple[Any, list[tuple[int, int]]]] = []
-        failed: list[tuple[int, str]] = []
-        writer, added = new_writer(ix, writer_mb, lock=False), []
-        for batch in iter(jobs.get, None):  # until the end marker
-            batch_added, batch_failed = _fill_segment(writer, documents, [batch])
-            added += batch_added
-            failed += batch_failed
-            if writer.should_flush():
-                parts.append((finish_segment(writer), added))
-                writer, added = new_writer(ix, writer_mb, lock=False), []
-        if added:
-            parts.append((finish_segment(writer), added))
-        else:
-            drop_segment(writer)
+        parts, failed = _fill_segments(ix, documents, writer_mb, iter(jobs.get, None))  # until the end marker
         results.put(("ok", parts, failed))
     except BaseException as exc:  # report, so the parent fails the build cleanly
         results.put(("error", f"{type(exc).__name__}: {exc}", []))
@@ -336,9 +350,9 @@ def _write_segments(
         if progress:
             progress(done)
 
-    if workers <= 1:
-        added, failed = _fill_segment(main, documents, counted())
-        return [], added, failed
+    if workers <= 1:  # in this process, into segments of its own: the main writer holds only the deletions
+        parts, failed = _fill_segments(ix, documents, writer_mb, counted())
+        return parts, [], failed
 
     ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
     jobs = ctx.Queue(workers * 4)

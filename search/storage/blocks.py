@@ -161,7 +161,7 @@ def _pack(
     return b"".join(parts)
 
 
-CHUNK_POSTINGS = 1 << 20  # encode_many works through this many postings at a time (bounds its arrays)
+CHUNK_POSTINGS = 1 << 18  # encode_many works through this many postings at a time (bounds its arrays)
 _WEIGHT_BYTES = np.array([0, 1, 2, 4, 4], dtype=np.int64)  # a weights' code → bytes per weight
 
 

@@ -98,12 +98,35 @@ class GatheredPostings:
         for name, values in zip(self.COLUMNS, columns, strict=True):
             self.chunks[name].append(values)
 
-    def column(self, name: str, dtype: Any) -> np.ndarray:
-        """Every chunk's ``name`` array, concatenated (the chunks are let go)."""
-        parts = self.chunks[name]
-        whole = np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
-        self.chunks[name] = [whole]
-        return whole
+    def field(self, name: str, positional: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """One field's postings, in arrival order: term numbers, document numbers, weights, counts and positions
+        (the last two empty for a field without positions). Only this field's postings are copied."""
+        number = self.field_numbers[name]
+        parts: dict[str, list[np.ndarray]] = {key: [] for key in ("terms", "docnums", "weights", "counts", "positions")}
+        chunks = self.chunks
+        for k, fields in enumerate(chunks["fields"]):
+            chosen = fields == number
+            if not chosen.any():
+                continue
+            for key in ("terms", "docnums", "weights"):
+                parts[key].append(chunks[key][k][chosen])
+            if positional:
+                counts = chunks["counts"][k].astype(np.int64)
+                picked = counts[chosen]
+                starts = (np.cumsum(counts) - counts)[chosen]
+                runs = np.repeat(starts - (np.cumsum(picked) - picked), picked) + np.arange(int(picked.sum()))
+                parts["counts"].append(picked)
+                parts["positions"].append(chunks["positions"][k][runs])
+        types = {
+            "terms": np.uint32,
+            "docnums": np.uint32,
+            "weights": np.float64,
+            "counts": np.int64,
+            "positions": np.uint32,
+        }
+        return tuple(  # type: ignore[return-value]
+            np.concatenate(parts[key]) if parts[key] else np.zeros(0, dtype=types[key]) for key in types
+        )
 
 
 class PooledPostings:
@@ -123,32 +146,35 @@ class PooledPostings:
         if len(g.field_names) > 0x100:
             raise ValueError("a segment holds at most 256 indexed fields")
         texts = list(g.numbers)
-        field_of = g.column("fields", np.uint8)
-        term_of = g.column("terms", np.uint32)
-        all_docnums = g.column("docnums", np.uint32)
-        all_weights = g.column("weights", np.float64)
-        all_positions = g.column("positions", np.uint32)
-        counts = g.column("counts", np.uint32).astype(np.int64)
-        starts = np.cumsum(counts) - counts
         for name in sorted(g.field_names):
-            chosen = np.flatnonzero(field_of == g.field_numbers[name])
-            terms = term_of[chosen]
+            positional = name in self.positional
+            terms, docnums, weights, counts, positions = g.field(name, positional)
             order = sorted(np.unique(terms).tolist(), key=texts.__getitem__)
             rank = np.zeros(len(texts), dtype=np.int64)
             rank[order] = np.arange(len(order))
             keys = rank[terms]
-            chosen = chosen[np.argsort(keys, kind="stable")]
+            del terms, rank
+            moved = np.argsort(keys, kind="stable")
             dfs = np.bincount(keys, minlength=len(order))
-            docnums = all_docnums[chosen].astype(np.int64)
-            weights = all_weights[chosen]
-            if name not in self.positional:
-                yield name, [texts[i] for i in order], dfs, docnums, weights, None, None
+            del keys
+            sorted_texts = [texts[i] for i in order]
+            if not positional:
+                yield name, sorted_texts, dfs, docnums[moved].astype(np.int64), weights[moved], None, None
                 continue
-            per_doc = counts[chosen]
+            starts = np.cumsum(counts) - counts
+            per_doc = counts[moved]
             # each posting's run of positions, in the postings' new order
-            taken = np.repeat(starts[chosen] - (np.cumsum(per_doc) - per_doc), per_doc) + np.arange(int(per_doc.sum()))
-            positions = all_positions[taken].astype(np.int64)
-            yield name, [texts[i] for i in order], dfs, docnums, weights, per_doc, positions
+            taken = np.repeat(starts[moved] - (np.cumsum(per_doc) - per_doc), per_doc) + np.arange(int(per_doc.sum()))
+            del starts
+            yield (
+                name,
+                sorted_texts,
+                dfs,
+                docnums[moved].astype(np.int64),
+                weights[moved],
+                per_doc,
+                positions[taken].astype(np.int64),
+            )
 
 
 class NewsFieldWriter(base.FieldWriter):

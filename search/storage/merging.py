@@ -48,7 +48,7 @@ from .terms import NewsTermsReader
 from .writer import codec as news_codec
 
 WINDOW_TERMS = 1 << 16  # terms of a source a merge walks at once …
-WINDOW_POSTINGS = 1 << 20  # … or fewer, when their postings are more than this
+WINDOW_POSTINGS = 1 << 18  # … or fewer, when their postings are more than this
 STORED = "_stored"  # W3's stored-fields column: each document's pickled fields, zlib-compressed
 
 

@@ -53,7 +53,7 @@ class TermPool:
     """
 
     FOLD_AT = 1 << 16  # postings gathered as tuples before they are folded into the arrays (~10 MB)
-    POSTING_BYTES = 40  # 21 held, and what the flush's sorting and encoding arrays take per posting
+    POSTING_BYTES = 48  # 21 held, and what the flush's sorting and encoding arrays take per posting
     POSITION_BYTES = 24  # 4 held, and the flush's arrays per position
     TERM_BYTES = 160  # a dictionary entry and its bytes object, besides the term's text
 
