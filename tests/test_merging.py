@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import random
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 import search
 from search.readers import read_articles
-from search.storage import SegmentInfo, blocks, plan_merge, segments_of
+from search.storage import SegmentInfo, merging, plan_merge, segments_of
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample"
@@ -65,10 +63,23 @@ def _dump(store: search.IndexStore) -> dict[str, Any]:
     }
 
 
-@pytest.fixture(scope="module")
-def merged_and_fresh(tmp_path_factory: pytest.TempPathFactory, analyzer: search.Analyzer) -> tuple:
-    """An index updated, deleted from, then merged; and a fresh build of the same live articles."""
-    root = tmp_path_factory.mktemp("merging")
+@pytest.fixture(scope="module", params=[None, (3, 7)], ids=["windows", "tiny-windows"])
+def merged_and_fresh(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, analyzer: search.Analyzer
+) -> Any:
+    """An index updated, deleted from, then merged; and a fresh build of the same live articles.
+
+    ``tiny-windows``: the merges walk 3 terms or 7 postings of each source at a time, so a window ends
+    inside nearly every run of terms the sources share (the budget is shared by the sources).
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        if request.param:
+            patch.setattr(merging, "WINDOW_TERMS", request.param[0])
+            patch.setattr(merging, "WINDOW_POSTINGS", request.param[1])
+        yield _merged_and_fresh(tmp_path_factory.mktemp("merging"), analyzer)
+
+
+def _merged_and_fresh(root: Path, analyzer: search.Analyzer) -> tuple:
     articles = _sample()
     store = search.IndexStore(root / "merged", analyzer)
     assert search.reindex(store, ["sample"], full=True, workers=2, articles=articles).ok
@@ -177,52 +188,3 @@ def test_a_kill_mid_merge_leaves_the_served_generation_readable(tmp_path, analyz
     report = search.optimize(reopened)  # the next write removes the orphan and merges
     assert (report.merged, report.segments_after) == (2, 1)
     assert not orphans & _segment_files(gen_dir)
-
-
-def _random_block(rng: random.Random, n: int, positions: bool, fractional: bool) -> tuple[list, list, list, list]:
-    docnums = sorted(rng.sample(range(3 * n + 300), n))
-    weights = [rng.choice([1.0, 2.0, 3.0, 300.0]) if not fractional else rng.random() * 4 for _ in docnums]
-    counts = [max(1, int(w)) for w in weights] if positions else []
-    poses = [sorted(rng.sample(range(70_000), c)) for c in counts]
-    return docnums, weights, counts, poses
-
-
-def _encode(
-    docnums: list[int], weights: list[float], counts: list[int], poses: list[list[int]], positions: bool
-) -> bytes:
-    if not positions:
-        return blocks.encode(docnums, weights)
-    return blocks.encode(docnums, weights, np.asarray([p for ps in poses for p in ps], dtype="<u4").tobytes(), counts)
-
-
-@pytest.mark.parametrize("positions", [False, True])
-@pytest.mark.parametrize("fractional", [False, True])
-def test_renumbered_and_shifted_blocks_are_the_blocks_encode_gives(positions, fractional):
-    rng = random.Random(7)
-    for trial in range(60):
-        parts = [_random_block(rng, rng.choice([1, 3, 9, 40]), positions, fractional) for _ in range(rng.randint(1, 3))]
-        raws = [_encode(*part, positions) for part in parts]
-        numbers, expected, base = [], ([], [], [], []), trial * 1000
-        for docnums, weights, counts, poses in parts:
-            renumbered = np.full(max(docnums) + 1, -1, dtype=np.int64)
-            for k, d in enumerate(docnums):
-                if rng.random() < 0.7:  # kept: the next number
-                    renumbered[d] = base
-                    for out, value in zip(
-                        expected,
-                        (base, weights[k], counts[k] if positions else 0, poses[k] if positions else []),
-                        strict=True,
-                    ):
-                        out.append(value)
-                    base += 1
-            numbers.append(renumbered)
-        block, df, _ = blocks.renumber(raws, [len(p[0]) for p in parts], numbers, positions)
-        if not expected[0]:
-            assert (block, df) == (None, 0)
-            continue
-        assert (block, df) == (_encode(*expected, positions), len(expected[0]))
-        docnums, weights, counts, poses = parts[0]
-        shifted = [d + 70_000 * trial for d in docnums]
-        assert blocks.shift(raws[0], len(docnums), 70_000 * trial) == _encode(
-            shifted, weights, counts, poses, positions
-        )

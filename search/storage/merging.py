@@ -47,7 +47,7 @@ from .formats import PackedPositions
 from .terms import NewsTermsReader
 from .writer import codec as news_codec
 
-WINDOW_TERMS = 1 << 16  # terms of a source a merge walks at once …
+WINDOW_TERMS = 1 << 16  # terms a round of a merge takes from all its sources together …
 WINDOW_POSTINGS = 1 << 18  # … or fewer, when their postings are more than this
 STORED = "_stored"  # W3's stored-fields column: each document's pickled fields, zlib-compressed
 
@@ -228,7 +228,8 @@ def _merge_field(
     Memory holds a window per source whatever the vocabulary.
     """
     positions = isinstance(fieldobj.format, PackedPositions)
-    walks = [_Walk(r, fieldname) for r in readers]
+    share = max(len(readers), 1)  # a round holds about WINDOW_POSTINGS postings whatever the sources
+    walks = [_Walk(r, fieldname, max(WINDOW_TERMS // share, 1), max(WINDOW_POSTINGS // share, 1)) for r in readers]
     dropped = 0.0
     while any(w.texts for w in walks):
         open_ends = [w.texts[-1] for w in walks if w.texts and not w.last]
@@ -239,11 +240,12 @@ def _merge_field(
 
 
 class _Walk:
-    """A source's terms of a field, a window at a time (``WINDOW_TERMS`` terms or ``WINDOW_POSTINGS``
-    postings, at least one term)."""
+    """A source's terms of a field, a window at a time (``terms`` terms or ``postings`` postings, at least
+    one term)."""
 
-    def __init__(self, reader: NewsTermsReader, fieldname: str) -> None:
+    def __init__(self, reader: NewsTermsReader, fieldname: str, terms: int, postings: int) -> None:
         self.reader = reader
+        self.terms, self.postings = terms, postings
         self.first, self.end = reader._fields.get(fieldname, (0, 0))  # the window's first term's number
         self.at = self.first  # the next term's number after the window
         self.texts: list[bytes] = []
@@ -259,8 +261,8 @@ class _Walk:
             return
         r = self.reader
         self.first = self.at
-        counts = np.cumsum(r._dfs[self.at : min(self.at + WINDOW_TERMS, self.end)], dtype=np.int64)
-        self.at += max(1, int(np.searchsorted(counts, WINDOW_POSTINGS, side="right")))
+        counts = np.cumsum(r._dfs[self.at : min(self.at + self.terms, self.end)], dtype=np.int64)
+        self.at += max(1, int(np.searchsorted(counts, self.postings, side="right")))
         edges = r._text_offsets[self.first : self.at + 1].tolist()
         blob = r._blob
         self.texts = [blob[x:y] for x, y in zip(edges, edges[1:], strict=False)]
