@@ -50,6 +50,7 @@ from .storage import (
     commit,
     drop_segment,
     finish_segment,
+    merge_all,
     merge_segments,
     new_writer,
     plan_merge,
@@ -105,7 +106,7 @@ def optimize(store: IndexStore) -> MergeReport:
     with store.write_lock():
         gen_dir = store.generation_dir()
         store.check_compatible(store.meta(gen_dir.name))
-        return merge_segments(gen_dir)
+        return merge_all(gen_dir)
 
 
 @dataclass
@@ -574,7 +575,7 @@ def reindex(
             crash_hook("committed")
         policy = merge or DEFAULT_MERGE
         if report.mode == "full" and policy.max_segments:  # nobody reads it yet: the old files go at once
-            report.merged = merge_segments(gen_dir, keep_old=False).merged
+            report.merged = merge_all(gen_dir, keep_old=False).merged
         elif report.mode == "incremental":
             report.merged = _merge_by_policy(gen_dir, policy).merged
         if crash_hook:

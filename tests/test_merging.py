@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -188,3 +189,32 @@ def test_a_kill_mid_merge_leaves_the_served_generation_readable(tmp_path, analyz
     report = search.optimize(reopened)  # the next write removes the orphan and merges
     assert (report.merged, report.segments_after) == (2, 1)
     assert not orphans & _segment_files(gen_dir)
+
+
+def test_merging_in_rounds_of_a_few_segments_writes_what_one_merge_writes(tmp_path, analyzer):
+    """``merge_all`` merges neighbouring runs of ``fan_in`` segments, then the rest: the same files, byte for
+    byte, as one merge of every segment (the documents keep their order)."""
+    store = search.IndexStore(tmp_path / "ix", analyzer)
+    articles = _sample()
+    assert search.reindex(store, ["sample"], full=True, workers=2, articles=articles[:100], merge=NEVER).ok
+    for start in range(100, len(articles), 20):  # an incremental update is a segment of its own
+        assert search.reindex(store, ["more"], articles=articles[start : start + 20], merge=NEVER).ok
+    assert search.delete(store, [a.id for a in articles[::9]], merge=NEVER) > 10
+    source = store.generation_dir()
+    assert len(segments_of(source)) >= 6
+    files = {}
+    for name, merge in (
+        ("once", lambda d: merging.merge_segments(d, keep_old=False)),
+        ("rounds", lambda d: merging.merge_all(d, keep_old=False, fan_in=2)),
+    ):
+        copy = tmp_path / name
+        shutil.copytree(source, copy)
+        report = merge(copy)
+        assert (report.segments_before, report.segments_after, report.merged) == (
+            len(segments_of(source)),
+            1,
+            report.segments_before,
+        )
+        (segment,) = segments_of(copy)
+        files[name] = {p.name[len(segment.name) :]: p.read_bytes() for p in copy.glob(segment.name + ".*")}
+    assert len(files["once"]) > 10 and files["rounds"] == files["once"]

@@ -17,7 +17,7 @@ attribute of a Whoosh object.
 from .codec import NewsCodec
 from .files import PreadStorage
 from .formats import PackedPositions
-from .merging import MergeReport, SegmentInfo, merge_segments, plan_merge, segments_of
+from .merging import MergeReport, SegmentInfo, merge_all, merge_segments, plan_merge, segments_of
 from .reading import (
     BytesColumn,
     StoredFields,
@@ -43,6 +43,7 @@ __all__ = [
     "commit",
     "drop_segment",
     "finish_segment",
+    "merge_all",
     "merge_segments",
     "new_writer",
     "news_terms",

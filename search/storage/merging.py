@@ -47,6 +47,7 @@ from .formats import PackedPositions
 from .terms import NewsTermsReader
 from .writer import codec as news_codec
 
+FAN_IN = 10  # segments a merge reads at once (merge_all merges more in rounds)
 WINDOW_TERMS = 1 << 16  # terms a round of a merge takes from all its sources together …
 WINDOW_POSTINGS = 1 << 18  # … or fewer, when their postings are more than this
 STORED = "_stored"  # W3's stored-fields column: each document's pickled fields, zlib-compressed
@@ -151,6 +152,44 @@ def merge_segments(gen_dir: str | Path, names: list[str] | None = None, keep_old
     report.docs = merged.doc_count_all()
     report.dropped = sum(s.deleted_count() for s in sources)
     report.names = [s.segment_id() for s in sources]
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def merge_all(gen_dir: str | Path, keep_old: bool = True, fan_in: int = FAN_IN) -> MergeReport:
+    """Merge every segment of ``gen_dir`` into one, at most ``fan_in`` at a time; call it holding the write lock.
+
+    A merge holds its sources' terms tables: a million-article build ends
+    with a few hundred segments, too many tables at once. Runs of ``fan_in``
+    neighbouring segments are merged into one (each in the place of its
+    first, so documents keep the order a single merge gives them), and again,
+    until ``fan_in`` or fewer are left for the last merge (Lucene's tiered
+    merging has the same shape).
+    """
+    started = time.perf_counter()
+    report = MergeReport()
+    originals: set[str] = set()
+    merged: set[str] = set()
+    while True:
+        segments = segments_of(gen_dir)
+        if not report.segments_before:
+            report.segments_before = len(segments)
+            originals = {s.name for s in segments}
+        if len(segments) <= fan_in:
+            rounds = [None]  # the last merge: all of them
+        else:
+            names = [s.name for s in segments]
+            rounds = [names[i : i + fan_in] for i in range(0, len(names), fan_in) if len(names[i : i + fan_in]) > 1]
+        for names in rounds:
+            done = merge_segments(gen_dir, names, keep_old=keep_old)
+            merged.update(done.names)
+            report.dropped += done.dropped
+            report.docs = done.docs or report.docs
+            report.segments_after = done.segments_after
+        if rounds == [None]:
+            break
+    report.merged = len(originals & merged)
+    report.names = sorted(originals & merged)
     report.seconds = time.perf_counter() - started
     return report
 
