@@ -12,6 +12,7 @@ from .cms import CHARSETS as CMS_CHARSETS
 from .cms import READERS as CMS_READERS
 from .cms import CmsError, CmsOptions, Dsn, SyncReport, mask_dsn, sync_cms
 from .evaluation import evaluate, evaluate_related
+from .hits import Hit, SearchResults
 from .index import IndexBusyError, IndexError_, IndexMismatchError, IndexStore, NoIndexError
 from .indexing import MergePolicy, ReindexReport, WriterProcessError, delete, optimize, reindex
 from .publish import PublishError, PublishResult, publish
@@ -24,7 +25,7 @@ from .related import hot_articles
 from .related import related as related_articles  # not ``related``: the module's name
 from .rerank import Reranker, load_reranker
 from .screening import Denylist, mask_personal, terminal_safe
-from .searching import SORTS, Hit, QueryError, SearchEngine, SearchResults
+from .searching import SORTS, QueryError, SearchEngine
 from .settings import SETTINGS, SETTINGS_BY_NAME, load_settings
 from .settings import reference as settings_reference
 from .snippets import plain

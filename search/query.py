@@ -33,8 +33,40 @@ from whoosh.query.spans import SpanNear
 
 from .analysis import Analyzer, Tok
 from .articles import MAX_YEAR, MIN_YEAR, SHANGHAI, parse_published
-from .ranking import Weights
-from .scoring import Source, WordPlan
+from .ranking import (
+    JUNCTION_WEIGHT,
+    LATIN_PREFIX_WEIGHT,
+    PARTIAL_WEIGHT,
+    SINGLE_CHAR_FACTOR,
+    SUBWORD_WEIGHT,
+    SYNONYM_FACTOR,
+    Weights,
+)
+
+
+@dataclass(frozen=True)
+class Source:
+    """One place a query word's evidence comes from.
+
+    ``terms`` of one item is a term; several items are the bigrams of a word,
+    all of which must occur (their smallest frequency counts).
+    """
+
+    field: str
+    terms: tuple[str, ...]
+    weight: float
+    prefix: bool = False
+    partial: bool = False  # evidence of part of the word: scores, but does not make the word "matched"
+
+
+@dataclass
+class WordPlan:
+    """One query word's evidence: the sources the scorer reads as postings (``search.scoring``)."""
+
+    word: str
+    sources: list[Source] = field(default_factory=list)
+    counts: bool = True  # False: ranking evidence only, not a word that must match
+
 
 FIELD_ALIASES = {
     "title": "title",
@@ -264,9 +296,6 @@ def _bigram_clause(
     return Q.And([Q.Term(fieldname, g) for g in grams], boost=boost / len(grams))
 
 
-SYNONYM_FACTOR = 0.8
-
-
 def minimal_alternatives(word: str, synonyms: Iterable[str]) -> list[str]:
     """Synonyms that do not contain the word or another synonym.
 
@@ -346,12 +375,7 @@ def word_plan(
     return plan
 
 
-JUNCTION_WEIGHT = 0.05
-LATIN_PREFIX_WEIGHT = 0.3
 _LATIN_STEM = re.compile(r"(?=[a-z0-9]*[a-z])[a-z0-9]{4,}")
-PARTIAL_WEIGHT = 0.5
-SUBWORD_WEIGHT = 0.2
-SINGLE_CHAR_FACTOR = 0.3
 
 
 def _merge_synonym_spans(words: list[str], synonyms: Callable[[str], list[str]] | None) -> list[str]:

@@ -21,11 +21,12 @@ import threading
 from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from .query import Source, WordPlan
 from .ranking import K1, bm25f_saturate, field_b, idf, key_text
 from .storage import BytesColumn, StoredFields, generation_doc_frequencies, generation_postings
 
@@ -36,28 +37,6 @@ SPARSE_SHARE = 8  # a word with postings in under 1/8 of the documents is scored
 DENSE_KEEP = 4  # a word scored over every document is kept for its scored ones when under 1/4 of them
 FILTER_CACHE_BYTES = 16 << 20  # documents of phrases and filters kept (4 bytes a document)
 WORD_CACHE_BYTES = 48 << 20  # words' scores kept (a common word at 100,000 articles: up to 0.5 MB)
-
-
-@dataclass(frozen=True)
-class Source:
-    """One place a query word's evidence comes from.
-
-    ``terms`` of one item is a term; several items are the bigrams of a word,
-    all of which must occur (their smallest frequency counts).
-    """
-
-    field: str
-    terms: tuple[str, ...]
-    weight: float
-    prefix: bool = False
-    partial: bool = False  # evidence of part of the word: scores, but does not make the word "matched"
-
-
-@dataclass
-class WordPlan:
-    word: str
-    sources: list[Source] = field(default_factory=list)
-    counts: bool = True  # False: ranking evidence only, not a word that must match
 
 
 class Corpus:

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 
 import search
+from search.candidates import phrase_docs
 from search.query import min_match
 from search.ranking import RankingConfig
 from search.storage import news_terms, term_postings
@@ -259,12 +260,13 @@ def test_phrases_found_on_normalized_texts_as_whoosh_finds_them(store, tmp_path,
     for phrase in phrases:
         clause = search.query.phrase_clause(store.analyzer, phrase)
         expected = sorted(searcher.docs_for_query(clause))
-        assert engine._phrase_docs(corpus, clause).tolist() == expected, phrase
+        assert phrase_docs(corpus, clause, normalize).tolist() == expected, phrase
         found += bool(expected)
     assert len(phrases) > 500 and found > 500
     tricky_ids = {
         p: sorted(
-            corpus.stored(d)["id"] for d in engine._phrase_docs(corpus, search.query.phrase_clause(store.analyzer, p))
+            corpus.stored(d)["id"]
+            for d in phrase_docs(corpus, search.query.phrase_clause(store.analyzer, p), normalize)
         )
         for p in ("七一勋章", "国家情报局", "一带一路")
     }
