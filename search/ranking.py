@@ -32,6 +32,8 @@ from typing import Any
 import numpy as np
 from whoosh.util.times import datetime_to_long
 
+from .settings import RankingSettings
+
 
 @dataclass(frozen=True)
 class Weights:
@@ -80,17 +82,18 @@ class RankingConfig:
     recency_weight: float = 0.1
 
     @classmethod
-    def from_settings(cls, settings: dict[str, Any]) -> RankingConfig:
+    def from_settings(cls, settings: RankingSettings) -> RankingConfig:
+        """The configuration the ranking settings give (``settings.read_groups(...).ranking``)."""
         return cls(
             weights=Weights(
-                title=float(settings["TITLE_WEIGHT"]),
-                lead=float(settings["LEAD_WEIGHT"]),
-                body=float(settings["BODY_WEIGHT"]),
-                meta=float(settings["META_WEIGHT"]),
-                bigram=float(settings["BIGRAM_WEIGHT"]),
+                title=settings.title_weight,
+                lead=settings.lead_weight,
+                body=settings.body_weight,
+                meta=settings.meta_weight,
+                bigram=settings.bigram_weight,
             ),
-            half_life_days=float(settings["RECENCY_HALF_LIFE_DAYS"]),
-            recency_weight=float(settings["RECENCY_WEIGHT"]),
+            half_life_days=settings.recency_half_life_days,
+            recency_weight=settings.recency_weight,
         )
 
 

@@ -39,7 +39,12 @@ WORD_CACHE_BYTES = 48 << 20  # words' scores kept (a common word at 100,000 arti
 
 
 class Corpus(IndexVersion):
-    """An index version (``corpus.IndexVersion``) with its postings, read and cached, and BM25F over them."""
+    """An index version (``corpus.IndexVersion``) with its postings, read and cached, and BM25F over them.
+
+    Over 150 lines because postings, prefix expansion, phrase documents and
+    word scores share one version's caches and locks; the formula's parts are
+    ``search.ranking``'s pure functions.
+    """
 
     def __init__(self, searcher: Any) -> None:
         super().__init__(searcher)

@@ -60,7 +60,12 @@ class QueryError(ValueError):
 
 
 class SearchEngine:
-    """Searches one index root; safe to share between threads."""
+    """Searches one index root; safe to share between threads.
+
+    Over 150 lines for one reason: ``search`` is kept as one function that
+    reads top to bottom (the stages in order, with the relaxations and
+    rewrites between them), the way a reader follows a query through.
+    """
 
     def __init__(
         self,

@@ -377,7 +377,8 @@ def test_recency_prior_favours_fresh_news(store, tmp_path):
     search.reindex(store, [write_jsonl(tmp_path / "bridge.jsonl", docs)], full=True, workers=1)
 
     def engine_with(**overrides):
-        return search.SearchEngine(store, RankingConfig.from_settings(search.load_settings(overrides=overrides)))
+        ranking = search.read_groups(search.load_settings(overrides=overrides)).ranking
+        return search.SearchEngine(store, RankingConfig.from_settings(ranking))
 
     off = engine_with().search("湘江大桥", collapse=False, explain=True)
     on = engine_with(RECENCY_HALF_LIFE_DAYS=365).search("湘江大桥", collapse=False, explain=True)
