@@ -1,6 +1,6 @@
 """Planning: a ``ParsedQuery`` made ready to score and filter (a ``Plan``).
 
-The free text becomes word plans (``query.word_plans``: each word's evidence
+The free text becomes word plans (``words.word_plans``: each word's evidence
 in the fields, with synonyms), explicit phrases and ``title:`` words become
 required clauses, ``source:``/``channel:``/``author:`` and dates a filter,
 ``-word``/``-"phrase"`` exclusions, and quoted runs inside a longer query
@@ -16,8 +16,9 @@ from datetime import timezone
 from whoosh import query as Q
 
 from .analysis import Analyzer
-from .query import ParsedQuery, WordPlan, content_words, phrase_clause, word_plan, word_plans
+from .query import ParsedQuery
 from .ranking import Weights
+from .words import WordPlan, content_words, phrase_clause, word_plan, word_plans
 
 
 @dataclass

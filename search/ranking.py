@@ -4,7 +4,7 @@ Every number that shapes an ordering lives here, grouped by the stage that
 reads it (tuned on the dev tasks with ``cli.py eval``: docs/ranking.md):
 
 * field weights (``Weights``, the query's boosts) and a query word's
-  evidence factors (synonyms, parts of words, junctions: ``query.word_plan``);
+  evidence factors (synonyms, parts of words, junctions: ``words.word_plan``);
 * BM25F: ``search.scoring`` computes it on the codec's arrays, term at a
   time, with this module's ``K1``, per-field length normalisation
   (``FIELD_B``, ``field_b``), ``idf`` and ``bm25f_saturate``;
@@ -66,7 +66,7 @@ def bm25f_saturate(tf: Any, k1: float = K1) -> Any:
     return tf * (k1 + 1.0) / (tf + k1)
 
 
-# A query word's evidence (``query.word_plan``): factors of the field weights.
+# A query word's evidence (``words.word_plan``): factors of the field weights.
 SYNONYM_FACTOR = 0.8  # a synonym of the word
 SINGLE_CHAR_FACTOR = 0.3  # a lone CJK character jieba left unattached (刷, 艇): rare as a token, says little
 PARTIAL_WEIGHT = 0.5  # the word's bigrams one by one (part of the word occurs), shared among them

@@ -26,7 +26,7 @@ from typing import Any
 from pypinyin import Style, lazy_pinyin
 
 from .analysis import Analyzer
-from .query import content_words
+from .words import content_words
 
 _CJK_WORD = re.compile(r"^[\u4e00-\u9fff]{2,6}$")
 _PINYIN_INPUT = re.compile(r"^[a-z0-9\s'’‘\-]+$")

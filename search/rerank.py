@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 
 from . import ranking
-from .query import WordPlan
 from .scoring import Corpus, WordScores
+from .words import WordPlan
 
 DEPTH = 30  # candidates the model looks at (the first page and two pages of look-ahead; as ranking.PROXIMITY_DEPTH)
 

@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 
 from .corpus import BoundedCache, IndexVersion
-from .query import Source, WordPlan
 from .ranking import K1, bm25f_saturate, idf, key_text
 from .storage import generation_doc_frequencies, generation_postings
+from .words import Source, WordPlan
 
 POSTINGS_CACHE_ITEMS = 4_000_000  # decoded postings kept (about 8 bytes each)
 PREFIX_EXPANSION_LIMIT = 400

@@ -24,8 +24,8 @@ LAYERS: tuple[set[str], ...] = (
     # formulas and text tools: relevance constants, near-duplicates, word classes, snippets…
     {"search.ranking", "search.dedup", "search.wordclass", "search.snippets", "search.screening"},
     {"search.schema", "search.htmlpage"},
-    # query syntax and word plans; the index store; an index version's per-document data
-    {"search.query", "search.index", "search.readers", "search.corpus"},
+    # query syntax; word plans; the index store; an index version's per-document data
+    {"search.query", "search.words", "search.index", "search.readers", "search.corpus"},
     {"search.scoring"},  # BM25F over an index version's arrays
     {"search.plan", "search.recovery", "search.rerank"},  # plan; pinyin and typos; the learned re-ranker
     {"search.candidates"},

@@ -258,7 +258,7 @@ def test_phrases_found_on_normalized_texts_as_whoosh_finds_them(store, tmp_path,
     phrases += ["七一勋章", "國家情報局", "一带一路", "带一路一", "勋章获得者", "获得者表彰", "勋章", "七一", "三农"]
     found = 0
     for phrase in phrases:
-        clause = search.query.phrase_clause(store.analyzer, phrase)
+        clause = search.words.phrase_clause(store.analyzer, phrase)
         expected = sorted(searcher.docs_for_query(clause))
         assert phrase_docs(corpus, clause, normalize).tolist() == expected, phrase
         found += bool(expected)
@@ -266,7 +266,7 @@ def test_phrases_found_on_normalized_texts_as_whoosh_finds_them(store, tmp_path,
     tricky_ids = {
         p: sorted(
             corpus.stored(d)["id"]
-            for d in phrase_docs(corpus, search.query.phrase_clause(store.analyzer, p), normalize)
+            for d in phrase_docs(corpus, search.words.phrase_clause(store.analyzer, p), normalize)
         )
         for p in ("七一勋章", "国家情报局", "一带一路")
     }
