@@ -181,8 +181,14 @@ def reference() -> str:
 # default): the engine takes groups rather than coercing dict values at each use.
 
 
+class _Group:
+    def paths(self, name: str) -> list[str]:
+        """A setting of files separated by the OS path separator (``userdict``, ``synonyms``…), as a list."""
+        return [p for p in str(getattr(self, name)).split(os.pathsep) if p]
+
+
 @dataclass(frozen=True)
-class IndexSettings:
+class IndexSettings(_Group):
     """Where the index is and how articles are analysed and written into it."""
 
     index: str
@@ -193,10 +199,6 @@ class IndexSettings:
     writer_mb: int
     merge_segments: int
     merge_deleted: float
-
-    def paths(self, name: str) -> list[str]:
-        """A setting of files separated by the OS path separator (``userdict``, ``synonyms``), as a list."""
-        return [p for p in str(getattr(self, name)).split(os.pathsep) if p]
 
 
 @dataclass(frozen=True)
@@ -223,12 +225,30 @@ class SnippetSettings:
 
 
 @dataclass(frozen=True)
+class ServingSettings(_Group):
+    """What the web app accepts and how its query log and hot lists behave."""
+
+    max_query_chars: int
+    page_size: int
+    max_page_size: int
+    query_log_max_rows: int
+    hot_ttl_seconds: float
+    hot_window_seconds: float
+    hot_min_clients: int
+    hot_denylist: str
+    click_log: bool
+    cors_origins: str
+    trusted_proxies: int
+
+
+@dataclass(frozen=True)
 class Groups:
-    """The settings the engine reads, by group (``read_groups``)."""
+    """The settings the engine and the web app read, by group (``read_groups``)."""
 
     index: IndexSettings
     ranking: RankingSettings
     snippets: SnippetSettings
+    serving: ServingSettings
 
 
 def _group(cls: type, values: Mapping[str, Any]) -> Any:
@@ -244,4 +264,9 @@ def _group(cls: type, values: Mapping[str, Any]) -> Any:
 def read_groups(values: Mapping[str, Any] | None = None) -> Groups:
     """The engine's settings as typed, frozen groups (``values``: from ``load_settings``; None: loaded)."""
     values = load_settings() if values is None else values
-    return Groups(_group(IndexSettings, values), _group(RankingSettings, values), _group(SnippetSettings, values))
+    return Groups(
+        _group(IndexSettings, values),
+        _group(RankingSettings, values),
+        _group(SnippetSettings, values),
+        _group(ServingSettings, values),
+    )

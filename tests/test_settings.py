@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import search
-from search.settings import IndexSettings, RankingSettings, SnippetSettings, load_settings
+from search.settings import IndexSettings, RankingSettings, ServingSettings, SnippetSettings, load_settings
 
 
 @pytest.mark.parametrize(
@@ -43,7 +43,9 @@ def test_every_setting_is_read_somewhere():
     """By its name, or through its field of a typed group (``read_groups``: ``.title_weight``, ``"userdict"``)."""
     code = "\n".join(p.read_text("utf-8") for p in [ROOT / "cli.py", *(ROOT / "search").rglob("*.py")])
     code = code.replace((ROOT / "search" / "settings.py").read_text("utf-8"), "")
-    grouped = {f.name for group in (IndexSettings, RankingSettings, SnippetSettings) for f in fields(group)}
+    grouped = {
+        f.name for group in (IndexSettings, RankingSettings, SnippetSettings, ServingSettings) for f in fields(group)
+    }
     assert grouped <= {s.name.lower() for s in search.SETTINGS}  # every field of a group is a setting
 
     def read(name: str) -> bool:
@@ -62,6 +64,7 @@ def test_settings_read_into_typed_frozen_groups():
     assert groups.snippets == SnippetSettings(120, 2)
     assert groups.index == IndexSettings("indexes/default", "rjieba", "", f"a.txt{os.pathsep}b.txt", 0, 256, 8, 0.2)
     assert (groups.index.paths("synonyms"), groups.index.paths("userdict")) == (["a.txt", "b.txt"], [])
+    assert groups.serving == ServingSettings(256, 10, 100, 200_000, 30.0, 3600.0, 3, "", False, "", 0)
     with pytest.raises(FrozenInstanceError):
         groups.ranking.title_weight = 1.0  # type: ignore[misc]
 
