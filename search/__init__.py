@@ -4,14 +4,13 @@ The public API; the CLI and the web app use nothing else
 (``tests/test_layers.py`` checks it).
 """
 
-import os
-
 from .analysis import Analyzer
 from .articles import Article, ArticleError, Page, parse_published
 from .cms import CHARSETS as CMS_CHARSETS
 from .cms import READERS as CMS_READERS
 from .cms import CmsError, CmsOptions, Dsn, SyncReport, mask_dsn, sync_cms
 from .evaluation import evaluate, evaluate_related
+from .hits import Hit, SearchResults
 from .index import IndexBusyError, IndexError_, IndexMismatchError, IndexStore, NoIndexError
 from .indexing import MergePolicy, ReindexReport, WriterProcessError, delete, optimize, reindex
 from .publish import PublishError, PublishResult, publish
@@ -24,8 +23,8 @@ from .related import hot_articles
 from .related import related as related_articles  # not ``related``: the module's name
 from .rerank import Reranker, load_reranker
 from .screening import Denylist, mask_personal, terminal_safe
-from .searching import SORTS, Hit, QueryError, SearchEngine, SearchResults
-from .settings import SETTINGS, SETTINGS_BY_NAME, load_settings
+from .searching import SORTS, QueryError, SearchEngine
+from .settings import SETTINGS, SETTINGS_BY_NAME, load_settings, read_groups
 from .settings import reference as settings_reference
 from .snippets import plain
 from .suggest import suggest as suggestions  # not ``suggest``: the module's name
@@ -83,6 +82,7 @@ __all__ = [
     "publish",
     "query_log_path",
     "read_articles",
+    "read_groups",
     "reindex",
     "related_articles",
     "suggestions",
@@ -94,16 +94,16 @@ __all__ = [
 
 def open_engine(settings: dict | None = None) -> SearchEngine:
     """Build the engine for the configured index (settings from ``load_settings``)."""
-    settings = settings or load_settings()
-    analyzer = Analyzer(settings["SEGMENTER"], [p for p in str(settings["USERDICT"]).split(os.pathsep) if p])
-    store = IndexStore(settings["INDEX"], analyzer)
-    synonyms = [p for p in str(settings["SYNONYMS"]).split(os.pathsep) if p]
+    groups = read_groups(settings or load_settings())
+    index, ranking = groups.index, groups.ranking
+    analyzer = Analyzer(index.segmenter, index.paths("userdict"))
+    store = IndexStore(index.index, analyzer)
     return SearchEngine(
         store,
-        RankingConfig.from_settings(settings),
-        synonyms=Synonyms.load(analyzer.normalizer.text, synonyms),
-        snippet_chars=int(settings["SNIPPET_CHARS"]),
-        fragments=int(settings["SNIPPET_FRAGMENTS"]),
-        max_window=int(settings["MAX_RESULT_WINDOW"]),
-        reranker=load_reranker(str(settings.get("RANKER_MODEL") or "")),
+        RankingConfig.from_settings(ranking),
+        synonyms=Synonyms.load(analyzer.normalizer.text, index.paths("synonyms")),
+        snippet_chars=groups.snippets.snippet_chars,
+        fragments=groups.snippets.snippet_fragments,
+        max_window=ranking.max_result_window,
+        reranker=load_reranker(ranking.ranker_model),
     )

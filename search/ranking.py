@@ -1,13 +1,24 @@
 """Ranking: the constants and formulas of relevance, in one place to tune.
 
-BM25F over the fields: ``search.scoring.Corpus`` computes it on the codec's
-arrays with this module's ``K1``, per-field length normalisation
-(``FIELD_B``, ``field_b``), ``idf`` and field weights (``Weights``, the
-query's boosts). ``final_scores`` adjusts BM25F scores with the news recency
-prior (``2^(-age/half_life)``, off for date sort or when the half-life is 0);
-the proximity boosts and the phrase preference are below. ``explain`` breaks
-a score into its parts for ``--explain``. (The related box keeps Whoosh's
-default BM25F, which it was tuned with: ``search.related``.)
+Every number that shapes an ordering lives here, grouped by the stage that
+reads it (tuned on the dev tasks with ``cli.py eval``: docs/ranking.md):
+
+* field weights (``Weights``, the query's boosts) and a query word's
+  evidence factors (synonyms, parts of words, junctions: ``words.word_plan``);
+* BM25F: ``search.scoring`` computes it on the codec's arrays, term at a
+  time, with this module's ``K1``, per-field length normalisation
+  (``FIELD_B``, ``field_b``), ``idf`` and ``bm25f_saturate``;
+* candidates and tiers (``search.candidates``): how many words must match,
+  when partial matches fill a page, when an answer is weak, when an explicit
+  phrase is relaxed to its words;
+* the final order (``search.ordering``): ``final_scores`` adjusts BM25F
+  with the news recency prior (``2^(-age/half_life)``, off for date sort or
+  when the half-life is 0), the proximity boosts and the phrase preference;
+  ``explain`` breaks a score into its parts for ``--explain``;
+* related articles (``search.related``), which keep Whoosh's default BM25F,
+  the weighting they were tuned with.
+
+It imports nothing of the engine: every stage may read it.
 """
 
 from __future__ import annotations
@@ -20,6 +31,8 @@ from typing import Any
 
 import numpy as np
 from whoosh.util.times import datetime_to_long
+
+from .settings import RankingSettings
 
 
 @dataclass(frozen=True)
@@ -53,6 +66,15 @@ def bm25f_saturate(tf: Any, k1: float = K1) -> Any:
     return tf * (k1 + 1.0) / (tf + k1)
 
 
+# A query word's evidence (``words.word_plan``): factors of the field weights.
+SYNONYM_FACTOR = 0.8  # a synonym of the word
+SINGLE_CHAR_FACTOR = 0.3  # a lone CJK character jieba left unattached (刷, 艇): rare as a token, says little
+PARTIAL_WEIGHT = 0.5  # the word's bigrams one by one (part of the word occurs), shared among them
+SUBWORD_WEIGHT = 0.2  # the dictionary words inside a long word (乡村振兴 → 乡村, 振兴)
+LATIN_PREFIX_WEIGHT = 0.3  # a latin word of 4+ characters as a prefix of longer latin words (c919大飞机)
+JUNCTION_WEIGHT = 0.05  # the bigram across two adjacent query words (赋能产业 → 能产): cheap proximity
+
+
 @dataclass(frozen=True)
 class RankingConfig:
     weights: Weights = Weights()
@@ -60,17 +82,18 @@ class RankingConfig:
     recency_weight: float = 0.1
 
     @classmethod
-    def from_settings(cls, settings: dict[str, Any]) -> RankingConfig:
+    def from_settings(cls, settings: RankingSettings) -> RankingConfig:
+        """The configuration the ranking settings give (``settings.read_groups(...).ranking``)."""
         return cls(
             weights=Weights(
-                title=float(settings["TITLE_WEIGHT"]),
-                lead=float(settings["LEAD_WEIGHT"]),
-                body=float(settings["BODY_WEIGHT"]),
-                meta=float(settings["META_WEIGHT"]),
-                bigram=float(settings["BIGRAM_WEIGHT"]),
+                title=settings.title_weight,
+                lead=settings.lead_weight,
+                body=settings.body_weight,
+                meta=settings.meta_weight,
+                bigram=settings.bigram_weight,
             ),
-            half_life_days=float(settings["RECENCY_HALF_LIFE_DAYS"]),
-            recency_weight=float(settings["RECENCY_WEIGHT"]),
+            half_life_days=settings.recency_half_life_days,
+            recency_weight=settings.recency_weight,
         )
 
 
@@ -79,6 +102,27 @@ PROXIMITY_TITLE_IN_QUERY = 1.3  # the whole title stands in the query (an entity
 PROXIMITY_TITLE = 1.3  # the query as written, in the title
 PROXIMITY_BODY = 1.1  # … in the body
 PHRASE_PREFERENCE = 1.3  # per quoted run (emphasis) a document holds as written
+
+# Candidates and tiers (``search.candidates``, ``search.ordering``).
+CANDIDATES = 200  # candidates ranked beyond the page asked for (at least; half of it past the page)
+TIERED_FROM_WORDS = 3  # up to this many words, all must match (partial matches only fill a thin page)
+FILL_TO = 10  # partial matches are shown when fewer full matches than this exist
+WEAK_SHARE = 0.5  # an answer whose best article holds less of the query's weight (idf) than this is weak
+GENERIC_SHARE = 1 / 3  # a word held by more of the articles than this says little on its own (weak answers)
+PHRASE_FEW = 5  # an explicit phrase finding fewer documents than this …
+PHRASE_FEWER = 4  # … while its words find this many times more: its words, exact matches first
+
+# Related articles (``search.related``). Tuned with eval-related on related-dev (docs/ranking.md): the
+# channel and date priors cost on-topic@5 there (a topic spans years and channels), so both are off;
+# idf^0.5 in the key-term weights (BM25 already weighs each term by its idf) gained 0.02.
+RELATED_KEY_TERMS = 12  # an article's key terms, the related query's words
+RELATED_TITLE_TIMES = 2  # a title word counts as this many mentions
+RELATED_IDF_POWER = 0.5
+RELATED_TITLE_BOOST = 2.0  # a key term in the title (the body's is 1)
+RELATED_POOL_FACTOR = 6  # candidates looked at per related article asked for
+RELATED_SAME_CHANNEL = 1.0  # factor for an article of the same channel (1: no channel prior)
+RELATED_DATE_SCALE_DAYS = 0.0  # 0: no date prior
+
 _USECS_PER_DAY = 86_400_000_000
 _KEY_CHARS = re.compile(r"[\u3400-\u9fffa-z0-9]+")
 

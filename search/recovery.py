@@ -9,25 +9,32 @@ the words readers search for) by full pinyin and by initials, so that
 * ``yiq`` completes to 疫情… (autocomplete, see ``complete``).
 
 ``Synonyms`` reads groups from ``search/data/synonyms.txt`` (plus extra
-files); a query word in a group also finds the others.
+files); a query word in a group also finds the others. ``rewrites``,
+``pinyin_first`` and ``is_traditional`` are what the engine asks when a
+query finds nothing or little (``SearchEngine.search``).
 """
 
 from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from pypinyin import Style, lazy_pinyin
 
+from .analysis import Analyzer
+from .words import content_words
+
 _CJK_WORD = re.compile(r"^[\u4e00-\u9fff]{2,6}$")
 _PINYIN_INPUT = re.compile(r"^[a-z0-9\s'’‘\-]+$")
 _LETTERS = re.compile(r"[a-z]+(?:['’‘][a-z]+)*")  # a pinyin chunk: letters, apostrophes between syllables
 _APOSTROPHES = re.compile(r"['’‘]")
 _CHINESE_DIGITS = "零一二三四五六七八九"
+PLAIN_PINYIN = re.compile(r"[a-z\s']+")  # letters only: pinyin when little else matched
+_LATIN_RUN = re.compile(r"[a-z]+(?:'[a-z]+)*")
 VOCAB_FIELDS = ("title", "lead")
 MAX_SYLLABLE = 6
 
@@ -237,3 +244,32 @@ class Synonyms:
 
     def of(self, word: str) -> list[str]:
         return self.groups.get(word, [])
+
+
+def rewrites(analyzer: Analyzer, vocabulary: Callable[[], Vocabulary], text: str) -> list[tuple[str, str]]:
+    """Rewrites worth trying when a query finds nothing (or little): pinyin, then homophone typos."""
+    if not text:
+        return []
+    vocab = vocabulary()
+    out = []
+    initials = bool(PLAIN_PINYIN.fullmatch(text.lower()))  # yq; not the stb of stb-cz50
+    if looks_like_pinyin(text) and (chinese := vocab.from_pinyin(text, initials=initials)):
+        out.append((chinese, "pinyin"))
+    words = [t.text for t in content_words(analyzer, text)]
+    fixed = [vocab.correct(w) or w for w in words]
+    if fixed != words:
+        out.append((" ".join(fixed), "spelling"))
+    return out
+
+
+def pinyin_first(searcher: Any, vocabulary: Callable[[], Vocabulary], text: str) -> bool:
+    """Whether letters are pinyin before latin: a run of them the index does not hold as a word, and
+    every run whole syllables (``chang'e-5``, ``5g jizhan``; not ``stb-cz50``, whose ``stb`` is initials)."""
+    chunks = [c for c in re.split(r"[\s\-]+", text.lower()) if _LATIN_RUN.fullmatch(c)]
+    unknown = any(searcher.doc_frequency(name, c) == 0 for c in chunks for name in ("title", "body"))
+    return unknown and vocabulary().from_pinyin(text, initials=False) is not None
+
+
+def is_traditional(t2s: dict[str, str], text: str) -> bool:
+    """Whether ``text`` holds traditional characters (``t2s``: traditional → simplified)."""
+    return any(ch in t2s and t2s[ch] != ch for ch in text)

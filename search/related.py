@@ -26,35 +26,39 @@ from whoosh import query as Q
 from whoosh import scoring
 
 from .dedup import near_duplicates
-from .ranking import top
+from .hits import brief, lead_of
+from .ranking import (
+    RELATED_DATE_SCALE_DAYS,
+    RELATED_IDF_POWER,
+    RELATED_KEY_TERMS,
+    RELATED_POOL_FACTOR,
+    RELATED_SAME_CHANNEL,
+    RELATED_TITLE_BOOST,
+    RELATED_TITLE_TIMES,
+    top,
+)
 from .scoring import SPARSE_SHARE, Corpus
-from .searching import SearchEngine, brief, lead_of
+from .searching import SearchEngine
 
-KEY_TERMS = 12
-# Tuned with eval-related on related-dev (docs/ranking.md): the channel and date priors cost
-# on-topic@5 there (a topic spans years and channels), so both are off; idf^0.5 in the
-# key-term weights (BM25 already weighs each term by its idf) gained 0.02.
-SAME_CHANNEL = 1.0
-DATE_SCALE_DAYS = 0.0  # 0: no date prior
 CLICK_WEIGHT = 1  # a click recorded here counts as one view (once per client per window: search.querylog)
-TITLE_BOOST = 2.0
-TITLE_TIMES = 2  # a title word counts as this many mentions
-IDF_POWER = 0.5
-POOL_FACTOR = 6
 # The weighting the box was tuned with: IndexStore.searcher opens Whoosh's searchers with their
 # default, BM25F(B=0.75, K1=1.2) in every field (not search.ranking's parameters).
 WHOOSH_BM25F = scoring.BM25F()
-FIELDS = (("title", TITLE_BOOST), ("body", 1.0))  # where a key term is looked for, and its boost there
+FIELDS = (("title", RELATED_TITLE_BOOST), ("body", 1.0))  # where a key term is looked for, and its boost there
 
 
 def key_terms(
     engine: SearchEngine, searcher: Any, doc: dict[str, Any], top: int | None = None
 ) -> list[tuple[str, float]]:
     """The article's most characteristic words with their tf·idf weights."""
-    top = top or KEY_TERMS
+    top = top or RELATED_KEY_TERMS
     a = engine.analyzer
     counts: Counter[str] = Counter()
-    for text, times in ((doc.get("title", ""), TITLE_TIMES), (doc.get("lead", ""), 1), (doc.get("body", ""), 1)):
+    for text, times in (
+        (doc.get("title", ""), RELATED_TITLE_TIMES),
+        (doc.get("lead", ""), 1),
+        (doc.get("body", ""), 1),
+    ):
         for tok in a.words(text, index=False):
             word = tok.text
             if len(word) >= 2 and not a.is_stopword(word) and not word.isdigit():
@@ -69,7 +73,7 @@ def key_terms(
         if df <= 0:
             continue
         tf = counts[word]
-        scored.append((word, (1 + math.log(tf)) * math.log(1 + n / df) ** IDF_POWER))
+        scored.append((word, (1 + math.log(tf)) * math.log(1 + n / df) ** RELATED_IDF_POWER))
     scored.sort(key=lambda item: -item[1])
     return scored[:top]
 
@@ -163,18 +167,18 @@ def _related(engine: SearchEngine, searcher: Any, article_id: str, limit: int) -
     if not terms:
         return []
     channel, published, signature = doc.get("channel"), _date(doc.get("published")), corpus.value("signature", docnum)
-    priors = SAME_CHANNEL != 1.0 or DATE_SCALE_DAYS > 0
+    priors = RELATED_SAME_CHANNEL != 1.0 or RELATED_DATE_SCALE_DAYS > 0
     chosen = []
-    for score, other in candidates(corpus, terms, docnum, limit * POOL_FACTOR + 10):
+    for score, other in candidates(corpus, terms, docnum, limit * RELATED_POOL_FACTOR + 10):
         if near_duplicates(signature, corpus.value("signature", other)):
             continue
         if priors:
             fields = corpus.stored(other)
             if channel and fields.get("channel") == channel:
-                score *= SAME_CHANNEL
+                score *= RELATED_SAME_CHANNEL
             when = _date(fields.get("published"))
-            if published and when and DATE_SCALE_DAYS > 0:
-                score *= 1.0 / (1.0 + abs((published - when).days) / DATE_SCALE_DAYS)
+            if published and when and RELATED_DATE_SCALE_DAYS > 0:
+                score *= 1.0 / (1.0 + abs((published - when).days) / RELATED_DATE_SCALE_DAYS)
         elif len(chosen) == limit:  # without priors the order is the candidates': the rest cannot enter
             break
         chosen.append((score, other))
@@ -198,7 +202,7 @@ def hot_articles(engine: SearchEngine, limit: int = 8, clicks: dict[str, int] | 
     top = np.argpartition(-live_views, pool - 1)[:pool] if pool else np.zeros(0, dtype=np.int64)
     docs = {d["id"]: d for d in (corpus.stored(int(n)) for n in top if live_views[n] >= 0)}
     for article_id in clicks:
-        if article_id not in docs and (num := searcher.document_number(id=article_id)) is not None:
+        if article_id not in docs and (num := engine.live_docnum(searcher, article_id)) is not None:
             docs[article_id] = corpus.stored(num)
     # A click recorded here is one more view (each client counted once per window by the query log).
     ranked = sorted(docs.values(), key=lambda d: -(d.get("views", 0) + CLICK_WEIGHT * clicks.get(d["id"], 0)))

@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 
 from . import ranking
-from .scoring import Corpus, WordPlan, WordScores
+from .scoring import Corpus, WordScores
+from .words import WordPlan
 
 DEPTH = 30  # candidates the model looks at (the first page and two pages of look-ahead; as ranking.PROXIMITY_DEPTH)
 
@@ -64,7 +65,7 @@ class Evidence:
     per_word: Sequence[WordScores]
     first: dict[int, bool]  # order tier of the candidates ranked
     held: dict[int, int]  # quoted runs held, of the candidates ranked
-    proximity: dict[int, float]  # query-as-written factors of the first candidates (``SearchEngine._proximity``)
+    proximity: dict[int, float]  # query-as-written factors of the first candidates (``ordering.proximity``)
     grams: Sequence[str] = ()  # the query's distinct bigrams and latin words (``Analyzer.bigrams``)
 
 

@@ -157,7 +157,7 @@ def build_schema() -> fields.Schema:
         pages=fields.STORED(),
         extra=fields.STORED(),
         # Per-document columns that ranking reads for its top candidates
-        # without decoding the stored article (search.scoring.Corpus.value):
+        # without decoding the stored article (search.corpus.IndexVersion.value):
         # the near-duplicate sketch, and the normalized title and body that
         # the query-as-written boost looks for the query in.
         signature=fields.COLUMN(columns.VarBytesColumn()),

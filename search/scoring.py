@@ -9,171 +9,48 @@ Zaragoza), and added to a score array covering every document. The same
 pass counts how many query words each document matched, which is what
 minimum-should-match needs.
 
-``Corpus`` holds what scoring needs of one index version: per-field length
-arrays, column arrays for sorting and facets, the live-document mask, and a
-bounded cache of decoded posting lists (not of results).
+``Corpus`` is an index version (``search.corpus.IndexVersion``: length
+norms, columns, the live-document mask, stored documents) with its postings:
+read together per segment, kept in bounded caches (decoded posting lists
+and words' scores, not results), prefixes expanded, and exact CJK phrases
+found on them (``phrase_docs``). The constants of the formula are in
+``search.ranking``.
 """
 
 from __future__ import annotations
 
-import pickle
-import threading
 from bisect import bisect_left
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from .ranking import K1, bm25f_saturate, field_b, idf, key_text
-from .storage import BytesColumn, StoredFields, generation_doc_frequencies, generation_postings
+from .corpus import BoundedCache, IndexVersion
+from .ranking import K1, bm25f_saturate, idf, key_text
+from .storage import generation_doc_frequencies, generation_postings
+from .words import Source, WordPlan
 
 POSTINGS_CACHE_ITEMS = 4_000_000  # decoded postings kept (about 8 bytes each)
-DOC_CACHE_ITEMS = 2_000  # decoded stored documents kept (hits, snippets, related and hot articles)
 PREFIX_EXPANSION_LIMIT = 400
 SPARSE_SHARE = 8  # a word with postings in under 1/8 of the documents is scored over those documents only
 DENSE_KEEP = 4  # a word scored over every document is kept for its scored ones when under 1/4 of them
-FILTER_CACHE_BYTES = 16 << 20  # documents of phrases and filters kept (4 bytes a document)
 WORD_CACHE_BYTES = 48 << 20  # words' scores kept (a common word at 100,000 articles: up to 0.5 MB)
 
 
-@dataclass(frozen=True)
-class Source:
-    """One place a query word's evidence comes from.
+class Corpus(IndexVersion):
+    """An index version (``corpus.IndexVersion``) with its postings, read and cached, and BM25F over them.
 
-    ``terms`` of one item is a term; several items are the bigrams of a word,
-    all of which must occur (their smallest frequency counts).
+    Over 150 lines because postings, prefix expansion, phrase documents and
+    word scores share one version's caches and locks; the formula's parts are
+    ``search.ranking``'s pure functions.
     """
 
-    field: str
-    terms: tuple[str, ...]
-    weight: float
-    prefix: bool = False
-    partial: bool = False  # evidence of part of the word: scores, but does not make the word "matched"
-
-
-@dataclass
-class WordPlan:
-    word: str
-    sources: list[Source] = field(default_factory=list)
-    counts: bool = True  # False: ranking evidence only, not a word that must match
-
-
-class Corpus:
-    """Arrays and cached postings for one index version (one Whoosh reader)."""
-
     def __init__(self, searcher: Any) -> None:
-        reader = searcher.reader()
-        self.reader = reader
-        self.n = reader.doc_count_all()
-        if reader.is_atomic():
-            self.segments = [(reader, 0)]
-        else:
-            self.segments = list(zip(reader.readers, reader.doc_offsets, strict=True))
-        self.live = np.ones(self.n, dtype=bool)
-        if reader.has_deletions():
-            self.live[:] = False
-            self.live[np.fromiter(reader.all_doc_ids(), dtype=np.int64)] = True
-        self._inverse_norms: dict[str, np.ndarray] = {}
-        self._columns: dict[str, Any] = {}
-        self._postings = _BoundedCache(POSTINGS_CACHE_ITEMS, size=lambda p: len(p[0]))
-        self._docs = _BoundedCache(DOC_CACHE_ITEMS)
-        self._filters = _BoundedCache(FILTER_CACHE_BYTES, size=lambda ids: ids.nbytes)
-        self._words = _BoundedCache(WORD_CACHE_BYTES, size=lambda w: sum(a.nbytes for a in w if a is not None))
-        self._value_columns: dict[str, Any] = {}
-        self._stored: StoredFields | None = None
+        super().__init__(searcher)
+        self._postings = BoundedCache(POSTINGS_CACHE_ITEMS, size=lambda p: len(p[0]))
+        self._words = BoundedCache(WORD_CACHE_BYTES, size=lambda w: sum(a.nbytes for a in w if a is not None))
         self._lexicons: dict[str, list[str]] = {}
-        self._lock = threading.Lock()
-        self._read_lock = threading.Lock()
-
-    # --- per-document arrays -----------------------------------------------
-
-    def inverse_norms(self, fieldname: str) -> np.ndarray:
-        """BM25 length normalisation of every document in a field, inverted: ``1 / (1 - b + b * length / avg)`` (float32)."""
-        inverse = self._inverse_norms.get(fieldname)
-        if inverse is not None:
-            return inverse
-        with self._lock:
-            if fieldname not in self._inverse_norms:
-                lengths = np.zeros(self.n, dtype=np.float64)
-                for seg, offset in self.segments:
-                    dfl = seg.doc_field_length
-                    count = seg.doc_count_all()
-                    lengths[offset : offset + count] = [dfl(d, fieldname, 0) or 0 for d in range(count)]
-                avg = max(self.reader.field_length(fieldname) / max(self.n, 1), 1.0)
-                b = field_b(fieldname)
-                self._inverse_norms[fieldname] = (1.0 / (1.0 - b + b * lengths / avg)).astype(np.float32)
-            return self._inverse_norms[fieldname]
-
-    def field_lengths(self, fieldname: str) -> np.ndarray:
-        """Every document's length in a field as Whoosh's searcher reads it (``doc_field_length``, 1 when
-        missing; float32, exact: the codec keeps W3's one-byte lengths, every one of them below 2^24)."""
-        lengths = self._columns.get(("lengths", fieldname))
-        if lengths is None:
-            with self._lock:
-                lengths = np.zeros(self.n, dtype=np.float32)
-                for seg, offset in self.segments:
-                    dfl = seg.doc_field_length
-                    count = seg.doc_count_all()
-                    lengths[offset : offset + count] = [dfl(d, fieldname, 1) for d in range(count)]
-                self._columns[("lengths", fieldname)] = lengths
-        return lengths
-
-    def column(self, fieldname: str, translate: bool = False) -> tuple[np.ndarray, Any]:
-        """A sortable field's values for every document: numbers, or strings as (codes, labels).
-
-        ``translate=False`` keeps Whoosh's stored numbers (DATETIME as
-        microseconds); ``True`` decodes NUMERIC fields to their values.
-        """
-        with self._lock:
-            if fieldname not in self._columns:
-                values = list(self.reader.column_reader(fieldname, translate=translate))
-                if len(values) != self.n:  # no document has this field
-                    values = [0] * self.n
-                if values and isinstance(values[0], bytes | str):
-                    labels, codes = np.unique(np.array([_text(v) for v in values], dtype=object), return_inverse=True)
-                    self._columns[fieldname] = (codes.astype(np.int32), labels)
-                else:
-                    # Documents without a value hold the column's sentinel (a huge number): 0 instead.
-                    numbers = [v if isinstance(v, int | float) and 0 <= v < 2**62 else 0 for v in values]
-                    self._columns[fieldname] = (np.array(numbers, dtype=np.int64), None)
-            return self._columns[fieldname]
-
-    def labelled(self, fieldname: str, translate: bool = False) -> tuple[np.ndarray, list[str]]:
-        """A column as (codes, labels as shown): facets count codes; ``""`` labels documents without a value."""
-        key = ("labelled", fieldname)
-        found = self._columns.get(key)
-        if found is None:
-            values, labels = self.column(fieldname, translate=translate)
-            if labels is None:
-                numbers, codes = np.unique(values, return_inverse=True)
-                found = (codes.astype(np.int32), [str(int(v)) if v else "" for v in numbers])
-            else:
-                found = (values, [str(label) for label in labels])
-            with self._lock:
-                self._columns[key] = found
-        return found
-
-    def docs(self, searcher: Any, query: Any, exact: Callable[[Any], np.ndarray | None] | None = None) -> np.ndarray:
-        """A Whoosh query's matching documents as a boolean mask (``searcher``: the caller's own).
-
-        ``exact(query)`` may find them faster (an exact phrase, see
-        ``phrase_docs``) or return None for Whoosh to find them. They are kept
-        per index version, keyed by the pickled query, so every attribute counts.
-        """
-        key = pickle.dumps(query, 4)
-        ids = self._filters.get(key)
-        if ids is None:
-            ids = exact(query) if exact is not None else None
-            if ids is None:
-                ids = np.fromiter(searcher.docs_for_query(query), dtype=np.int32)
-            ids = ids.astype(np.int32)
-            ids.flags.writeable = False
-            self._filters.put(key, ids)
-        mask = np.zeros(self.n, dtype=bool)
-        mask[ids] = True
-        return mask
 
     def phrase_docs(self, fieldname: str, run: str, normalize: Callable[[str], str]) -> np.ndarray:
         """Documents whose ``title_bg`` or ``body_bg`` holds ``run``, a normalized run of CJK characters, as written.
@@ -205,53 +82,6 @@ class Corpus:
             elif needle in self.value("body_text", d) or run in normalize(stored[d].get("lead") or ""):
                 found.append(d)
         return np.array(found, dtype=np.int32)
-
-    # --- stored documents ---------------------------------------------------
-
-    def document(self, docnum: int) -> StoredDoc:
-        """A document's stored fields and what is derived from them (decoded once, kept in a bounded cache)."""
-        doc = self._docs.get(docnum)
-        if doc is None:
-            doc = StoredDoc(self._stored_fields()[docnum])
-            self._docs.put(docnum, doc)
-        return doc
-
-    def _stored_fields(self) -> StoredFields:
-        stored = self._stored
-        if stored is None:
-            with self._lock:
-                stored = self._stored = self._stored or StoredFields(self.segments, self._read_lock)
-        return stored
-
-    def stored(self, docnum: int) -> dict[str, Any]:
-        """A document's stored fields (cached; do not modify)."""
-        return self.document(docnum).fields
-
-    def value(self, name: str, docnum: int) -> bytes:
-        """A document's value in a bytes column of the schema (``b""`` when it has none).
-
-        Ranking reads the columns of its top candidates (sketch, normalized
-        title and body) instead of decoding their stored articles.
-        """
-        column = self._value_columns.get(name)
-        if column is None:
-            with self._lock:
-                column = self._value_columns.get(name)
-                if column is None:
-                    column = self._value_columns[name] = BytesColumn(self.segments, name, self._read_lock)
-        return column[docnum]
-
-    def normalized_from(
-        self, column: str, docnum: int, text: str, normalizer: Callable[[str], tuple[str, list[int] | None]]
-    ) -> tuple[str, list[int] | None]:
-        """``normalizer(text)`` for a stored text whose normalized form the index keeps in ``column``.
-
-        Read rather than recomputed when it is as long as the text (then every
-        character mapped to one, and no offsets are needed); a text with
-        characters that expand (… → ...) is normalized again for its offsets.
-        """
-        kept = self.value(column, docnum).decode("utf-8")
-        return (kept, None) if len(kept) == len(text) else normalizer(text)
 
     # --- postings ----------------------------------------------------------
 
@@ -485,66 +315,6 @@ class WordScores:
             return float(self.scores[docnum])
         i = int(np.searchsorted(self.docs, docnum))
         return float(self.scores[i]) if i < len(self.docs) and self.docs[i] == docnum else 0.0
-
-
-class _BoundedCache:
-    """An LRU cache of at most ``capacity`` units, ``size(value)`` units an entry.
-
-    Once full, only a fixed quarter of new keys may displace others: plain LRU
-    fails under cyclic traffic larger than the cache (every entry is evicted
-    just before it is needed again), while a fixed subset keeps a stable share
-    of the working set.
-    """
-
-    def __init__(self, capacity: int, size: Callable[[Any], int] = lambda value: 1) -> None:
-        self.capacity = capacity
-        self._size = size
-        self._items: OrderedDict[Any, Any] = OrderedDict()
-        self._used = 0
-        self._lock = threading.Lock()
-
-    def get(self, key: Any) -> Any:
-        with self._lock:
-            value = self._items.get(key)
-            if value is not None:
-                self._items.move_to_end(key)
-            return value
-
-    def put(self, key: Any, value: Any) -> None:
-        size = self._size(value)
-        with self._lock:
-            if key in self._items or (self._used + size > self.capacity and hash(key) & 3):
-                return
-            self._items[key] = value
-            self._used += size
-            while self._used > self.capacity and len(self._items) > 1:
-                _, old = self._items.popitem(last=False)
-                self._used -= self._size(old)
-
-
-class StoredDoc:
-    """One document's stored fields, with the normalized texts snippets derive from them."""
-
-    __slots__ = ("fields", "_normalized")
-
-    def __init__(self, fields: dict[str, Any]) -> None:
-        self.fields = fields
-        self._normalized: dict[str, tuple[str, list[int] | None]] = {}
-
-    def normalized(
-        self, name: str, normalizer: Callable[[str], tuple[str, list[int] | None]]
-    ) -> tuple[str, list[int] | None]:
-        """A stored text field through ``normalizer`` (normalized text and offsets), computed once."""
-        out = self._normalized.get(name)
-        if out is None:
-            out = self._normalized[name] = normalizer(self.fields.get(name) or "")
-        return out
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
-    return "" if value is None else str(value)
 
 
 def _sum_postings(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:

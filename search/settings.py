@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 ENV_PREFIX = "NEWS_SEARCH_"
@@ -174,3 +174,99 @@ def reference() -> str:
         meaning = s.help.replace("|", "\\|")
         lines.append(f"| {s.name} | `{s.envvar}` | {default} | {meaning} |")
     return "\n".join(lines) + "\n"
+
+
+# --- typed groups ------------------------------------------------------------
+# The table read into frozen groups, one field per setting (its name in lower case, typed like its
+# default): the engine takes groups rather than coercing dict values at each use.
+
+
+class _Group:
+    def paths(self, name: str) -> list[str]:
+        """A setting of files separated by the OS path separator (``userdict``, ``synonyms``…), as a list."""
+        return [p for p in str(getattr(self, name)).split(os.pathsep) if p]
+
+
+@dataclass(frozen=True)
+class IndexSettings(_Group):
+    """Where the index is and how articles are analysed and written into it."""
+
+    index: str
+    segmenter: str
+    userdict: str
+    synonyms: str
+    workers: int
+    writer_mb: int
+    merge_segments: int
+    merge_deleted: float
+
+
+@dataclass(frozen=True)
+class RankingSettings:
+    """Field weights, the recency prior, the learned re-ranker and how deep results are paged."""
+
+    title_weight: float
+    lead_weight: float
+    body_weight: float
+    meta_weight: float
+    bigram_weight: float
+    recency_half_life_days: float
+    recency_weight: float
+    ranker_model: str
+    max_result_window: int
+
+
+@dataclass(frozen=True)
+class SnippetSettings:
+    """How snippets are cut."""
+
+    snippet_chars: int
+    snippet_fragments: int
+
+
+@dataclass(frozen=True)
+class ServingSettings(_Group):
+    """What the web app accepts and how its query log and hot lists behave."""
+
+    max_query_chars: int
+    page_size: int
+    max_page_size: int
+    query_log_max_rows: int
+    hot_ttl_seconds: float
+    hot_window_seconds: float
+    hot_min_clients: int
+    hot_denylist: str
+    click_log: bool
+    cors_origins: str
+    trusted_proxies: int
+
+
+@dataclass(frozen=True)
+class Groups:
+    """The settings the engine and the web app read, by group (``read_groups``)."""
+
+    index: IndexSettings
+    ranking: RankingSettings
+    snippets: SnippetSettings
+    serving: ServingSettings
+
+
+def _group(cls: type, values: Mapping[str, Any]) -> Any:
+    """A group from ``values`` (``load_settings``): each field from the setting of its name, typed like its default."""
+    out = {}
+    for f in fields(cls):
+        setting = SETTINGS_BY_NAME[f.name.upper()]
+        value = _coerce(setting, values.get(setting.name, setting.default))
+        out[f.name] = type(setting.default)(value) if setting.default is not None else value
+    return cls(**out)
+
+
+def read_groups(values: Mapping[str, Any] | None = None) -> Groups:
+    """The engine's settings as typed, frozen groups (``values``: from ``load_settings``; None: loaded)."""
+    values = load_settings() if values is None else values
+    return Groups(
+        _group(IndexSettings, values),
+        _group(RankingSettings, values),
+        _group(SnippetSettings, values),
+        _group(ServingSettings, values),
+    )

@@ -1,4 +1,4 @@
-"""A request's cost is bounded by what it shows (``search.searching``).
+"""A request's cost is bounded by what it shows (``search.searching``, ``search.collapse``).
 
 Pages within the head (the first ``COLLAPSE_HEAD`` hits) are the same slice
 of the collapsed ranking that a full collapse gives, deeper pages fold the
@@ -14,7 +14,7 @@ import random
 import pytest
 
 import search
-from search import searching
+from search import collapse
 from search.web import create_app
 
 from .conftest import write_jsonl
@@ -66,8 +66,8 @@ def _story_of(article_id: str) -> str:
 
 
 def _head_stories(engine: search.SearchEngine, q: str, size: int) -> int:
-    """Stories among the hits collapsed across pages (``searching.collapse_head``)."""
-    ranked = engine.search(q, size=searching.collapse_head(size), collapse=False)
+    """Stories among the hits collapsed across pages (``collapse.collapse_head``)."""
+    ranked = engine.search(q, size=collapse.collapse_head(size), collapse=False)
     return len({_story_of(h.id) for h in ranked.hits})
 
 
@@ -95,24 +95,24 @@ def test_every_hit_is_on_one_page_and_no_page_shows_a_story_twice(reprints, size
     head = [_story_of(h.id) for hits in pages[: _head_stories(reprints, "本市", size) // size] for h in hits]
     assert len(set(head)) == len(head)  # and across the pages of the head (deeper, a page folds its own reprints)
     first = reprints.search("本市", size=size)
-    assert first.total == STORIES * COPIES - (searching.collapse_head(size) - _head_stories(reprints, "本市", size))
+    assert first.total == STORIES * COPIES - (collapse.collapse_head(size) - _head_stories(reprints, "本市", size))
 
 
 def test_collapsing_reads_the_head_and_the_page_shown(reprints, monkeypatch):
     compared: list[int] = []
-    near_pairs = searching.near_pairs
+    near_pairs = collapse.near_pairs
 
     def counting(signatures):
         compared.append(len(signatures))
         return near_pairs(signatures)
 
-    monkeypatch.setattr(searching, "near_pairs", counting)
+    monkeypatch.setattr(collapse, "near_pairs", counting)
     assert len(reprints.search("公告", size=10).hits) == 10
-    assert compared == [searching.COLLAPSE_HEAD]  # the first page: the head (was 30)
+    assert compared == [collapse.COLLAPSE_HEAD]  # the first page: the head (was 30)
     compared.clear()
     res = reprints.search("公告", page=9, size=10)
     assert _ids(res) == _ids(reprints.search("公告", page=9, size=10, collapse=False)) and res.total == DISTINCT
-    assert compared == [searching.COLLAPSE_HEAD, 10]  # the head, then page 9 alone (was 100: twice the hits up to it)
+    assert compared == [collapse.COLLAPSE_HEAD, 10]  # the head, then page 9 alone (was 100: twice the hits up to it)
     compared.clear()
     assert len(reprints.search("公告", page=2, size=100).hits) == DISTINCT - 100
     assert compared == [DISTINCT]  # a head of two pages of 100 holds every match
@@ -126,7 +126,7 @@ def test_a_page_past_every_match_ranks_nothing(reprints, monkeypatch):
     def no_ranking(*args, **kwargs):
         raise AssertionError("a page past every match was ranked")
 
-    monkeypatch.setattr(search.SearchEngine, "_rank", no_ranking)
+    monkeypatch.setattr(search.ordering, "rank", no_ranking)
     res = reprints.search("本市", page=matches // 5 + 1, size=5)
     assert (res.hits, res.total, res.page) == ([], matches, matches // 5 + 1)
 

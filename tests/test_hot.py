@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+import search
 from search import querylog
 from search.querylog import QueryLog
 from search.screening import Denylist
@@ -179,3 +180,11 @@ def test_behind_a_proxy_the_forwarded_address_is_the_client(engine, tmp_path):
     for n in range(1, 4):  # nginx on 127.0.0.1 appends each reader's address
         client.get("/api/search?q=大学生", headers={"X-Forwarded-For": f"203.0.113.{n}"})
     assert hot(app)["searches"] == [{"query": "大学生", "count": 3}]
+
+
+def test_hot_articles_leave_out_a_deleted_article_however_clicked(store, corpus):
+    search.reindex(store, [corpus], full=True, workers=1)
+    engine = search.SearchEngine(store)
+    assert [a["id"] for a in search.hot_articles(engine, 8, {"a1": 50})] == ["a3", "a1", "a4", "a2"]
+    assert search.delete(store, ["a1"], merge=search.MergePolicy(max_deleted=1.0)) == 1  # kept in its segment
+    assert [a["id"] for a in search.hot_articles(engine, 8, {"a1": 50})] == ["a3", "a4", "a2"]

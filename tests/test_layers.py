@@ -1,10 +1,12 @@
-"""Dependencies point one way: web and CLI → public API → engine → analysis and storage.
+"""Dependencies point one way: web and CLI → public API → engine stages → analysis and storage.
 
 An import-graph check over the source (``ast``), like the storage boundary
 test: the web layer and ``cli.py`` use the package's public API
 (``search/__init__.py``) and nothing else of the engine; no engine module
-imports the web layer, the CLI or the package's public API; the bottom layer
-(analysis, articles, settings, storage) imports nothing above it.
+imports the web layer, the CLI or the package's public API; within the
+engine, a module imports only modules of its own layer or below
+(``LAYERS``, lowest first: the bottom layer, then the stages of a search in
+pipeline order, then the rest of the engine).
 """
 
 from __future__ import annotations
@@ -15,6 +17,23 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "search"
 BOTTOM = {"search.analysis", "search.articles", "search.settings", "search.storage"}
+# The engine's layers, lowest first. Modules not listed (indexing, related, suggest, evaluation,
+# publish, querylog, cms…) are the rest of the engine: one layer above these, below the public API.
+LAYERS: tuple[set[str], ...] = (
+    BOTTOM,
+    # formulas and text tools: relevance constants, near-duplicates, word classes, snippets…
+    {"search.ranking", "search.dedup", "search.wordclass", "search.snippets", "search.screening"},
+    {"search.schema", "search.htmlpage"},
+    # query syntax; word plans; the index store; an index version's per-document data
+    {"search.query", "search.words", "search.index", "search.readers", "search.corpus"},
+    {"search.scoring"},  # BM25F over an index version's arrays
+    {"search.plan", "search.recovery", "search.rerank"},  # plan; pinyin and typos; the learned re-ranker
+    {"search.candidates"},
+    {"search.ordering"},
+    {"search.collapse", "search.hits"},
+    {"search.facets"},
+    {"search.searching"},  # the façade that composes the stages
+)
 
 
 def module_name(path: Path) -> str:
@@ -61,6 +80,11 @@ def within(module: str, layer: str) -> bool:
     return module == layer or module.startswith(layer + ".")
 
 
+def layer(module: str) -> int:
+    """The module's engine layer (``LAYERS``; unlisted: the rest of the engine, above them all)."""
+    return next((i for i, names in enumerate(LAYERS) if any(within(module, n) for n in names)), len(LAYERS))
+
+
 def violations() -> list[str]:
     found = []
     for path in sources():
@@ -72,8 +96,8 @@ def violations() -> list[str]:
                     found.append(where + " (use the public API in search/__init__.py)")
             elif name != "search" and (target == "search" or within(target, "search.web")):
                 found.append(where + " (the engine must not import the public API or the web layer)")
-            elif any(within(name, b) for b in BOTTOM) and not any(within(target, b) for b in BOTTOM):
-                found.append(where + " (the bottom layer imports nothing above it)")
+            elif name != "search" and layer(target) > layer(name):
+                found.append(where + f" (layer {layer(name)} imports layer {layer(target)}: see LAYERS)")
     return found
 
 
@@ -92,6 +116,10 @@ def test_the_check_finds_what_it_forbids(tmp_path, monkeypatch):
         "search/web/api.py": "from .. import related_articles\n",
         "search/searching.py": "from . import ranking\nfrom .web import api\nimport search\n",
         "search/ranking.py": "",
+        "search/query.py": "from .ranking import Weights\nfrom .scoring import WordPlan\n",
+        "search/candidates.py": "from .plan import Plan\nfrom . import ordering\n",
+        "search/related.py": "from .searching import SearchEngine\n",
+        "search/ordering.py": "",
         "search/storage/__init__.py": "from ..searching import Corpus\nfrom .codec import NewsCodec\n",
         "search/storage/codec.py": "",
         "search/analysis.py": "from .storage import codec\n",
@@ -101,6 +129,8 @@ def test_the_check_finds_what_it_forbids(tmp_path, monkeypatch):
     monkeypatch.setitem(globals(), "ROOT", root)
     monkeypatch.setitem(globals(), "PACKAGE", root / "search")
     assert [v.split(" (")[0] for v in violations()] == [
+        "search/candidates.py:2 imports search.ordering",
+        "search/query.py:2 imports search.scoring",
         "search/searching.py:2 imports search.web",
         "search/searching.py:3 imports search",
         "search/storage/__init__.py:1 imports search.searching",

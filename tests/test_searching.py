@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 
 import search
+from search.candidates import phrase_docs
 from search.query import min_match
 from search.ranking import RankingConfig
 from search.storage import news_terms, term_postings
@@ -257,14 +258,15 @@ def test_phrases_found_on_normalized_texts_as_whoosh_finds_them(store, tmp_path,
     phrases += ["七一勋章", "國家情報局", "一带一路", "带一路一", "勋章获得者", "获得者表彰", "勋章", "七一", "三农"]
     found = 0
     for phrase in phrases:
-        clause = search.query.phrase_clause(store.analyzer, phrase)
+        clause = search.words.phrase_clause(store.analyzer, phrase)
         expected = sorted(searcher.docs_for_query(clause))
-        assert engine._phrase_docs(corpus, clause).tolist() == expected, phrase
+        assert phrase_docs(corpus, clause, normalize).tolist() == expected, phrase
         found += bool(expected)
     assert len(phrases) > 500 and found > 500
     tricky_ids = {
         p: sorted(
-            corpus.stored(d)["id"] for d in engine._phrase_docs(corpus, search.query.phrase_clause(store.analyzer, p))
+            corpus.stored(d)["id"]
+            for d in phrase_docs(corpus, search.words.phrase_clause(store.analyzer, p), normalize)
         )
         for p in ("七一勋章", "国家情报局", "一带一路")
     }
@@ -375,7 +377,8 @@ def test_recency_prior_favours_fresh_news(store, tmp_path):
     search.reindex(store, [write_jsonl(tmp_path / "bridge.jsonl", docs)], full=True, workers=1)
 
     def engine_with(**overrides):
-        return search.SearchEngine(store, RankingConfig.from_settings(search.load_settings(overrides=overrides)))
+        ranking = search.read_groups(search.load_settings(overrides=overrides)).ranking
+        return search.SearchEngine(store, RankingConfig.from_settings(ranking))
 
     off = engine_with().search("湘江大桥", collapse=False, explain=True)
     on = engine_with(RECENCY_HALF_LIFE_DAYS=365).search("湘江大桥", collapse=False, explain=True)

@@ -33,6 +33,7 @@ from .. import (
     load_word_classes,
     open_engine,
     query_log_path,
+    read_groups,
     terminal_safe,
 )
 from . import metrics
@@ -137,17 +138,18 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = 16 * 1024  # the one body we read is a click: an id and a query
     engine = open_engine(settings)
     app.extensions["engine"] = engine
+    serving = app.extensions["serving"] = read_groups(settings).serving
     querylog = app.extensions["querylog"] = QueryLog(
         str(query_log_path(settings)),
-        int(settings["QUERY_LOG_MAX_ROWS"]),
-        float(settings["HOT_TTL_SECONDS"]),
-        window=float(settings["HOT_WINDOW_SECONDS"]),
-        min_clients=int(settings["HOT_MIN_CLIENTS"]),
-        denylist=Denylist.load(p for p in str(settings["HOT_DENYLIST"]).split(os.pathsep) if p),
+        serving.query_log_max_rows,
+        serving.hot_ttl_seconds,
+        window=serving.hot_window_seconds,
+        min_clients=serving.hot_min_clients,
+        denylist=Denylist.load(serving.paths("hot_denylist")),
     )
     atexit.register(querylog.close)  # a worker that stops writes the searches it has not written yet
-    if int(settings["TRUSTED_PROXIES"]) > 0:  # the client address is the one the proxies in front saw
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(settings["TRUSTED_PROXIES"]))  # type: ignore[method-assign]
+    if serving.trusted_proxies > 0:  # the client address is the one the proxies in front saw
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=serving.trusted_proxies)  # type: ignore[method-assign]
     # ``//x`` or ``/a//b`` must not be answered with a redirect to an absolute URL built from Host.
     app.url_map.merge_slashes = False
     metrics.init_app(app)
@@ -181,7 +183,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         log.exception("unhandled error on %s", terminal_safe(request.path))
         return error_response(500, "internal_error", "the server could not answer this request")
 
-    origins = [o.strip() for o in str(settings["CORS_ORIGINS"]).split(",") if o.strip()]
+    origins = [o.strip() for o in serving.cors_origins.split(",") if o.strip()]
 
     @app.after_request
     def _cors(response: Any) -> Any:

@@ -49,17 +49,17 @@ def date_param(name: str, end: bool = False) -> datetime | None:
 
 def search_params() -> dict[str, Any]:
     """Validate the search parameters shared by the API and the page."""
-    cfg = current_app.config
+    serving = current_app.extensions["serving"]
     q = request.args.get("q", "")
-    if len(q) > int(cfg["MAX_QUERY_CHARS"]):
-        raise ApiError(400, "invalid_parameter", f"parameter 'q' is longer than {cfg['MAX_QUERY_CHARS']} characters")
+    if len(q) > serving.max_query_chars:
+        raise ApiError(400, "invalid_parameter", f"parameter 'q' is longer than {serving.max_query_chars} characters")
     if "\x00" in q:
         raise ApiError(400, "invalid_parameter", "parameter 'q' contains a NUL character")
     sort = request.args.get("sort") or "relevance"
     if sort not in SORTS:
         raise ApiError(400, "invalid_parameter", f"parameter 'sort' must be one of {', '.join(SORTS)}")
     page = int_param("page", 1, 1, 1000)
-    size = int_param("size", int(cfg["PAGE_SIZE"]), 1, int(cfg["MAX_PAGE_SIZE"]))
+    size = int_param("size", serving.page_size, 1, serving.max_page_size)
     return {
         "q": q,
         "page": page,
@@ -151,7 +151,7 @@ def api_click() -> Any:
     if not isinstance(article_id, str) or not article_id or not isinstance(q, str):
         raise ApiError(400, "invalid_parameter", "parameter 'id' (and 'q', if given) must be strings")
     get_article(article_id)
-    if current_app.config["CLICK_LOG"]:
+    if current_app.extensions["serving"].click_log:
         current_app.extensions["querylog"].click(q[:400], article_id, client())
     return "", 204
 

@@ -36,7 +36,7 @@ def landing() -> dict[str, Any]:
     key = engine.store.current()
     cached = current_app.extensions.get("landing")
     now = time.monotonic()
-    if cached and cached[1] == key and now - cached[0] < float(current_app.config["HOT_TTL_SECONDS"]):
+    if cached and cached[1] == key and now - cached[0] < current_app.extensions["serving"].hot_ttl_seconds:
         return cached[2]
     hot = hot_lists(max(HOT_SEARCHES, HOT_ARTICLES))
     data = {

@@ -1,0 +1,178 @@
+"""Candidates: which documents answer a plan, in which tier, and whether they answer it at all.
+
+``find`` scores every document (``Corpus.score``: BM25F, matched-word
+counts) and picks the candidates (``match``): short queries put documents
+with every word in a first tier (partial matches fill a thin page after
+them), long ones let BM25F decide; required phrases and title words,
+filters and exclusions narrow them. Exact phrases of CJK text are found
+on the index's normalized texts (``phrase_docs``), others by Whoosh.
+``weak`` tells whether the candidates hold too little of the query to be
+an answer. The constants are in ``search.ranking``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial, reduce
+from typing import Any
+
+import numpy as np
+from whoosh import query as Q
+
+from .analysis import Analyzer, is_cjk_run
+from .plan import Plan
+from .query import min_match
+from .ranking import FILL_TO, GENERIC_SHARE, TIERED_FROM_WORDS, WEAK_SHARE, idf
+from .scoring import Corpus, WordScores
+from .wordclass import generic_words
+
+
+@dataclass
+class Matched:
+    """Scores of every document, which are candidates, and in which order tier."""
+
+    scores: np.ndarray
+    candidates: np.ndarray
+    per_word: list[WordScores]
+    first: np.ndarray | None = None  # long queries: documents meeting min-should-match
+    relaxed: bool = False  # no candidate matches ``min_match`` of the words (hot searches skip these)
+    complete: bool = False  # some candidate holds enough query words (``min_match``)
+
+    @property
+    def total(self) -> int:
+        return int(self.candidates.sum())
+
+
+def find(corpus: Corpus, searcher: Any, plan: Plan, normalize: Callable[[str], str]) -> Matched:
+    """The candidates of a plan; when nothing matches enough words, relaxed to any word."""
+    if not plan.words and not plan.required and plan.allowed is None:
+        return Matched(np.zeros(0, dtype=np.float32), np.zeros(0, dtype=bool), [])
+    matched = match(corpus, searcher, plan, normalize)
+    if not matched.total and len(plan.words) > 1:
+        matched = match(corpus, searcher, plan, normalize, 1)
+    return matched
+
+
+def match(
+    corpus: Corpus, searcher: Any, plan: Plan, normalize: Callable[[str], str], need: int | None = None
+) -> Matched:
+    """Score every document and pick candidates; ``need`` words must match (None: ``min_match``).
+
+    ``normalize``: the index's text normalizer (exact phrases are checked on normalized text).
+    """
+    exact = partial(phrase_docs, corpus, normalize=normalize)
+    first = None
+    base_words = 0
+    if plan.words:
+        scores, matched, per_word = corpus.score(plan.words)
+        base_words = sum(w.counts for w in plan.words) - len(plan.required_words)
+        need = min_match(base_words) if need is None else min(need, base_words)
+        if base_words:
+            # Short queries: documents with every word; partial matches only
+            # fill a thin first page, after them. Long queries (headlines,
+            # questions): BM25F alone decides, since the article sought may
+            # lack a word or two and generic question words must not outrank
+            # the rare word that names the subject.
+            candidates = matched >= 1
+            if base_words <= TIERED_FROM_WORDS:
+                first = matched >= max(need, 1)
+                if int((first & corpus.live).sum()) >= FILL_TO:
+                    candidates = first.copy()
+                else:  # a thin page: partial matches (parts of words, bigrams) fill it, after
+                    candidates = scores > 0
+        else:
+            candidates = np.ones(corpus.n, dtype=bool)
+    else:
+        scores, per_word = np.zeros(corpus.n, dtype=np.float32), []
+        candidates = np.ones(corpus.n, dtype=bool)
+    candidates &= corpus.live
+    for required in plan.required_words:
+        candidates &= corpus.score([required])[1] > 0
+    for query in plan.required:
+        candidates &= corpus.docs(searcher, query, exact=exact)
+    if plan.allowed is not None:
+        candidates &= corpus.docs(searcher, plan.allowed)
+    for excluded in plan.exclude:
+        candidates &= corpus.score(excluded)[1] < len(excluded)
+    for query in plan.exclude_phrases:
+        candidates &= ~corpus.docs(searcher, query, exact=exact)
+    if not (plan.words and base_words):
+        return Matched(scores, candidates, per_word, first)
+    # Enough of the query (min_match) in one candidate, not through the any-word fallback:
+    # one pass over the collection, a second only when ``need`` asks for more than that.
+    least = min_match(base_words)
+    enough = bool(((matched >= least) & candidates).any())
+    complete = enough if need == least else need > least and bool(((matched >= need) & candidates).any())
+    return Matched(scores, candidates, per_word, first, relaxed=not enough, complete=complete)
+
+
+def phrase_docs(corpus: Corpus, query: Q.Query, normalize: Callable[[str], str]) -> np.ndarray | None:
+    """The documents of an exact phrase clause (``phrase_clause``) found by ``Corpus.phrase_docs``; None for Whoosh to find.
+
+    A phrase of one run of CJK characters is a Whoosh phrase of its
+    bigrams at consecutive positions, in the title or the body (of two
+    characters, a term: its postings); any other (a latin word or a lone
+    character inside: gaps between positions) is left to Whoosh.
+    """
+    parts = query.subqueries if isinstance(query, Q.Or) else [query]
+    found = []
+    for part in parts:
+        if type(part) is Q.Term and part.fieldname in ("title_bg", "body_bg"):  # a phrase of one bigram
+            found.append(corpus.term_tf(part.fieldname, part.text)[0])
+            continue
+        grams = getattr(part, "words", None)
+        if type(part) is not Q.Phrase or part.slop != 1 or part.fieldname not in ("title_bg", "body_bg"):
+            return None
+        run = grams[0] + "".join(g[1:] for g in grams[1:])
+        if any(len(g) != 2 or g[0] != run[i] for i, g in enumerate(grams)) or not is_cjk_run(run):
+            return None
+        found.append(corpus.phrase_docs(part.fieldname, run, normalize))
+    return reduce(np.union1d, found) if found else None
+
+
+def weak(analyzer: Analyzer, corpus: Corpus, plan: Plan, matched: Matched) -> tuple[bool, list[str]]:
+    """Whether the candidates hold too little of the query to be an answer, and the query words no article holds.
+
+    Costs nothing when some candidate holds enough words (``min_match``).
+    Otherwise a query word weighs its idf, and nothing when it says little
+    on its own: a stop word, a function or very frequent word of the
+    language (``wordclass.generic_words``: 没有, 发展), a lone character
+    (词), or a word held by more than ``GENERIC_SHARE`` of the articles
+    (衡阳 on a Hengyang site).
+    The answer is weak when the words that some article holds weigh
+    nothing (没有这个词xyzzy, 衡阳 xyzzy), or when no candidate holds
+    ``WEAK_SHARE`` of their weight. Words no article holds do not count
+    (C919首飞 finds C919's first flights without 首飞) but are reported,
+    and a query of stop words alone is weak.
+    """
+    words = [w for w in plan.words if w.counts]
+    if not words or not matched.total:
+        return False, []
+    if all(analyzer.is_stopword(w.word) for w in words):
+        return True, []
+    if matched.complete:
+        return False, []
+    generic = generic_words()
+    live = int(corpus.live.sum())
+    held = np.zeros(corpus.n, dtype=np.float64)
+    weight, missing = 0.0, []
+    for plan_word in words:
+        docs, _, hit = corpus.word(plan_word)
+        at = np.flatnonzero(hit) if docs is None else docs[hit]
+        at = at[corpus.live[at]]
+        word = plan_word.word
+        if not len(at):
+            missing.append(word)
+        elif not (
+            analyzer.is_stopword(word)
+            or word in generic
+            or (len(word) == 1 and is_cjk_run(word))
+            or len(at) > GENERIC_SHARE * live
+        ):
+            w = idf(len(at), corpus.n)
+            weight += w
+            held[at] += w
+    if weight <= 0:
+        return True, missing
+    return float(held[matched.candidates].max()) < WEAK_SHARE * weight, missing
