@@ -72,6 +72,7 @@ SINGLE_CHAR_FACTOR = 0.3  # a lone CJK character jieba left unattached (刷, 艇
 PARTIAL_WEIGHT = 0.5  # the word's bigrams one by one (part of the word occurs), shared among them
 SUBWORD_WEIGHT = 0.2  # the dictionary words inside a long word (乡村振兴 → 乡村, 振兴)
 LATIN_PREFIX_WEIGHT = 0.3  # a latin word of 4+ characters as a prefix of longer latin words (c919大飞机)
+LATIN_INFIX_WEIGHT = 0.3  # a latin word of 3+ characters (a letter among them) inside longer ones (myappleid)
 JUNCTION_WEIGHT = 0.05  # the bigram across two adjacent query words (赋能产业 → 能产): cheap proximity
 
 

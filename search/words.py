@@ -21,6 +21,7 @@ from whoosh.query.spans import SpanNear
 from .analysis import Analyzer, Tok
 from .ranking import (
     JUNCTION_WEIGHT,
+    LATIN_INFIX_WEIGHT,
     LATIN_PREFIX_WEIGHT,
     PARTIAL_WEIGHT,
     SINGLE_CHAR_FACTOR,
@@ -43,6 +44,7 @@ class Source:
     weight: float
     prefix: bool = False
     partial: bool = False  # evidence of part of the word: scores, but does not make the word "matched"
+    infix: bool = False  # with ``prefix``: the latin terms holding the word after their start (myappleid for appleid)
 
 
 @dataclass
@@ -162,6 +164,12 @@ def word_plan(
                         Source(n, (alt,), w * LATIN_PREFIX_WEIGHT, prefix=True, partial=True)
                         for n, w in word_fields[:3]
                     ]
+                if _LATIN_INFIX.fullmatch(alt) and LATIN_INFIX_WEIGHT:
+                    # … and inside them (iphone6s, jibs1988theeclecticparadigmof…): the same weak evidence.
+                    plan.sources += [
+                        Source(n, (alt,), w * LATIN_INFIX_WEIGHT, prefix=True, partial=True, infix=True)
+                        for n, w in word_fields[:3]
+                    ]
                 # The dictionary words inside a long word (乡村振兴 → 乡村, 振兴): weak partial evidence.
                 for sub in dict.fromkeys(t.text for t in analyzer.words(alt) if t.text != alt):
                     plan.sources += [Source(n, (sub,), w * SUBWORD_WEIGHT, partial=True) for n, w in word_fields[:3]]
@@ -179,6 +187,7 @@ def word_plan(
 
 
 _LATIN_STEM = re.compile(r"(?=[a-z0-9]*[a-z])[a-z0-9]{4,}")
+_LATIN_INFIX = re.compile(r"(?=[a-z0-9]*[a-z])[a-z0-9]{3,}")  # suv in 大7suv, cad in zwcadcom
 
 
 def _merge_synonym_spans(words: list[str], synonyms: Callable[[str], list[str]] | None) -> list[str]:

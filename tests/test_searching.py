@@ -62,6 +62,29 @@ def test_latin_word_prefix_of_a_longer_latin_word(engine):
     assert ids(engine.search("c91")) == []  # too short to expand
 
 
+def test_latin_word_inside_a_longer_latin_word(store, tmp_path):
+    # titles glue latin words together (appleid, iphone6s…): a latin query word of 3+ characters is
+    # found inside them too, as the same weak evidence as a prefix; whole words still come first
+    docs = [
+        {"id": "g1", "title": "如何修改myappleid密码", "body": ""},
+        {"id": "g2", "title": "appleid注册教程", "body": ""},
+        {"id": "g3", "title": "apple官网", "body": ""},
+        {"id": "g4", "title": "jibs1988theeclecticparadigm百度文库", "body": ""},
+    ]
+    search.reindex(store, [write_jsonl(tmp_path / "glued.jsonl", docs)], full=True, workers=1)
+    engine = search.SearchEngine(store)
+    assert ids(engine.search("appleid")) == ["g2", "g1"]
+    assert ids(engine.search("theeclecticparadigm")) == ["g4"]
+    assert ids(engine.search("修改 appleid")) == ["g1", "g2"]
+    assert ids(engine.search("ppleid")) == ["g2", "g1"]  # inside either
+    assert ids(engine.search("leid")) == ["g2", "g1"]
+    assert ids(engine.search("eid")) == ["g2", "g1"]
+    assert ids(engine.search("id")) == []  # too short to look inside words
+    corpus = engine.corpus(store.searcher())
+    assert corpus.expand_infix("title", "apple") == ["myappleid"]  # not the words it begins: prefixes
+    assert corpus.expand_infix("title", "1988") == ["jibs1988theeclecticparadigm"]
+
+
 def test_phrases_with_latin_words_and_numbers(engine):
     # a latin word takes two bigram positions: the phrase follows the indexed gaps
     assert ids(engine.search('"5G校园网"')) == ["a2"]
