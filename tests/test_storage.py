@@ -268,18 +268,23 @@ def test_a_file_that_is_not_a_terms_file_is_refused(tmp_path):
         NewsTermsReader(storage, segment)
 
 
-@settings(max_examples=200, deadline=None)
-@given(
-    st.lists(
+def _term_postings(top_docnum: int, most: int) -> st.SearchStrategy:
+    """One term's postings: (document number, weight, positions), document numbers distinct."""
+    return st.lists(
         st.tuples(
-            st.integers(0, 70_000),
+            st.integers(0, top_docnum),
             st.sampled_from([1.0, 2.0, 300.0, 70_000.0, 1.5]),
             st.lists(st.integers(0, 70_000), max_size=4),
         ),
         min_size=1,
-        max_size=40,
+        max_size=most,
         unique_by=lambda p: p[0],
-    ),
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    _term_postings(70_000, 40),
     st.booleans(),
 )
 def test_a_block_gives_back_what_was_written(postings, with_positions):
@@ -304,20 +309,10 @@ def test_a_block_gives_back_what_was_written(postings, with_positions):
         assert found.positions().tolist() == [x for p in poses for x in p]
 
 
-_TERM = st.lists(
-    st.tuples(
-        st.integers(0, 5_000_000),
-        st.sampled_from([1.0, 2.0, 300.0, 70_000.0, 1.5]),
-        st.lists(st.integers(0, 70_000), max_size=4),
-    ),
-    min_size=1,
-    max_size=20,
-    unique_by=lambda p: p[0],
-)
-
-
 @settings(max_examples=150, deadline=None)
-@given(st.lists(_TERM, min_size=1, max_size=12), st.booleans(), st.sampled_from([1, 7, 1 << 20]))
+@given(
+    st.lists(_term_postings(5_000_000, 20), min_size=1, max_size=12), st.booleans(), st.sampled_from([1, 7, 1 << 20])
+)
 def test_many_blocks_encoded_at_once_are_the_blocks_encoded_one_by_one(terms, with_positions, chunk):
     """``encode_many`` (a build's flush, a merge) writes ``encode``'s bytes, in chunks of any size, and
     ``decode_region`` reads back what was written."""

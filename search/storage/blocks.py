@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import sys
 from array import array
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -300,18 +301,24 @@ def _scatter(
 ) -> None:
     """Write each value at its term's ``region`` start plus its ``rank`` in the term, in its term's
     ``types[code]`` (``None``: not written)."""
+    for chosen, dtype, dest in _placed(region, term_of, rank, code, types):
+        packed = values[chosen].astype(dtype).view(np.uint8).reshape(-1, dtype.itemsize)
+        for k in range(dtype.itemsize):
+            out[dest + k] = packed[:, k]
+
+
+def _placed(
+    region: np.ndarray, term_of: np.ndarray, rank: np.ndarray, code: np.ndarray, types: tuple
+) -> Iterator[tuple[np.ndarray, np.dtype, np.ndarray]]:
+    """Per stored type in ``types`` (indexed by each term's ``code``; ``None``: not stored): the items of
+    terms of that type and where each item's bytes start (its term's ``region`` plus its ``rank`` × width)."""
     item_code = code[term_of]
     for c, dtype in enumerate(types):
         if dtype is None:
             continue
         chosen = np.flatnonzero(item_code == c)
-        if not len(chosen):
-            continue
-        width = dtype.itemsize
-        dest = region[term_of[chosen]] + rank[chosen] * width
-        packed = values[chosen].astype(dtype).view(np.uint8).reshape(-1, width)
-        for k in range(width):
-            out[dest + k] = packed[:, k]
+        if len(chosen):
+            yield chosen, dtype, region[term_of[chosen]] + rank[chosen] * dtype.itemsize
 
 
 def decode_region(
@@ -379,17 +386,9 @@ def _gather(
     """Each item's value at its term's ``region`` start plus its ``rank`` in the term, read as its term's
     ``types[code]`` (``None``: not stored, ``missing``); the inverse of ``_scatter``."""
     out = np.full(len(term_of), missing, dtype=dtype)
-    item_code = code[term_of]
-    for c, stored in enumerate(types):
-        if stored is None:
-            continue
-        chosen = np.flatnonzero(item_code == c)
-        if not len(chosen):
-            continue
-        width = stored.itemsize
-        src = region[term_of[chosen]] + rank[chosen] * width
-        packed = np.empty((len(chosen), width), dtype=np.uint8)
-        for k in range(width):
+    for chosen, stored, src in _placed(region, term_of, rank, code, types):
+        packed = np.empty((len(chosen), stored.itemsize), dtype=np.uint8)
+        for k in range(stored.itemsize):
             packed[:, k] = buf[src + k]
         out[chosen] = packed.view(stored).ravel()
     return out
