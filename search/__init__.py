@@ -12,7 +12,7 @@ from .cms import CmsError, CmsOptions, Dsn, SyncReport, mask_dsn, sync_cms
 from .evaluation import evaluate, evaluate_related
 from .hits import Hit, SearchResults
 from .index import IndexBusyError, IndexError_, IndexMismatchError, IndexStore, NoIndexError
-from .indexing import MergePolicy, ReindexReport, WriterProcessError, delete, optimize, reindex
+from .indexing import MergePolicy, ReindexReport, delete, optimize, reindex
 from .publish import PublishError, PublishResult, publish
 from .query import ParsedQuery, parse_date_bound, parse_query
 from .querylog import QueryLog, query_log_path
@@ -29,6 +29,7 @@ from .settings import reference as settings_reference
 from .snippets import plain
 from .suggest import suggest as suggestions  # not ``suggest``: the module's name
 from .wordclass import load as load_word_classes
+from .writers import WriterProcessError
 
 __all__ = [
     "Analyzer",

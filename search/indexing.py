@@ -1,11 +1,8 @@
 """Indexing: articles → documents → a generation, full or incremental.
 
-``document(article, schema)`` is the one place that decides what an article
-contributes to each field (the derived lead for articles without 核心提示,
-the meta field of source/authors/channel/tags, the near-duplicate signature,
-the normalized title and body that ranking's query-as-written boost reads).
-``reindex`` streams articles from the readers, analyses them in worker
-processes when there are many, and writes them with one Whoosh writer:
+``reindex`` streams articles from the readers, has them analysed
+(``search.documents``) and written into segments (``search.writers``, a
+writer process per core for a full build), and commits them:
 
 * full: into a fresh ``tmp-`` generation, merged into one segment and
   published atomically when complete;
@@ -19,14 +16,8 @@ ids within one run: the last one wins, and each superseded copy is reported.
 
 from __future__ import annotations
 
-import contextlib
-import multiprocessing
 import os
-import queue
-import re
 import shutil
-import signal
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -34,46 +25,22 @@ from datetime import timezone
 from pathlib import Path
 from typing import Any
 
-from .analysis import Analyzer
-from .articles import Article, ArticleError, author_names
-from .dedup import signature
+from .articles import Article, ArticleError
+from .documents import Documents
 from .index import IndexStore
-from .ranking import key_text
 from .readers import DEFAULT_LIMITS, Limits, read_articles
-from .schema import Postings, bind_schema, build_schema
 from .settings import SETTINGS
 from .storage import (
     MergeReport,
-    NewsSegmentWriter,
-    PreadStorage,
     codec,
     commit,
-    drop_segment,
-    finish_segment,
     merge_all,
     merge_segments,
     new_writer,
     plan_merge,
     segments_of,
 )
-
-ProgressHook = Callable[[int], None]
-
-_SENTENCE_END = re.compile(r"(?<=[。！？!?；;])")
-DERIVED_LEAD_CHARS = 120
-
-
-def derive_lead(article: Article) -> str:
-    """Return the 核心提示, or the opening sentences of the body (inverted pyramid)."""
-    if article.lead:
-        return article.lead
-    first = article.body.split("\n", 1)[0] if article.body else ""
-    lead = ""
-    for sentence in _SENTENCE_END.split(first):
-        if lead and len(lead) + len(sentence) > DERIVED_LEAD_CHARS:
-            break
-        lead += sentence
-    return lead[: DERIVED_LEAD_CHARS * 2]
+from .writers import ProgressHook, global_docnums, write_segments
 
 
 @dataclass(frozen=True)
@@ -148,160 +115,6 @@ class ReindexReport:
         }
 
 
-class Documents:
-    """Articles → keyword arguments for ``writer.add_document`` (picklable for workers)."""
-
-    def __init__(self, analyzer: Analyzer) -> None:
-        self.analyzer = analyzer
-        self.schema = build_schema()
-        bind_schema(self.schema, analyzer)
-
-    def __call__(self, article: Article) -> dict[str, Any]:
-        a = self.analyzer
-        schema = self.schema
-        lead = derive_lead(article)
-        names = author_names(article.authors)
-        meta_text = " ".join([article.source, article.channel, *names, *article.tags])
-
-        norm_title = a.normalizer(article.title)
-        norm_lead = a.normalizer(lead)
-        norm_body = a.normalizer(article.body)
-        # Bigrams of the 核心提示 count with the body's; a derived lead is the body's own opening.
-        lead_body = f"{article.lead}\n{article.body}" if article.lead else article.body
-        norm_lead_body = a.normalizer(lead_body) if article.lead else norm_body
-        published = article.published.astimezone(timezone.utc).replace(tzinfo=None) if article.published else None
-        doc: dict[str, Any] = {
-            "id": article.id,
-            "url": article.url,
-            "title": schema["title"].counted(a.word_counts(article.title, norm=norm_title)),
-            "lead": schema["lead"].counted(a.word_counts(lead, norm=norm_lead)),
-            "body": schema["body"].counted(a.word_counts(article.body, norm=norm_body)),
-            "meta": schema["meta"].counted(a.word_counts(meta_text)) if meta_text else Postings(),
-            "title_bg": schema["title_bg"].positioned(a.bigram_positions(article.title, norm=norm_title)),
-            "body_bg": schema["body_bg"].positioned(a.bigram_positions(lead_body, norm=norm_lead_body)),
-            "_stored_title": article.title,
-            "_stored_lead": article.lead,
-            "_stored_body": article.body,
-            "source": article.source,
-            "channel": article.channel,
-            "views": article.views,
-            "pages": [[p.title, len(p.text)] for p in article.pages] if len(article.pages) > 1 else None,
-            "extra": {"derived_lead": lead} if not article.lead and lead else None,
-            "signature": signature(norm_title[0] + "\n" + norm_body[0]),
-            "title_text": key_text(norm_title[0]).encode("utf-8"),
-            "body_text": norm_body[0].encode("utf-8"),
-        }
-        if names:
-            doc["authors"] = ",".join(n.lower() for n in names)
-        if article.tags:
-            doc["tags"] = ",".join(t.replace(",", " ") for t in article.tags)
-        if published is not None:
-            doc["published"] = published
-            doc["year"] = article.published.year  # type: ignore[union-attr]
-        doc["_stored_authors"] = article.authors
-        doc["_stored_tags"] = article.tags
-        # Stored originals stay even when empty: without them Whoosh would store the postings.
-        return {k: v for k, v in doc.items() if v is not None and (v != "" or k.startswith("_stored_"))}
-
-
-# --- segment writers --------------------------------------------------------
-#
-# Whoosh's writer spends its time per posting and per term, in Python, so the
-# writer is the bottleneck, not jieba. A full rebuild therefore runs one
-# Whoosh ``SegmentWriter`` per worker process, each analysing and writing its
-# share of the articles into a segment of its own (the scheme of Whoosh's
-# ``MpWriter(multisegment=True)``, with our analysis inside the worker and
-# per-article error isolation). The parent reads the files, deals out
-# batches, and commits the finished segments together in one table of
-# contents: nothing is visible until every segment is complete.
-
-BATCH = 64
-WATCH_EVERY = 0.2  # seconds between checks that every writer process lives, while the parent waits on them
-
-
-class WriterProcessError(RuntimeError):
-    """An index writer process failed or died (killed, out of memory, a crash in native code)."""
-
-
-def _fill_segment(
-    writer: NewsSegmentWriter, documents: Documents, batches: Iterable[list[tuple[int, Article]]]
-) -> tuple[list[tuple[int, int]], list[tuple[int, str]]]:
-    """Add articles to ``writer``; return (seq, local docnum) pairs and (seq, error) pairs."""
-    added: list[tuple[int, int]] = []
-    failed: list[tuple[int, str]] = []
-    for batch in batches:
-        for seq, article in batch:
-            try:
-                doc = documents(article)
-            except Exception as exc:  # one broken article never stops a reindex
-                failed.append(
-                    (
-                        seq,
-                        f"{article.origin or article.id}: cannot analyse article {article.id!r}: {type(exc).__name__}: {exc}",
-                    )
-                )
-                continue
-            added.append((seq, writer.local_docnum()))
-            writer.add_document(**doc)
-    return added, failed
-
-
-def _fill_segments(
-    ix: Any, documents: Documents, writer_mb: int, batches: Iterable[list[tuple[int, Article]]]
-) -> tuple[list[tuple[Any, list[tuple[int, int]]]], list[tuple[int, str]]]:
-    """Write batches into finished segments, a new one whenever the postings fill the writer's memory;
-    return each segment with its (seq, local docnum) pairs, and the failures."""
-    parts: list[tuple[Any, list[tuple[int, int]]]] = []
-    failed: list[tuple[int, str]] = []
-    writer, added = new_writer(ix, writer_mb, lock=False), []
-    try:
-        for batch in batches:
-            batch_added, batch_failed = _fill_segment(writer, documents, [batch])
-            added += batch_added
-            failed += batch_failed
-            if writer.should_flush():
-                parts.append((finish_segment(writer), added))
-                writer, added = new_writer(ix, writer_mb, lock=False), []
-        if added:
-            parts.append((finish_segment(writer), added))
-        else:
-            drop_segment(writer)
-    except BaseException:
-        with contextlib.suppress(Exception):
-            writer.cancel()
-        raise
-    return parts, failed
-
-
-def _segment_worker(gen_dir: str, documents: Documents, writer_mb: int, jobs: Any, results: Any, parent: int) -> None:
-    """Write batches into segments; a new segment whenever the postings fill the writer's memory.
-
-    Whoosh's writer would spill sorted runs to disk and merge them back through
-    pickle, a round trip per posting (at 100,000 articles most of the build);
-    several in-memory segments are cheaper to write than one merged one.
-    """
-    threading.Thread(target=_watch_parent, args=(parent,), name="watch-parent", daemon=True).start()
-    try:
-        ix = PreadStorage(gen_dir).open_index()
-        bind_schema(ix.schema, documents.analyzer)
-        parts, failed = _fill_segments(ix, documents, writer_mb, iter(jobs.get, None))  # until the end marker
-        results.put(("ok", parts, failed))
-    except BaseException as exc:  # report, so the parent fails the build cleanly
-        results.put(("error", f"{type(exc).__name__}: {exc}", []))
-
-
-def _watch_parent(parent: int, every: float = 0.1) -> None:
-    """Exit the worker within ``every`` seconds of its parent's death, whatever it is doing.
-
-    A worker holds the write lock it inherited. Orphaned, it must not finish its
-    batch or its segment's flush (seconds on a busy machine), nor wait to read
-    jobs or to write its result into a pipe nobody reads any more.
-    """
-    while os.getppid() == parent:
-        time.sleep(every)
-    os._exit(1)
-
-
 def _plan(
     articles: Iterator[Article], report: ReindexReport, existing: Callable[[str], bool]
 ) -> Iterator[tuple[int, Article]]:
@@ -316,146 +129,6 @@ def _plan(
             report.indexed += 1
         seen.add(article.id)
         yield seq, article
-
-
-def _write_segments(
-    ix: Any,
-    main: NewsSegmentWriter,
-    numbered: Iterator[tuple[int, Article]],
-    documents: Documents,
-    workers: int,
-    writer_mb: int,
-    progress: ProgressHook | None,
-    on_article: Callable[[Article], None],
-) -> tuple[list[tuple[Any, list[tuple[int, int]]]], list[tuple[int, int]], list[tuple[int, str]]]:
-    """Write all articles.
-
-    Returns the workers' segments each with its (seq, local docnum) pairs, the
-    (seq, local docnum) pairs added to ``main`` itself, and the failures.
-    """
-
-    def counted() -> Iterator[list[tuple[int, Article]]]:
-        done = 0
-        batch: list[tuple[int, Article]] = []
-        for item in numbered:
-            on_article(item[1])
-            batch.append(item)
-            done += 1
-            if len(batch) >= BATCH:
-                yield batch
-                batch = []
-                if progress:
-                    progress(done)
-        if batch:
-            yield batch
-        if progress:
-            progress(done)
-
-    if workers <= 1:  # in this process, into segments of its own: the main writer holds only the deletions
-        parts, failed = _fill_segments(ix, documents, writer_mb, counted())
-        return parts, [], failed
-
-    ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-    jobs = ctx.Queue(workers * 4)
-    results = ctx.Queue()
-    procs = [
-        ctx.Process(
-            target=_segment_worker,
-            args=(ix.storage.folder, documents, writer_mb, jobs, results, os.getpid()),
-            daemon=True,
-        )
-        for _ in range(workers)
-    ]
-    for proc in procs:
-        proc.start()
-    finished = False
-    try:
-        for batch in counted():
-            _put(jobs, batch, procs)
-        for _ in procs:
-            _put(jobs, None, procs)
-        outcomes = _results(results, procs)
-        finished = True
-    finally:
-        if not finished:  # nobody will read what is still queued: neither wait for it nor for the writers
-            jobs.cancel_join_thread()
-            for proc in procs:
-                if proc.is_alive():
-                    proc.kill()
-        for proc in procs:
-            proc.join(timeout=5)
-            if proc.is_alive():
-                proc.kill()
-    problems = [o[1] for o in outcomes if o[0] == "error"]
-    if problems:
-        raise WriterProcessError("an index writer process failed: " + "; ".join(problems))
-    segments, failed = [], []
-    for _, parts, seg_failed in outcomes:
-        failed.extend(seg_failed)
-        segments.extend(parts)
-    return segments, [], failed
-
-
-def _check_alive(procs: list[Any]) -> None:
-    """Raise ``WriterProcessError`` when a writer process has ended abnormally."""
-    for number, proc in enumerate(procs, start=1):
-        code = proc.exitcode
-        if code:
-            if code < 0:
-                try:
-                    how = f"was killed by {signal.Signals(-code).name}"
-                except ValueError:
-                    how = f"was killed by signal {-code}"
-            else:
-                how = f"exited with status {code}"
-            raise WriterProcessError(
-                f"index writer process {number} of {len(procs)} (pid {proc.pid}) {how} before finishing its "
-                "segment (out of memory? see the kernel log); nothing was published"
-            )
-
-
-def _put(jobs: Any, item: Any, procs: list[Any]) -> None:
-    """Queue a job for the writers, failing within ``WATCH_EVERY`` seconds of one's death."""
-    _check_alive(procs)
-    while True:
-        try:
-            jobs.put(item, timeout=WATCH_EVERY)
-            return
-        except queue.Full:
-            _check_alive(procs)
-
-
-def _results(results: Any, procs: list[Any]) -> list[tuple]:
-    """Every writer's outcome, failing within ``WATCH_EVERY`` seconds of one's death."""
-    outcomes: list[tuple] = []
-    while len(outcomes) < len(procs):
-        try:
-            outcomes.append(results.get(timeout=WATCH_EVERY))
-        except queue.Empty:
-            _check_alive(procs)
-            if all(proc.exitcode is not None for proc in procs):
-                try:  # a writer's result is in the pipe before the writer exits
-                    outcomes.append(results.get(timeout=1.0))
-                except queue.Empty:
-                    raise WriterProcessError(
-                        f"{len(procs) - len(outcomes)} index writer process(es) exited without a result; "
-                        "nothing was published"
-                    ) from None
-    return outcomes
-
-
-def _global_docnums(parts: list[tuple[Any, list[tuple[int, int]]]]) -> dict[int, int]:
-    """seq → docnum in the committed index, from its segments in table-of-contents order.
-
-    A reader numbers documents segment after segment, each segment taking
-    ``doc_count_all()`` numbers (deleted ones included).
-    """
-    docnums: dict[int, int] = {}
-    base = 0
-    for segment, added in parts:
-        docnums.update((seq, base + local) for seq, local in added)
-        base += segment.doc_count_all()
-    return docnums
 
 
 # --- the reindex pipeline --------------------------------------------------
@@ -539,7 +212,7 @@ def reindex(
             last_seq[article.id] = (seq, article.origin)
 
         try:
-            worker_parts, main_added, failed = _write_segments(
+            worker_parts, main_added, failed = write_segments(
                 ix,
                 main,
                 _plan(articles, report, existing),
@@ -564,7 +237,7 @@ def reindex(
             if reader is not None:
                 reader.close()
         keep = {seq for seq, _ in last_seq.values()}
-        docnums = _global_docnums(parts)
+        docnums = global_docnums(parts)
         superseded = [docnum for seq, docnum in docnums.items() if seq not in keep]
         if superseded:
             fixer = ix.writer(codec=codec(), compound=False)

@@ -362,7 +362,7 @@ def test_sigkill_of_the_indexer_alone_does_not_keep_the_index_locked(corpora, tm
 ORPHAN_SCRIPT = """
 import multiprocessing, os, sys, threading, time
 sys.path.insert(0, sys.argv[1])
-from search.indexing import _watch_parent
+from search.writers import _watch_parent
 
 def worker(parent):
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()

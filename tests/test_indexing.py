@@ -187,7 +187,7 @@ def test_the_term_at_a_time_flush_writes_the_files_whoosh_protocol_writes(tmp_pa
     from whoosh.filedb.filestore import FileStorage
     from whoosh.writing import PostingPool
 
-    from search.indexing import Documents
+    from search.documents import Documents
     from search.readers import read_articles
     from search.schema import bind_schema, build_schema
     from search.storage import NewsSegmentWriter, PreadStorage, finish_segment

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from whoosh import query as Q
 
 import search
-from search.indexing import Documents
+from search.documents import Documents
 from search.readers import read_articles
 from search.schema import NewsText
 from search.storage import PackedPositions, blocks, codec, term_postings

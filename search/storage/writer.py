@@ -18,7 +18,7 @@ from .codec import GatheredPostings, NewsCodec, PooledPostings
 from .formats import PackedPositions
 
 FLUSH_AT = 0.85  # of the writer's memory: end the segment there rather than spill sorted runs to disk
-# Stored texts kept as a patch on the column of their normalized form (search.indexing.Documents writes both)
+# Stored texts kept as a patch on the column of their normalized form (search.documents.Documents writes both)
 DERIVED = {"body": "body_text"}
 
 
