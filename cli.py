@@ -2,6 +2,9 @@
 
 Every command takes the group-level ``--index`` (or ``NEWS_SEARCH_INDEX``)
 and turns library errors into clear messages with a non-zero exit status.
+
+Why one module of this size: click commands, one function each with its help
+and example; the commands call the public API only (``search``).
 """
 
 from __future__ import annotations

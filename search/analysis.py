@@ -19,6 +19,11 @@ Parts, in pipeline order:
   so an index built with another one is refused with a clear message.
 * ``WhooshTokenizer`` — the same analysis as a Whoosh tokenizer, for code that
   wants Whoosh's analyzer protocol (query parsing, ``highlights``).
+
+Why one module of this size: the normalization, the segmenter and the token
+streams must be identical at index and at query time, and the analysis
+fingerprint names all of them; one module keeps what the fingerprint covers in
+one place.
 """
 
 from __future__ import annotations

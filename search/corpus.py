@@ -7,6 +7,10 @@ the bytes columns ranking reads instead of stored articles (``value``: the
 near-duplicate sketch, the normalized title and body), the stored documents
 (decoded once, in a bounded cache) and the documents of filters and phrases
 (``docs``). Scoring builds on it (``search.scoring.Corpus``).
+
+Why ``IndexVersion`` is over 150 lines: every per-document array of one index
+version (mask, norms, columns, stored documents, filter documents) shares its
+caches and its lock.
 """
 
 from __future__ import annotations

@@ -12,6 +12,10 @@ A full rebuild writes a ``tmp-`` directory, renames it to ``gen-`` and then
 atomically replaces ``CURRENT``: readers see the old generation or the new
 one, never a half-built index. Incremental updates write in place through
 Whoosh's own commit, which swaps the table of contents last.
+
+Why one module of this size (and ``IndexStore`` over 150 lines): generations,
+``CURRENT``, the write lock and the compatibility check are one store's
+contract with its readers and writers.
 """
 
 from __future__ import annotations

@@ -28,6 +28,10 @@ An incremental update changes the indexer's generation in place, so a replica
 that already holds that generation name gets the update under the name
 ``<generation>.<version>`` (Whoosh's table-of-contents number): a directory a
 reader may have open is never rewritten.
+
+Why one module of this size: a publish is one ordered, resumable operation
+(snapshot, copy by rsync, switch) whose steps share the replica's state and
+its failure rules.
 """
 
 from __future__ import annotations

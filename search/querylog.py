@@ -20,6 +20,11 @@ The log feeds hot searches, hot articles (clicks) and the zero-result report.
 Hot lists count a query or an article once per client per ``window`` seconds,
 want ``min_clients`` distinct clients for a hot search and a real match (not a
 relaxed answer), and pass through a ``Denylist``.
+
+Why one module of this size (and ``QueryLog`` over 150 lines): the log's
+writer thread, its privacy rules (salted client ids, rotation) and the hot
+lists it feeds share one SQLite connection and its lock, so they are one
+class.
 """
 
 from __future__ import annotations

@@ -14,6 +14,10 @@ reads a file over the file limit, JSON Lines are read a bounded line at a
 time from a stream that stops at the stream limit, and a record or body over
 its limit is reported like any bad record. Directory walks never follow a
 symbolic link: each one met is reported and skipped.
+
+Why one module of this size: every input format (JSON Lines, JSON, text and
+HTML pages, directories) goes through the same limits and the same bad-record
+reporting; they are kept together so no reader can skip them.
 """
 
 from __future__ import annotations

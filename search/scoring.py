@@ -15,6 +15,10 @@ read together per segment, kept in bounded caches (decoded posting lists
 and words' scores, not results), prefixes expanded, and exact CJK phrases
 found on them (``phrase_docs``). The constants of the formula are in
 ``search.ranking``.
+
+Why one module of this size (and ``Corpus`` over 150 lines): reading postings
+and scoring them share the caches and the read lock of one index version; what
+does not need them lives in ``search.corpus``.
 """
 
 from __future__ import annotations

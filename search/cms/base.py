@@ -7,6 +7,10 @@ the fallback, undecodable values reported with the article id), ``grant_warning`
 (the search service never writes to the CMS) and ``CmsReader``, the small
 mapping a CMS module fills in: a cheap status pass, an optional per-article
 hash computed in SQL, rows fetched by id, and a row → ``Article``.
+
+Why one module of this size: what every CMS module shares (connections, DSNs,
+charset decoding, HTML to text, the reader's contract) is small pieces that
+only mean something together.
 """
 
 from __future__ import annotations

@@ -18,6 +18,10 @@ at most the batch it was in, and redoing one is idempotent (delete by id,
 replace by id), so the index ends as after an uninterrupted sync. The whole
 sync holds the index's one writer lock; readers keep reading (Whoosh commits
 in place, a full import publishes a new generation atomically).
+
+Why one module of this size: the full import, the incremental passes (status,
+hashes, batches) and resuming after a crash share one state file and one
+contract about it.
 """
 
 from __future__ import annotations

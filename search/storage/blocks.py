@@ -12,6 +12,11 @@ block's start, end and document count, so a block carries no lengths.
 Flags: bits 0-1 the type of the document deltas, bits 2-4 the weights' code,
 bits 5-6 the positions' code (3: raw ``u4``, for positions out of order),
 bit 7 explicit counts.
+
+Why one module of this size: it is one format. Its encoders (a term at a time
+for Whoosh's posting protocol, many terms at once for a flush or a merge) and
+its decoders (a block, a query's blocks, a merge's region) must agree byte for
+byte, and tests/test_storage.py checks them against each other.
 """
 
 from __future__ import annotations

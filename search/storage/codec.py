@@ -23,6 +23,10 @@ is read whole, and shrinks to ~40 %), a JSON description (the fields in
 order with their first term and term count, and the types of the arrays)
 padded to 8 bytes, term lengths, the terms' bytes, document counts and
 block ends.
+
+Why one module of this size: it is Whoosh's codec interface (field writer,
+per-document writer, readers) for one index format, and the pool that feeds
+the field writer hands it arrays the writer alone reads.
 """
 
 from __future__ import annotations

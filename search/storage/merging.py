@@ -24,6 +24,11 @@ new table of contents (Whoosh writes it to a temporary name and renames it):
 a crash before that rename leaves the old table, whose files are untouched,
 and the next write removes the orphans. The old segments' files stay until
 the next write, so a query that started on them finishes.
+
+Why one module of this size: a merge rewrites the three parts of a segment
+(postings, columns, field-length totals) in one crash-safe step; the policy
+that picks what to merge (``plan_merge``) is a few lines kept beside what it
+plans.
 """
 
 from __future__ import annotations
