@@ -14,11 +14,15 @@ bench = sys.modules.setdefault("bench", importlib.util.module_from_spec(_spec))
 _spec.loader.exec_module(bench)
 
 
-def system(per_s: float, size: float, rss: float, p50: float, p99: float) -> dict:
-    return {
+def system(per_s: float, size: float, rss: float, p50: float, p99: float, plain_p50: float | None = None) -> dict:
+    """A system's numbers; ``plain_p50``: its p50 without snippets (ours measured twice; tantivy makes none)."""
+    out = {
         "index": {"articles_per_s": per_s, "seconds": 10_000 / per_s, "size_mb": size, "max_rss_mb": rss},
         "queries": {"short": {"n": 200, "p50_ms": p50, "p99_ms": p99}},
     }
+    if plain_p50 is not None:
+        out["queries_plain"] = {"short": {"n": 200, "p50_ms": plain_p50, "p99_ms": p99}}
+    return out
 
 
 def report(ours: dict, naive: dict, tantivy: dict, articles: int = 19_876, http: dict | None = None) -> dict:
@@ -45,9 +49,9 @@ def test_median_report_takes_the_median_of_every_number_and_keeps_the_runs():
 
 def test_targets_pass_and_miss_by_the_issue_s_bounds():
     r = report(
-        ours=system(per_s=300, size=90, rss=500, p50=2.0, p99=5.0),
+        ours=system(per_s=300, size=90, rss=500, p50=2.0, p99=5.0, plain_p50=1.5),
         naive=system(per_s=100, size=100, rss=300, p50=25.0, p99=40.0),
-        tantivy=system(per_s=600, size=40, rss=150, p50=0.25, p99=0.5),
+        tantivy=system(per_s=600, size=40, rss=150, p50=0.25, p99=0.5, plain_p50=0.25),
     )
     rows, verdicts = bench.build_rows(r)
     assert [(v["row"], v["target"], round(v["value"], 4), v["met"]) for v in verdicts] == [
@@ -55,7 +59,7 @@ def test_targets_pass_and_miss_by_the_issue_s_bounds():
         ("indexing: index size on disk, MB", "≤ 1× naive", 0.9, True),
         ("indexing: peak RSS, largest process, MB", "≤ 2× naive", 1.6667, True),
         ("short queries: p50, ms", "≤ 0.1× naive", 0.08, True),
-        ("short queries: p50, ms", "≤ 10× tantivy", 8.0, True),
+        ("short queries: p50 without snippets, ms", "≤ 10× tantivy", 6.0, True),
         ("short queries: p99, ms", "≤ 0.1× naive", 0.125, False),
     ]
     assert bench.target_summary(r) == ("targets (issue 18): 5 of 6 met; MISS: short queries: p99, ms (≤ 0.1× naive)")
@@ -69,8 +73,11 @@ def test_targets_pass_and_miss_by_the_issue_s_bounds():
     ]
     assert [line.split()[-1] for line in table if "MISS" in line] == ["MISS"]
     assert next(line for line in table if line.startswith("  p50, ms")).split() == [
-        *("p50,", "ms", "lower", "2.00", "25.0", "0.250", "0.08×", "8.00×"),
-        *("≤", "0.1×", "naive,", "≤", "10×", "tantivy", "PASS,", "PASS"),
+        *("p50,", "ms", "lower", "2.00", "25.0", "0.250", "0.08×", "8.00×", "≤", "0.1×", "naive", "PASS"),
+    ]
+    assert next(line for line in table if line.startswith("  p50 without snippets")).split() == [
+        *("p50", "without", "snippets,", "ms", "lower", "1.50", "—", "0.250", "—", "6.00×", "≤", "10×", "tantivy"),
+        "PASS",
     ]
 
 
