@@ -198,42 +198,33 @@ def encode_many(
             raise ValueError("positions and their counts disagree")
         if len(positions) and positions.min() < 0:
             raise ValueError("positions must not be negative")
+    posting_ends = np.cumsum(dfs)
+    position_starts = np.cumsum(counts) - counts if counts is not None else None
     parts: list[bytes] = []
     ends: list[np.ndarray] = []
-    written = 0
-    term = posting = position = 0
+    written = term = posting = 0
     while term < len(dfs):
         # as many terms as fit CHUNK_POSTINGS (at least one)
-        stop = max(term + 1, int(np.searchsorted(np.cumsum(dfs[term:]), CHUNK_POSTINGS, side="right")) + term)
-        n = int(dfs[term:stop].sum())
-        if counts is not None and positions is not None:
-            c = counts[posting : posting + n]
-            q = int(c.sum())
-            chunk = _encode_chunk(
-                dfs[term:stop],
-                docnums[posting : posting + n],
-                weights[posting : posting + n],
-                c,
-                positions[position : position + q],
-            )
-            position += q
-        else:
-            chunk = _encode_chunk(dfs[term:stop], docnums[posting : posting + n], weights[posting : posting + n])
-        parts.append(chunk[0])
-        ends.append(chunk[1] + written)
-        written += len(chunk[0])
-        term, posting = stop, posting + n
+        stop = max(term + 1, int(np.searchsorted(posting_ends, posting + CHUNK_POSTINGS, side="right")))
+        end = int(posting_ends[stop - 1])
+        positioned = None
+        if counts is not None and positions is not None and position_starts is not None:
+            first = int(position_starts[posting])
+            c = counts[posting:end]
+            positioned = (c, positions[first : first + int(c.sum())])
+        blob, chunk_ends = _encode_chunk(dfs[term:stop], docnums[posting:end], weights[posting:end], positioned)
+        parts.append(blob)
+        ends.append(chunk_ends + written)
+        written += len(blob)
+        term, posting = stop, end
     return b"".join(parts), (np.concatenate(ends) if ends else np.zeros(0, dtype=np.int64))
 
 
 def _encode_chunk(
-    dfs: np.ndarray,
-    docnums: np.ndarray,
-    weights: np.ndarray,
-    counts: np.ndarray | None = None,
-    positions: np.ndarray | None = None,
+    dfs: np.ndarray, docnums: np.ndarray, weights: np.ndarray, positioned: tuple[np.ndarray, np.ndarray] | None
 ) -> tuple[bytes, np.ndarray]:
-    """``encode_many`` of terms whose postings fit in memory together."""
+    """``encode_many`` of terms whose postings fit in memory together (``positioned``: counts and positions)."""
+    counts, positions = positioned if positioned is not None else (None, None)
     n_terms, n = len(dfs), len(docnums)
     firsts = np.cumsum(dfs) - dfs
     term_of = np.repeat(np.arange(n_terms), dfs)
@@ -277,7 +268,7 @@ def _encode_chunk(
         pcode = np.where(raw, RAW_POSITIONS, (ptop >= 0x100).astype(np.int64) + (ptop >= 0x10000))
         p_bytes = np.where(raw, 4, np.int64(1) << np.minimum(pcode, 2))
         flags |= pcode << 5 | np.where(explicit, 0x80, 0)
-        counts_at = 1 + dfs * (id_bytes + w_bytes)
+        counts_at = sizes
         positions_at = counts_at + np.where(explicit, 4 * dfs, 0)
         sizes = positions_at + per_term * p_bytes
     ends = np.cumsum(sizes)
@@ -369,13 +360,25 @@ def decode_region(
     values = _gather(
         buf, starts + counts_at + np.where(explicit, 4 * dfs, 0), pterm, prank, pcode, (*WIDTHS, COUNT), np.int64
     )
-    # deltas restart at each document: take off what the documents before it summed to
-    sums = np.cumsum(values)
-    held = counts[counts > 0]
-    doc_firsts = np.cumsum(held) - held
-    absolute = sums - np.repeat(sums[doc_firsts] - values[doc_firsts], held)
     raw_terms = pcode == RAW_POSITIONS
-    return docnums, weights, counts, np.where(raw_terms[pterm], values, absolute)
+    return docnums, weights, counts, np.where(raw_terms[pterm], values, _run_sums(values, counts))
+
+
+def _run_sums(deltas: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Positions from their per-document deltas: sums that restart at each document's run (``counts`` each)."""
+    sums = np.cumsum(deltas, dtype=np.int64)
+    held = counts[counts > 0]
+    firsts = np.cumsum(held) - held  # take off what the documents before each one summed to
+    return sums - np.repeat(sums[firsts] - deltas[firsts], held)
+
+
+def position_runs(counts: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """Where the positions of the postings ``chosen`` (indices in the order wanted, or a mask) stand in an array
+    of every posting's positions in turn, ``counts`` each: index that array with it to carry positions along."""
+    counts = np.asarray(counts, dtype=np.int64)
+    starts = (np.cumsum(counts) - counts)[chosen]
+    picked = counts[chosen]
+    return np.repeat(starts - (np.cumsum(picked) - picked), picked) + np.arange(int(picked.sum()))
 
 
 def _gather(
@@ -416,12 +419,7 @@ class Block:
         if self.positions_code == RAW_POSITIONS:
             return np.frombuffer(self.raw, dtype=COUNT, count=total, offset=self.positions_at).astype(np.int64)
         deltas = np.frombuffer(self.raw, dtype=WIDTHS[self.positions_code], count=total, offset=self.positions_at)
-        sums = np.cumsum(deltas, dtype=np.int64)
-        # deltas restart at each document: take off what the documents before it summed to
-        held = self.counts[self.counts > 0]
-        starts = np.cumsum(held) - held
-        before = np.where(starts > 0, sums[np.maximum(starts - 1, 0)], 0)
-        return sums - np.repeat(before, held)
+        return _run_sums(deltas.astype(np.int64), self.counts)
 
 
 def decode(raw: bytes, df: int) -> Block:

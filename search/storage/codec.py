@@ -116,11 +116,8 @@ class GatheredPostings:
                 parts[key].append(chunks[key][k][chosen])
             if positional:
                 counts = chunks["counts"][k].astype(np.int64)
-                picked = counts[chosen]
-                starts = (np.cumsum(counts) - counts)[chosen]
-                runs = np.repeat(starts - (np.cumsum(picked) - picked), picked) + np.arange(int(picked.sum()))
-                parts["counts"].append(picked)
-                parts["positions"].append(chunks["positions"][k][runs])
+                parts["counts"].append(counts[chosen])
+                parts["positions"].append(chunks["positions"][k][blocks.position_runs(counts, chosen)])
         types = {
             "terms": np.uint32,
             "docnums": np.uint32,
@@ -165,19 +162,14 @@ class PooledPostings:
             if not positional:
                 yield name, sorted_texts, dfs, docnums[moved].astype(np.int64), weights[moved], None, None
                 continue
-            starts = np.cumsum(counts) - counts
-            per_doc = counts[moved]
-            # each posting's run of positions, in the postings' new order
-            taken = np.repeat(starts[moved] - (np.cumsum(per_doc) - per_doc), per_doc) + np.arange(int(per_doc.sum()))
-            del starts
             yield (
                 name,
                 sorted_texts,
                 dfs,
                 docnums[moved].astype(np.int64),
                 weights[moved],
-                per_doc,
-                positions[taken].astype(np.int64),
+                counts[moved],
+                positions[blocks.position_runs(counts, moved)].astype(np.int64),
             )
 
 
@@ -264,15 +256,8 @@ class NewsFieldWriter(base.FieldWriter):
         self.add_block(btext, block, len(docnums))
 
     def add_block(self, btext: bytes, block: bytes, df: int) -> None:
-        """Add a term of the current field with its block as ``blocks.encode`` wrote it (a merge's way in)."""
-        if self._fields[-1][1] < len(self._dfs) and btext <= self._last:
-            raise base.OutOfOrderError(f"term {btext!r} after {self._last!r}")
-        self._written += self._postfile.write(block)
-        self._lengths.append(len(btext))
-        self._terms += btext
-        self._last = btext
-        self._dfs.append(df)
-        self._ends.append(self._written)
+        """Add a term of the current field with its block as ``blocks.encode`` wrote it."""
+        self.add_blocks([btext], block, np.array([len(block)]), np.array([df]))
 
     def add_blocks(self, terms: list[bytes], blob: bytes, ends: np.ndarray, dfs: np.ndarray) -> None:
         """Add sorted ``terms`` of the current field with their blocks, concatenated in ``blob`` and ending at

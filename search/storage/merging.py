@@ -361,10 +361,7 @@ def _merge_round(
         return float(w[~keep].sum())
     c = np.concatenate(counts)
     p = np.concatenate(poses)
-    starts = np.cumsum(c) - c
-    per_doc = c[order]
-    runs = np.repeat(starts[order] - (np.cumsum(per_doc) - per_doc), per_doc) + np.arange(int(per_doc.sum()))
-    blob, ends = blocks.encode_many(dfs[held], new[order], w[order], per_doc, p[runs])
+    blob, ends = blocks.encode_many(dfs[held], new[order], w[order], c[order], p[blocks.position_runs(c, order)])
     writer.add_blocks(texts, blob, ends, dfs[held])
     return float(c[~keep].sum())
 

@@ -17,7 +17,7 @@ from whoosh.writing import SegmentWriter
 from .codec import GatheredPostings, NewsCodec, PooledPostings
 from .formats import PackedPositions
 
-FLUSH_AT = 0.85  # of the writer's memory: end the segment there rather than spill sorted runs to disk
+FLUSH_AT = 0.85  # of the pool's estimate: end the segment there (the pool never spills to disk)
 # Stored texts kept as a patch on the column of their normalized form (search.documents.Documents writes both)
 DERIVED = {"body": "body_text"}
 
@@ -138,7 +138,7 @@ class NewsSegmentWriter(SegmentWriter):
         return self.docnum - self.docbase
 
     def pool_share(self) -> float:
-        """How full the posting pool is (1.0: it would spill sorted runs to disk)."""
+        """How full the posting pool is (1.0: its estimate reached the writer's memory)."""
         return self.pool.size() / self.pool.limit
 
     def should_flush(self, at: float = FLUSH_AT) -> bool:
