@@ -39,7 +39,7 @@ from whoosh.searching import Searcher
 
 from .analysis import Analyzer
 from .schema import bind_schema, build_schema
-from .storage import PreadStorage
+from .storage import PreadStorage, sync_directory
 
 CURRENT = "CURRENT"
 META = "meta.json"
@@ -86,12 +86,7 @@ def write_text_atomic(path: Path, text: str) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
-    with contextlib.suppress(OSError):  # make the rename itself durable
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    sync_directory(str(path.parent))  # make the rename itself durable
 
 
 @dataclass(frozen=True)

@@ -465,3 +465,39 @@ def test_every_reader_of_a_segment_shares_its_term_table(sample_store):
     assert ids[0] is not None and ids[0] == ids[1]
     first.close()
     second.close()
+
+
+def test_a_commit_reaches_the_disk_before_its_table_of_contents_is_renamed(tmp_path, analyzer, monkeypatch):
+    import os
+
+    store = search.IndexStore(tmp_path / "index", analyzer)
+    search.reindex(store, [SAMPLE], full=True, workers=1)
+    events: list[str] = []
+    real_fsync, real_rename = os.fsync, os.rename
+
+    def fsync(fd: int) -> None:
+        events.append("fsync " + os.path.basename(os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    def rename(src, dst) -> None:
+        events.append(f"rename {os.path.basename(src)} -> {os.path.basename(dst)}")
+        real_rename(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "rename", rename)
+    gen = store.generation_dir()
+    before = {p.name for p in gen.iterdir()}
+    update = [
+        {"id": "new-1", "title": "衡阳新增一条公交线路", "published": "2025-01-02 08:00:00", "body": "开通新线路。"}
+    ]
+    assert search.reindex(store, [write_jsonl(tmp_path / "update.jsonl", update)]).ok
+    new_files = {p.name for p in gen.iterdir()} - before
+    renamed = next(i for i, e in enumerate(events) if e.startswith("rename ") and e.endswith(".toc"))
+    table = events[renamed].split(" -> ")[1]
+    synced_first = {e.split(" ", 1)[1] for e in events[:renamed] if e.startswith("fsync ")}
+    # every file of the new segment, and the table under its temporary name, before the rename;
+    # the directory after it (files older than the last table are not synced again)
+    assert new_files - {table} <= synced_first and new_files - {table}
+    assert any(name.startswith(table + ".") for name in synced_first)
+    assert f"fsync {gen.name}" in events[renamed + 1 :]
+    assert not synced_first & {p for p in before if p.endswith(".col") or p.endswith(".npo")}

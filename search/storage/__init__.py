@@ -15,7 +15,7 @@ attribute of a Whoosh object.
 """
 
 from .codec import NewsCodec
-from .files import PreadStorage
+from .files import PreadStorage, sync_directory
 from .formats import PackedPositions
 from .merging import MergeReport, SegmentInfo, merge_all, merge_segments, plan_merge, segments_of
 from .reading import (
@@ -49,5 +49,6 @@ __all__ = [
     "news_terms",
     "plan_merge",
     "segments_of",
+    "sync_directory",
     "term_postings",
 ]

@@ -1,4 +1,4 @@
-"""Reading a segment as arrays: postings, bytes columns and stored fields, one ``pread`` each.
+"""Reading a segment as arrays: postings, bytes columns and stored fields, sliced from mapped files.
 
 Ranking reads ~35 posting lists, ~75 column values and ~11 stored documents
 a query. Through Whoosh's readers each goes through several wrappers and a
@@ -7,7 +7,6 @@ shared-file lock; here each is read where the codec put it.
 
 from __future__ import annotations
 
-import os
 import pickle
 import threading
 import zlib
@@ -116,10 +115,10 @@ def news_terms(seg: Any) -> NewsTermsReader | None:
 
 
 class BytesColumn:
-    """One bytes column of every segment, a ``pread`` per value.
+    """One bytes column of every segment, a slice of the mapped file per value.
 
     Each segment's offsets and lengths are already in memory, so a value is
-    one ``pread`` of its bytes (no lock: it moves no file position). A
+    one slice of the file's map (``PreadFile.map``: no system call, no lock). A
     segment whose column is of another kind, or not in a plain file, is read
     through Whoosh.
     """
@@ -135,7 +134,7 @@ class BytesColumn:
             column = seg.column_reader(name, translate=False)
             dbfile = getattr(column, "_dbfile", None)
             if isinstance(column, VarBytesColumn.Reader) and isinstance(dbfile, PreadFile):
-                self._parts.append((dbfile.fd, column._basepos, column._offsets, column._lengths))
+                self._parts.append((dbfile.map, column._basepos, column._offsets, column._lengths))
             else:
                 self._parts.append(column)
 
@@ -146,9 +145,9 @@ class BytesColumn:
         if part is None:
             return b""
         if isinstance(part, tuple):
-            fd, base, offsets, lengths = part
-            length = lengths[local]
-            return os.pread(fd, length, base + offsets[local]) if length else b""
+            data, base, offsets, lengths = part
+            start = base + int(offsets[local])
+            return data[start : start + int(lengths[local])]
         with self._read_lock:  # Whoosh's readers seek and read shared file handles
             return part[local] or b""
 
@@ -158,7 +157,7 @@ class BytesColumn:
 
 
 class StoredFields:
-    """Every segment's stored fields: a ``pread``, an inflate and an unpickle per document.
+    """Every segment's stored fields: a slice of the mapped file, an inflate and an unpickle per document.
 
     The bytes Whoosh's ``stored_fields`` reads (each document's fields, a
     pickled dict in a zlib-compressed bytes column), without its three
@@ -187,7 +186,7 @@ class StoredFields:
                 and child._decompress is zlib.decompress
                 and isinstance(dbfile, PreadFile)
             )
-            self._parts.append((dbfile.fd, child._basepos, child._offsets, child._lengths) if plain else seg)
+            self._parts.append((dbfile.map, child._basepos, child._offsets, child._lengths) if plain else seg)
 
     def __getitem__(self, docnum: int) -> dict[str, Any]:
         i = bisect_right(self._starts, docnum) - 1
@@ -196,9 +195,9 @@ class StoredFields:
         if not isinstance(part, tuple):
             with self._read_lock:
                 return part.stored_fields(local)
-        fd, base, offsets, lengths = part
-        length = lengths[local]
-        fields = pickle.loads(zlib.decompress(os.pread(fd, length, base + offsets[local]))) if length else None
+        data, base, offsets, lengths = part
+        start, length = base + int(offsets[local]), int(lengths[local])
+        fields = pickle.loads(zlib.decompress(data[start : start + length])) if length else None
         out = {k: v for k, v in (fields or {}).items() if k in self._names}
         for name, column in self._derived.items():
             if is_patch(out.get(name)):
