@@ -248,7 +248,7 @@ def reindex(
             crash_hook("committed")
         policy = merge or DEFAULT_MERGE
         if report.mode == "full" and policy.max_segments:  # nobody reads it yet: the old files go at once
-            report.merged = merge_all(gen_dir, keep_old=False).merged
+            report.merged = merge_all(gen_dir, keep_old=False, workers=workers).merged
         elif report.mode == "incremental":
             report.merged = _merge_by_policy(gen_dir, policy).merged
         if crash_hook:

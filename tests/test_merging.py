@@ -193,7 +193,8 @@ def test_a_kill_mid_merge_leaves_the_served_generation_readable(tmp_path, analyz
 
 def test_merging_in_rounds_of_a_few_segments_writes_what_one_merge_writes(tmp_path, analyzer):
     """``merge_all`` merges neighbouring runs of ``fan_in`` segments, then the rest: the same files, byte for
-    byte, as one merge of every segment (the documents keep their order)."""
+    byte, as one merge of every segment (the documents keep their order), also with a round's runs merged
+    side by side in two processes."""
     store = search.IndexStore(tmp_path / "ix", analyzer)
     articles = _sample()
     assert search.reindex(store, ["sample"], full=True, workers=2, articles=articles[:100], merge=NEVER).ok
@@ -206,6 +207,7 @@ def test_merging_in_rounds_of_a_few_segments_writes_what_one_merge_writes(tmp_pa
     for name, merge in (
         ("once", lambda d: merging.merge_segments(d, keep_old=False)),
         ("rounds", lambda d: merging.merge_all(d, keep_old=False, fan_in=2)),
+        ("rounds in two processes", lambda d: merging.merge_all(d, keep_old=False, fan_in=2, workers=2)),
     ):
         copy = tmp_path / name
         shutil.copytree(source, copy)
@@ -217,4 +219,4 @@ def test_merging_in_rounds_of_a_few_segments_writes_what_one_merge_writes(tmp_pa
         )
         (segment,) = segments_of(copy)
         files[name] = {p.name[len(segment.name) :]: p.read_bytes() for p in copy.glob(segment.name + ".*")}
-    assert len(files["once"]) > 10 and files["rounds"] == files["once"]
+    assert len(files["once"]) > 10 and files["rounds"] == files["once"] == files["rounds in two processes"]

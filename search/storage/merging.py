@@ -33,9 +33,11 @@ plans.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import time
 from bisect import bisect_right
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -161,7 +163,7 @@ def merge_segments(gen_dir: str | Path, names: list[str] | None = None, keep_old
     return report
 
 
-def merge_all(gen_dir: str | Path, keep_old: bool = True, fan_in: int = FAN_IN) -> MergeReport:
+def merge_all(gen_dir: str | Path, keep_old: bool = True, fan_in: int = FAN_IN, workers: int = 1) -> MergeReport:
     """Merge every segment of ``gen_dir`` into one, at most ``fan_in`` at a time; call it holding the write lock.
 
     A merge holds its sources' terms tables: a million-article build ends
@@ -169,7 +171,9 @@ def merge_all(gen_dir: str | Path, keep_old: bool = True, fan_in: int = FAN_IN) 
     neighbouring segments are merged into one (each in the place of its
     first, so documents keep the order a single merge gives them), and again,
     until ``fan_in`` or fewer are left for the last merge (Lucene's tiered
-    merging has the same shape).
+    merging has the same shape). The runs of one round are independent:
+    ``workers`` processes merge them side by side (``_merge_run``), and one
+    new table of contents puts every merged segment in place.
     """
     started = time.perf_counter()
     report = MergeReport()
@@ -181,22 +185,73 @@ def merge_all(gen_dir: str | Path, keep_old: bool = True, fan_in: int = FAN_IN) 
             report.segments_before = len(segments)
             originals = {s.name for s in segments}
         if len(segments) <= fan_in:
-            rounds = [None]  # the last merge: all of them
-        else:
-            names = [s.name for s in segments]
-            rounds = [names[i : i + fan_in] for i in range(0, len(names), fan_in) if len(names[i : i + fan_in]) > 1]
-        for names in rounds:
-            done = merge_segments(gen_dir, names, keep_old=keep_old)
+            done = merge_segments(gen_dir, None, keep_old=keep_old)  # the last merge: all of them
+            _account(report, done)
             merged.update(done.names)
-            report.dropped += done.dropped
-            report.docs = done.docs or report.docs
-            report.segments_after = done.segments_after
-        if rounds == [None]:
             break
+        names = [s.name for s in segments]
+        runs = [names[i : i + fan_in] for i in range(0, len(names), fan_in) if len(names[i : i + fan_in]) > 1]
+        if workers > 1 and len(runs) > 1:
+            done = _merge_side_by_side(gen_dir, runs, keep_old, workers)
+            _account(report, done)
+            merged.update(done.names)
+        else:
+            for run in runs:
+                done = merge_segments(gen_dir, run, keep_old=keep_old)
+                _account(report, done)
+                merged.update(done.names)
     report.merged = len(originals & merged)
     report.names = sorted(originals & merged)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _account(report: MergeReport, done: MergeReport) -> None:
+    report.dropped += done.dropped
+    report.docs = done.docs or report.docs
+    report.segments_after = done.segments_after
+
+
+def _merge_side_by_side(gen_dir: str | Path, runs: list[list[str]], keep_old: bool, workers: int) -> MergeReport:
+    """Merge each run of segments into one in ``workers`` processes, then commit them all in one table."""
+    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    with ProcessPoolExecutor(max_workers=min(workers, len(runs)), mp_context=context) as pool:
+        made = list(pool.map(_merge_run, [str(gen_dir)] * len(runs), runs))  # a process that dies fails the round
+    storage = PreadStorage(str(gen_dir))
+    ix, toc = _toc(storage)
+    by_first = {run[0]: segment for run, segment in zip(runs, made, strict=True)}
+    gone = {name for run in runs for name in run}
+    final = []
+    for seg in toc.segments:
+        name = seg.segment_id()
+        if name in by_first:
+            if by_first[name].doc_count_all():
+                final.append(by_first[name])
+        elif name not in gone:
+            final.append(seg)
+    TOC(toc.schema, final, toc.generation + 1).write(storage, ix.indexname)
+    if not keep_old:
+        clean_files(storage, ix.indexname, toc.generation + 1, final)
+    sources = [s for s in toc.segments if s.segment_id() in gone]
+    return MergeReport(
+        segments_before=len(toc.segments),
+        segments_after=len(final),
+        merged=len(sources),
+        docs=sum(s.doc_count_all() for s in final),
+        dropped=sum(s.deleted_count() for s in sources),
+        names=[s.segment_id() for s in sources],
+    )
+
+
+def _merge_run(gen_dir: str, names: list[str]) -> Any:
+    """One run's merged segment, its files written and not yet in any table of contents (a pool's task)."""
+    storage = PreadStorage(gen_dir)
+    ix, toc = _toc(storage)
+    sources = [s for s in toc.segments if s.segment_id() in set(names)]
+    for seg in sources:
+        if not isinstance(seg.codec(), NewsCodec):
+            raise ValueError(f"segment {seg.segment_id()} is not written by the news codec: rebuild the index")
+    return _merge(storage, toc.schema, sources, ix.indexname)
 
 
 def _renumbering(sources: list[Any]) -> list[np.ndarray]:
