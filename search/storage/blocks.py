@@ -199,19 +199,19 @@ def encode_many(
         if len(positions) and positions.min() < 0:
             raise ValueError("positions must not be negative")
     posting_ends = np.cumsum(dfs)
-    position_starts = np.cumsum(counts) - counts if counts is not None else None
     parts: list[bytes] = []
     ends: list[np.ndarray] = []
-    written = term = posting = 0
+    written = term = posting = position = 0
     while term < len(dfs):
         # as many terms as fit CHUNK_POSTINGS (at least one)
         stop = max(term + 1, int(np.searchsorted(posting_ends, posting + CHUNK_POSTINGS, side="right")))
         end = int(posting_ends[stop - 1])
         positioned = None
-        if counts is not None and positions is not None and position_starts is not None:
-            first = int(position_starts[posting])
+        if counts is not None and positions is not None:
             c = counts[posting:end]
-            positioned = (c, positions[first : first + int(c.sum())])
+            held = int(c.sum())
+            positioned = (c, positions[position : position + held])
+            position += held
         blob, chunk_ends = _encode_chunk(dfs[term:stop], docnums[posting:end], weights[posting:end], positioned)
         parts.append(blob)
         ends.append(chunk_ends + written)

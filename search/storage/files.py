@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import mmap
 import os
 import pickle
@@ -24,16 +25,29 @@ class PreadFile(StructFile):
     def __init__(self, fileobj: Any, **kwargs: Any) -> None:
         super().__init__(fileobj, **kwargs)
         self.fd = fileobj.fileno()
-        size = os.fstat(self.fd).st_size
-        self.map: mmap.mmap | bytes = mmap.mmap(self.fd, 0, access=mmap.ACCESS_READ) if size else b""
+
+    @functools.cached_property
+    def map(self) -> mmap.mmap | bytes:
+        """The file mapped on first use (most files a searcher opens are never sliced)."""
+        return map_file(self.fd)
 
     def get(self, position: int, length: int) -> bytes:
         return os.pread(self.fd, length, position)
 
     def close(self) -> None:
-        if isinstance(self.map, mmap.mmap):
-            self.map.close()  # slices are copies: no view of the map outlives it
+        close_map(self.__dict__.get("map"))  # slices are copies: no view of the map outlives it
         super().close()
+
+
+def map_file(fd: int) -> mmap.mmap | bytes:
+    """A whole file mapped read-only (an empty one, which ``mmap`` refuses, as ``b""``)."""
+    return mmap.mmap(fd, 0, access=mmap.ACCESS_READ) if os.fstat(fd).st_size else b""
+
+
+def close_map(data: Any) -> None:
+    """Unmap what ``map_file`` mapped (anything else is left alone)."""
+    if isinstance(data, mmap.mmap):
+        data.close()
 
 
 class WriteFile(StructFile):
@@ -109,18 +123,18 @@ class PreadStorage(FileStorage):
         since = max(tables, default=0)
         for entry in entries:
             if entry.name == table or entry.stat().st_mtime_ns >= since:
-                fd = os.open(entry.path, os.O_RDONLY)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
+                _fsync(entry.path)
 
 
 def sync_directory(path: str) -> None:
     """``fsync`` a directory, so that the renames and new files in it survive a power cut."""
     with contextlib.suppress(OSError):  # a file system that cannot sync a directory
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        _fsync(path)
+
+
+def _fsync(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

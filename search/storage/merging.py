@@ -138,27 +138,12 @@ def merge_segments(gen_dir: str | Path, names: list[str] | None = None, keep_old
     storage = PreadStorage(str(gen_dir))
     ix, toc = _toc(storage)
     clean_files(storage, ix.indexname, toc.generation, toc.segments)  # leftovers of earlier merges and crashes
-    wanted = set(names) if names is not None else {s.segment_id() for s in toc.segments}
-    sources = [s for s in toc.segments if s.segment_id() in wanted]
-    report = MergeReport(segments_before=len(toc.segments), segments_after=len(toc.segments))
+    sources = _sources(toc, names)
     if not sources or (len(sources) == 1 and not sources[0].has_deletions()):
-        report.seconds = time.perf_counter() - started
-        return report
-    for seg in sources:
-        if not isinstance(seg.codec(), NewsCodec):
-            raise ValueError(f"segment {seg.segment_id()} is not written by the news codec: rebuild the index")
-    merged = _merge(storage, toc.schema, sources, ix.indexname)
-    first = toc.segments.index(sources[0])
-    kept = [s for s in toc.segments if s.segment_id() not in wanted]
-    final = kept[:first] + ([merged] if merged.doc_count_all() else []) + kept[first:]
-    TOC(toc.schema, final, toc.generation + 1).write(storage, ix.indexname)
-    if not keep_old:
-        clean_files(storage, ix.indexname, toc.generation + 1, final)
-    report.segments_after = len(final)
-    report.merged = len(sources)
-    report.docs = merged.doc_count_all()
-    report.dropped = sum(s.deleted_count() for s in sources)
-    report.names = [s.segment_id() for s in sources]
+        report = MergeReport(segments_before=len(toc.segments), segments_after=len(toc.segments))
+    else:
+        merged = _merge(storage, toc.schema, sources, ix.indexname)
+        report = _replace(storage, [[s.segment_id() for s in sources]], [merged], keep_old)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -172,8 +157,8 @@ def merge_all(gen_dir: str | Path, keep_old: bool = True, fan_in: int = FAN_IN, 
     first, so documents keep the order a single merge gives them), and again,
     until ``fan_in`` or fewer are left for the last merge (Lucene's tiered
     merging has the same shape). The runs of one round are independent:
-    ``workers`` processes merge them side by side (``_merge_run``), and one
-    new table of contents puts every merged segment in place.
+    ``workers`` processes merge them side by side (``_merge_run``), and each
+    batch of ``workers`` runs is put in place by one new table of contents.
     """
     started = time.perf_counter()
     report = MergeReport()
@@ -185,39 +170,60 @@ def merge_all(gen_dir: str | Path, keep_old: bool = True, fan_in: int = FAN_IN, 
             report.segments_before = len(segments)
             originals = {s.name for s in segments}
         if len(segments) <= fan_in:
-            done = merge_segments(gen_dir, None, keep_old=keep_old)  # the last merge: all of them
-            _account(report, done)
-            merged.update(done.names)
-            break
-        names = [s.name for s in segments]
-        runs = [names[i : i + fan_in] for i in range(0, len(names), fan_in) if len(names[i : i + fan_in]) > 1]
-        if workers > 1 and len(runs) > 1:
-            done = _merge_side_by_side(gen_dir, runs, keep_old, workers)
-            _account(report, done)
-            merged.update(done.names)
+            batches = [None]  # the last merge: all of them
         else:
-            for run in runs:
-                done = merge_segments(gen_dir, run, keep_old=keep_old)
-                _account(report, done)
-                merged.update(done.names)
+            names = [s.name for s in segments]
+            runs = [names[i : i + fan_in] for i in range(0, len(names), fan_in) if len(names[i : i + fan_in]) > 1]
+            step = max(1, workers)
+            batches = [runs[i : i + step] for i in range(0, len(runs), step)]
+        for batch in batches:
+            done = (
+                merge_segments(gen_dir, keep_old=keep_old) if batch is None else _merge_batch(gen_dir, batch, keep_old)
+            )
+            merged.update(done.names)
+            report.dropped += done.dropped
+            report.docs = done.docs or report.docs
+            report.segments_after = done.segments_after
+        if batches == [None]:
+            break
     report.merged = len(originals & merged)
     report.names = sorted(originals & merged)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _account(report: MergeReport, done: MergeReport) -> None:
-    report.dropped += done.dropped
-    report.docs = done.docs or report.docs
-    report.segments_after = done.segments_after
+def _merge_batch(gen_dir: str | Path, runs: list[list[str]], keep_old: bool) -> MergeReport:
+    """Merge each run of segments into one, side by side in processes when there are several, and put them
+    in place in one table of contents."""
+    if len(runs) == 1:
+        made = [_merge_run(str(gen_dir), runs[0])]
+    else:
+        context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+        with ProcessPoolExecutor(max_workers=len(runs), mp_context=context) as pool:
+            made = list(pool.map(_merge_run, [str(gen_dir)] * len(runs), runs))  # a process that dies fails it
+    return _replace(PreadStorage(str(gen_dir)), runs, made, keep_old)
 
 
-def _merge_side_by_side(gen_dir: str | Path, runs: list[list[str]], keep_old: bool, workers: int) -> MergeReport:
-    """Merge each run of segments into one in ``workers`` processes, then commit them all in one table."""
-    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-    with ProcessPoolExecutor(max_workers=min(workers, len(runs)), mp_context=context) as pool:
-        made = list(pool.map(_merge_run, [str(gen_dir)] * len(runs), runs))  # a process that dies fails the round
-    storage = PreadStorage(str(gen_dir))
+def _merge_run(gen_dir: str, names: list[str]) -> Any:
+    """One run's merged segment, its files written and not yet in any table of contents."""
+    storage = PreadStorage(gen_dir)
+    ix, toc = _toc(storage)
+    return _merge(storage, toc.schema, _sources(toc, names), ix.indexname)
+
+
+def _sources(toc: TOC, names: list[str] | None) -> list[Any]:
+    """The segments of ``toc`` named (all: None), in its order; each must be the news codec's."""
+    wanted = set(names) if names is not None else {s.segment_id() for s in toc.segments}
+    sources = [s for s in toc.segments if s.segment_id() in wanted]
+    for seg in sources:
+        if not isinstance(seg.codec(), NewsCodec):
+            raise ValueError(f"segment {seg.segment_id()} is not written by the news codec: rebuild the index")
+    return sources
+
+
+def _replace(storage: PreadStorage, runs: list[list[str]], made: list[Any], keep_old: bool) -> MergeReport:
+    """Write a new table of contents in which each run of segments is its merged segment, in the place of the
+    run's first (left out when it holds no document)."""
     ix, toc = _toc(storage)
     by_first = {run[0]: segment for run, segment in zip(runs, made, strict=True)}
     gone = {name for run in runs for name in run}
@@ -237,21 +243,10 @@ def _merge_side_by_side(gen_dir: str | Path, runs: list[list[str]], keep_old: bo
         segments_before=len(toc.segments),
         segments_after=len(final),
         merged=len(sources),
-        docs=sum(s.doc_count_all() for s in final),
+        docs=sum(m.doc_count_all() for m in made),
         dropped=sum(s.deleted_count() for s in sources),
         names=[s.segment_id() for s in sources],
     )
-
-
-def _merge_run(gen_dir: str, names: list[str]) -> Any:
-    """One run's merged segment, its files written and not yet in any table of contents (a pool's task)."""
-    storage = PreadStorage(gen_dir)
-    ix, toc = _toc(storage)
-    sources = [s for s in toc.segments if s.segment_id() in set(names)]
-    for seg in sources:
-        if not isinstance(seg.codec(), NewsCodec):
-            raise ValueError(f"segment {seg.segment_id()} is not written by the news codec: rebuild the index")
-    return _merge(storage, toc.schema, sources, ix.indexname)
 
 
 def _renumbering(sources: list[Any]) -> list[np.ndarray]:

@@ -13,7 +13,6 @@ lines), and splitting it would put one file format's reader in several places.
 from __future__ import annotations
 
 import json
-import mmap
 import os
 import struct
 import threading
@@ -33,6 +32,7 @@ from whoosh.system import pack_uint
 from whoosh.util.numeric import byte_to_length
 
 from . import blocks
+from .files import close_map, map_file
 from .formats import PackedPositions
 
 TERMS_EXT = ".ntx"
@@ -139,7 +139,7 @@ class NewsTermsReader(base.TermsReader):
         self._postfile = segment.open_file(storage, POSTINGS_EXT)
         self._fd = self._postfile.fileno()
         # blocks for the scorer are sliced from a read-only map (no system call a block); Whoosh's matchers pread
-        self._map: Any = mmap.mmap(self._fd, 0, access=mmap.ACCESS_READ) if os.fstat(self._fd).st_size else b""
+        self._map = map_file(self._fd)
         self._storage = storage
         self._segment = segment
         self._length_bytes: dict[str, np.ndarray] = {}
@@ -332,8 +332,7 @@ class NewsTermsReader(base.TermsReader):
         )
 
     def close(self) -> None:
-        if isinstance(self._map, mmap.mmap):
-            self._map.close()
+        close_map(self._map)
         self._postfile.close()
 
 
