@@ -184,6 +184,92 @@ def is_cjk_run(text: str) -> bool:
     return match is not None and match.group(1) is not None
 
 
+def bigram_tokens(normed: str) -> list[tuple[str, int, int, int]]:
+    """``Analyzer.bigrams`` of normalized text as plain (text, position, start, end) tuples.
+
+    A run of CJK characters gives its bigrams at consecutive positions (a
+    lone character stands alone), a latin word one token; each run is one
+    position past the one before, so a bigram phrase never spans punctuation.
+    """
+    out: list[tuple[str, int, int, int]] = []
+    pos = 0
+    for match in _RUNS.finditer(normed):
+        start = match.start()
+        run = match.group(1)
+        if run is None:
+            out.append((match.group(2), pos, start, match.end()))
+            pos += 2
+            continue
+        if len(run) == 1:
+            out.append((run, pos, start, start + 1))
+            pos += 1
+        else:
+            out.extend((run[i : i + 2], pos + i, start + i, start + i + 2) for i in range(len(run) - 1))
+            pos += len(run) - 1
+        pos += 1  # a gap: a bigram phrase never spans punctuation
+    return out
+
+
+_TOKEN_CHAR = re.compile(rf"[{_CJK}a-z0-9\-_.+&']")
+_BETWEEN_RUNS = rf"[^{_CJK}a-z0-9]*"
+
+
+class PhraseFinder:
+    """Whether normalized text holds bigram tokens at given relative positions: an exact phrase, on text.
+
+    What Whoosh's phrase over a bigram field's positions finds (``bigram_tokens``
+    placed them), found in the text itself, so the body's bigrams need no
+    positions. The tokens' runs, in order with only punctuation or spaces
+    between (a regular expression), are found first; each place is then
+    confirmed by the tokens of the runs around it, at their positions. One
+    run of CJK characters (the common case) is a plain substring.
+    """
+
+    def __init__(self, tokens: Iterable[tuple[str, int]]) -> None:
+        items = list(tokens)
+        if not items:
+            raise ValueError("a phrase needs a token")
+        first = items[0][1]
+        self.tokens = [(gram, pos - first) for gram, pos in items]
+        runs: list[str] = []
+        previous: tuple[str, int] | None = None
+        for gram, pos in self.tokens:
+            if previous is not None and pos - previous[1] == 1 and _is_bigram(previous[0]) and _is_bigram(gram):
+                runs[-1] += gram[1:]
+            else:
+                runs.append(gram)
+            previous = (gram, pos)
+        self.runs = runs
+        self.plain = runs[0] if len(runs) == 1 and len(runs[0]) > 1 and is_cjk_run(runs[0]) else None
+        self._pattern = re.compile(_BETWEEN_RUNS.join(map(re.escape, runs)))
+
+    def __call__(self, normed: str) -> bool:
+        if self.plain is not None:
+            return self.plain in normed
+        at = 0
+        while (match := self._pattern.search(normed, at)) is not None:
+            if self._at(normed, match.start(), match.end()):
+                return True
+            at = match.start() + 1
+        return False
+
+    def _at(self, normed: str, start: int, end: int) -> bool:
+        """Whether the tokens stand at their positions in the runs around ``normed[start:end]``."""
+        while start > 0 and _TOKEN_CHAR.match(normed, start - 1):
+            start -= 1
+        while end < len(normed) and _TOKEN_CHAR.match(normed, end):
+            end += 1
+        placed: dict[str, set[int]] = defaultdict(set)
+        for gram, pos, _, _ in bigram_tokens(normed[start:end]):
+            placed[gram].add(pos)
+        first, rest = self.tokens[0][0], self.tokens[1:]
+        return any(all(p + offset in placed[gram] for gram, offset in rest) for p in placed[first])
+
+
+def _is_bigram(gram: str) -> bool:
+    return len(gram) == 2 and is_cjk_run(gram)
+
+
 _UNIT_AFTER_NUMBER = set("年月日号岁届期度")
 _SPLIT_LATIN = re.compile(r"[-_.+&']")
 
@@ -287,35 +373,20 @@ class Analyzer:
     def bigrams(self, text: str, norm: tuple[str, list[int] | None] | None = None) -> list[Tok]:
         """Return CJK character bigrams (a lone character stands alone) and latin words."""
         normed, offsets = norm or self.normalizer(text)
-        return _map_offsets(list(map(Tok._make, self._bigrams(normed))), offsets)
+        return _map_offsets(list(map(Tok._make, bigram_tokens(normed))), offsets)
 
     def bigram_positions(self, text: str, norm: tuple[str, list[int] | None] | None = None) -> dict[str, list[int]]:
         """Each token of ``bigrams(text)`` with its positions in order: what a bigram field indexes."""
         normed, _ = norm or self.normalizer(text)
         positions: dict[str, list[int]] = defaultdict(list)
-        for gram, pos, _start, _end in self._bigrams(normed):
+        for gram, pos, _start, _end in bigram_tokens(normed):
             positions[gram].append(pos)
         return positions
 
-    def _bigrams(self, normed: str) -> list[tuple[str, int, int, int]]:
-        """``bigrams`` as plain (text, position, start, end) tuples, offsets into the normalized text."""
-        out: list[tuple[str, int, int, int]] = []
-        pos = 0
-        for match in _RUNS.finditer(normed):
-            start = match.start()
-            run = match.group(1)
-            if run is None:
-                out.append((match.group(2), pos, start, match.end()))
-                pos += 2
-                continue
-            if len(run) == 1:
-                out.append((run, pos, start, start + 1))
-                pos += 1
-            else:
-                out.extend((run[i : i + 2], pos + i, start + i, start + i + 2) for i in range(len(run) - 1))
-                pos += len(run) - 1
-            pos += 1  # a gap: a bigram phrase never spans punctuation
-        return out
+    def bigram_counts(self, text: str, norm: tuple[str, list[int] | None] | None = None) -> Counter[str]:
+        """Each token of ``bigrams(text)`` with how often it occurs: what a bigram field without positions indexes."""
+        normed, _ = norm or self.normalizer(text)
+        return Counter(map(itemgetter(0), bigram_tokens(normed)))
 
     def is_stopword(self, word: str) -> bool:
         return word in self.stopwords

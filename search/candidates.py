@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from whoosh import query as Q
 
-from .analysis import Analyzer, is_cjk_run
+from .analysis import Analyzer, PhraseFinder, is_cjk_run
 from .plan import Plan
 from .query import min_match
 from .ranking import FILL_TO, GENERIC_SHARE, TIERED_FROM_WORDS, WEAK_SHARE, idf
@@ -61,7 +61,7 @@ def match(
 
     ``normalize``: the index's text normalizer (exact phrases are checked on normalized text).
     """
-    exact = partial(phrase_docs, corpus, normalize=normalize)
+    exact = partial(phrase_docs, corpus, searcher, normalize=normalize)
     first = None
     base_words = 0
     if plan.words:
@@ -107,13 +107,16 @@ def match(
     return Matched(scores, candidates, per_word, first, relaxed=not enough, complete=complete)
 
 
-def phrase_docs(corpus: Corpus, query: Q.Query, normalize: Callable[[str], str]) -> np.ndarray | None:
-    """The documents of an exact phrase clause (``phrase_clause``) found by ``Corpus.phrase_docs``; None for Whoosh to find.
+def phrase_docs(corpus: Corpus, searcher: Any, query: Q.Query, normalize: Callable[[str], str]) -> np.ndarray | None:
+    """The documents of an exact phrase clause (``phrase_clause``); None when ``query`` is not one.
 
-    A phrase of one run of CJK characters is a Whoosh phrase of its
-    bigrams at consecutive positions, in the title or the body (of two
-    characters, a term: its postings); any other (a latin word or a lone
-    character inside: gaps between positions) is left to Whoosh.
+    A phrase of one bigram is a term (its postings). Any other is found on
+    the index's normalized texts (``Corpus.phrase_docs``) from its tokens and
+    their positions: a Whoosh phrase of a run's bigrams at consecutive
+    positions, or a chain of near clauses for a latin word or a lone
+    character inside (5G基站: 5g@0 基站@2). The body's bigrams keep no
+    positions; the title's do, and Whoosh lines up its phrases of more than
+    one run.
     """
     parts = query.subqueries if isinstance(query, Q.Or) else [query]
     found = []
@@ -121,14 +124,42 @@ def phrase_docs(corpus: Corpus, query: Q.Query, normalize: Callable[[str], str])
         if type(part) is Q.Term and part.fieldname in ("title_bg", "body_bg"):  # a phrase of one bigram
             found.append(corpus.term_tf(part.fieldname, part.text)[0])
             continue
-        grams = getattr(part, "words", None)
-        if type(part) is not Q.Phrase or part.slop != 1 or part.fieldname not in ("title_bg", "body_bg"):
+        fieldname = phrase_field(part)
+        tokens = phrase_tokens(part)
+        if tokens is None or fieldname not in ("title_bg", "body_bg"):
             return None
-        run = grams[0] + "".join(g[1:] for g in grams[1:])
-        if any(len(g) != 2 or g[0] != run[i] for i, g in enumerate(grams)) or not is_cjk_run(run):
-            return None
-        found.append(corpus.phrase_docs(part.fieldname, run, normalize))
+        phrase = PhraseFinder(tokens)
+        if fieldname == "title_bg" and phrase.plain is None:
+            found.append(np.fromiter(searcher.docs_for_query(part), dtype=np.int32))
+        else:
+            found.append(corpus.phrase_docs(fieldname, phrase, normalize))
     return reduce(np.union1d, found) if found else None
+
+
+def phrase_field(query: Q.Query) -> str | None:
+    """The field of a phrase clause (None: another query, or terms of several fields)."""
+    if isinstance(query, Q.SpanNear):
+        left, right = phrase_field(query.a), phrase_field(query.b)
+        return left if left == right else None
+    return query.fieldname if type(query) in (Q.Term, Q.Phrase) else None
+
+
+def phrase_tokens(query: Q.Query) -> list[tuple[str, int]] | None:
+    """The tokens and positions of an exact phrase clause (``words.phrase_clause``; None: another query).
+
+    A Whoosh phrase puts its words at consecutive positions; a near clause
+    with ``slop == mindist`` puts its right term exactly that far past the
+    left clause's last token.
+    """
+    if type(query) is Q.Phrase and query.slop == 1:
+        return [(word, i) for i, word in enumerate(query.words)]
+    if isinstance(query, Q.SpanNear) and query.ordered and query.slop == query.mindist and type(query.b) is Q.Term:
+        left = query.a if isinstance(query.a, Q.SpanNear) else None
+        head = phrase_tokens(left) if left is not None else ([(query.a.text, 0)] if type(query.a) is Q.Term else None)
+        if head is None:
+            return None
+        return [*head, (query.b.text, head[-1][1] + query.slop)]
+    return None
 
 
 def weak(analyzer: Analyzer, corpus: Corpus, plan: Plan, matched: Matched) -> tuple[bool, list[str]]:

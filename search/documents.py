@@ -1,7 +1,7 @@
 """Articles → documents: what an article contributes to each field of the index.
 
 ``Documents`` is the one place that decides it: the analysed title, lead
-and body (word counts) and their bigrams (positions), the meta field of
+and body (word counts) and their bigrams (the title's with positions), the meta field of
 source, channel, authors and tags, the derived lead for articles without
 核心提示, the near-duplicate signature, and the normalized title and body
 that ranking's query-as-written boost reads. It runs in the writer
@@ -67,7 +67,7 @@ class Documents:
             "body": schema["body"].counted(a.word_counts(article.body, norm=norm_body)),
             "meta": schema["meta"].counted(a.word_counts(meta_text)) if meta_text else Postings(),
             "title_bg": schema["title_bg"].positioned(a.bigram_positions(article.title, norm=norm_title)),
-            "body_bg": schema["body_bg"].positioned(a.bigram_positions(lead_body, norm=norm_lead_body)),
+            "body_bg": schema["body_bg"].counted(a.bigram_counts(lead_body, norm=norm_lead_body)),
             "_stored_title": article.title,
             "_stored_lead": article.lead,
             "_stored_body": article.body,

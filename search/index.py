@@ -44,7 +44,7 @@ from .storage import PreadStorage, sync_directory
 CURRENT = "CURRENT"
 META = "meta.json"
 LOCK = "write.lock"
-SCHEMA_VERSION = 8  # 8: the news codec (search.storage)
+SCHEMA_VERSION = 9  # 8: the news codec (search.storage); 9: the body's bigrams without positions
 STAMP_SETTLE_NS = 1_000_000_000  # file times older than this (longer than any timestamp tick) are trusted
 _HELD: dict[str, int] = {}  # index roots whose write lock a thread of this process holds re-entrantly
 

@@ -94,7 +94,7 @@ def rank(
     # Order key: documents meeting min-should-match first (long queries), then the score.
     first = matched.first[ids] if matched.first is not None else np.zeros(len(ids), dtype=bool)
     held = np.zeros(len(ids), dtype=np.int32)
-    exact = partial(phrase_docs, corpus, normalize=analyzer.normalizer.text)
+    exact = partial(phrase_docs, corpus, searcher, normalize=analyzer.normalizer.text)
     for clause in plan.preferred:  # emphasis: documents holding the quoted run as written
         held += corpus.docs(searcher, clause, exact=exact)[ids]
     if plan.strict_preference:

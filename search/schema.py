@@ -32,11 +32,13 @@ class Postings(tuple):
 class NewsText(fields.FieldType):
     """A text field analysed by our Chinese analysis (``words`` or ``bigrams``)."""
 
-    def __init__(self, stream: str, stored: bool = False) -> None:
+    def __init__(self, stream: str, stored: bool = False, positions: bool = False) -> None:
         self.stream = stream
-        # Only bigram fields answer "exact phrase" queries, so only they keep
-        # positions; word fields keep frequencies (less to write and to read).
-        self.format = PackedPositions() if stream == "bigrams" else formats.Frequency()
+        # Only a field whose exact phrases Whoosh lines up keeps positions (the
+        # title's bigrams); the body's phrases are checked on its normalized
+        # text (``Corpus.phrase_docs``), so its bigrams keep frequencies, like
+        # the word fields (less to write, to read and to keep).
+        self.format = PackedPositions() if positions else formats.Frequency()
         self.vector = None
         self.scorable = True
         self.stored = stored
@@ -60,10 +62,15 @@ class NewsText(fields.FieldType):
         self.__dict__.setdefault("_analyzer", None)
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.stream == self.stream and other.stored == self.stored  # type: ignore[attr-defined]
+        return (
+            type(other) is type(self)
+            and other.stream == self.stream  # type: ignore[attr-defined]
+            and other.stored == self.stored  # type: ignore[attr-defined]
+            and type(other.format) is type(self.format)  # type: ignore[attr-defined]
+        )
 
     def __hash__(self) -> int:
-        return hash((type(self).__name__, self.stream, self.stored))
+        return hash((type(self).__name__, self.stream, self.stored, type(self.format).__name__))
 
     def bind(self, analyzer: Analyzer) -> None:
         self._analyzer = analyzer
@@ -145,7 +152,7 @@ def build_schema() -> fields.Schema:
         lead=NewsText("words", stored=True),
         body=NewsText("words", stored=True),
         meta=NewsText("words"),
-        title_bg=NewsText("bigrams"),
+        title_bg=NewsText("bigrams", positions=True),
         body_bg=NewsText("bigrams"),
         source=fields.ID(stored=True, sortable=True),
         authors=fields.KEYWORD(stored=True, commas=True, scorable=False),

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from .analysis import PhraseFinder
 from .corpus import BoundedCache, IndexVersion
 from .ranking import K1, bm25f_saturate, idf, key_text
 from .storage import generation_doc_frequencies, generation_postings
@@ -56,34 +57,42 @@ class Corpus(IndexVersion):
         self._words = BoundedCache(WORD_CACHE_BYTES, size=lambda w: sum(a.nbytes for a in w if a is not None))
         self._lexicons: dict[str, list[str]] = {}
 
-    def phrase_docs(self, fieldname: str, run: str, normalize: Callable[[str], str]) -> np.ndarray:
-        """Documents whose ``title_bg`` or ``body_bg`` holds ``run``, a normalized run of CJK characters, as written.
+    def phrase_docs(self, fieldname: str, phrase: PhraseFinder, normalize: Callable[[str], str]) -> np.ndarray:
+        """Documents whose ``title_bg`` or ``body_bg`` holds ``phrase``'s tokens at their positions: an exact phrase.
 
-        What a Whoosh phrase of the run's bigrams matches: within a run of CJK
-        characters bigram positions are consecutive, and nowhere else. Whoosh
-        reads and lines up positions in Python, ~0.2 s for “一带一路” at 100,000
-        articles; here the documents holding every bigram (the codec's arrays) are
-        checked for the run in the index's normalized texts. The body's
-        (``body_text``) is exact; the title's (``title_text``) has lost its
-        punctuation, so a title found there is confirmed on the stored title,
-        as is a 核心提示 (its bigrams count with the body's) for a body without the run.
+        What a Whoosh phrase of the tokens would match, found on the index's
+        normalized texts instead of positions: the documents holding every
+        token (the codec's arrays) are checked with ``phrase``. The body keeps
+        no positions; its text (``body_text``) is exact, and the 核心提示 (its
+        bigrams count with the body's) is normalized from the stored lead. The
+        title keeps positions, so only one run of CJK characters is found here
+        (Whoosh lines up the rest): the title's column (``title_text``) has
+        lost its punctuation, so a title found there is confirmed on the stored title.
+        ~0.2 s for “一带一路” at 100,000 articles through Whoosh's positions, in Python.
         """
-        if fieldname not in ("title_bg", "body_bg") or len(run) < 2:
-            raise ValueError(f"no phrase documents for {fieldname!r} and {run!r}")
-        # every bigram, as a word's bigram evidence is read (the same cached postings)
-        grams = tuple(dict.fromkeys(run[i : i + 2] for i in range(len(run) - 1)))
-        ids, _ = self.source_tf(Source(fieldname, grams, 1.0))
-        needle = run.encode("utf-8")
-        keyed = key_text(run) == run  # title_text keeps every character of the run
+        run = phrase.plain
+        if fieldname not in ("title_bg", "body_bg") or (fieldname == "title_bg" and run is None):
+            raise ValueError(f"no phrase documents for {fieldname!r} and {phrase.runs!r}")
+        # every token, as a word's bigram evidence is read (the same cached postings)
+        ids, _ = self.source_tf(Source(fieldname, tuple(dict.fromkeys(gram for gram, _ in phrase.tokens)), 1.0))
         stored = self._stored_fields()
         found = []
-        for d in ids.tolist():
-            if fieldname == "title_bg":
-                if (not keyed or needle in self.value("title_text", d)) and run in normalize(
+        if fieldname == "title_bg":
+            assert run is not None
+            title_needle = run.encode("utf-8")
+            keyed = key_text(run) == run  # title_text keeps every character of the run
+            for d in ids.tolist():
+                if (not keyed or title_needle in self.value("title_text", d)) and run in normalize(
                     stored[d].get("title") or ""
                 ):
                     found.append(d)
-            elif needle in self.value("body_text", d) or run in normalize(stored[d].get("lead") or ""):
+            return np.array(found, dtype=np.int32)
+        needle = run.encode("utf-8") if run is not None else None  # UTF-8 is self-synchronizing: bytes will do
+        for d in ids.tolist():
+            body = self.value("body_text", d)
+            if (needle in body if needle is not None else phrase(body.decode("utf-8"))) or phrase(
+                normalize(stored[d].get("lead") or "")
+            ):
                 found.append(d)
         return np.array(found, dtype=np.int32)
 

@@ -300,12 +300,12 @@ def test_an_index_of_the_previous_schema_is_refused_and_stats_check_says_so(stor
     search.reindex(store, [corpus], full=True, workers=1)
     meta_path = store.generation_dir() / "meta.json"
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    assert meta["schema_version"] == index_module.SCHEMA_VERSION == 8
+    assert meta["schema_version"] == index_module.SCHEMA_VERSION == 9
     runner = CliRunner()
     assert runner.invoke(cli, ["--index", str(store.root), "stats", "--check"]).exit_code == 0
-    meta_path.write_text(json.dumps({**meta, "schema_version": 7}), encoding="utf-8")
+    meta_path.write_text(json.dumps({**meta, "schema_version": 8}), encoding="utf-8")
     with pytest.raises(
-        IndexMismatchError, match="schema version 7, this program needs 8: rebuild it with reindex --full"
+        IndexMismatchError, match="schema version 8, this program needs 9: rebuild it with reindex --full"
     ):
         search.SearchEngine(store).search("衡阳")
     result = runner.invoke(cli, ["--index", str(store.root), "stats", "--check"])

@@ -14,8 +14,8 @@ term lookups and gives matchers. ``NewsCodec`` keeps W3's per-document files
 
 Whoosh's searcher reads blocks through ordinary matchers (queries, phrases,
 ``more_like``); the scorer reads them as arrays (``NewsTermsReader.arrays``).
-Positions are kept only in ``PackedPositions`` fields (the bigram fields,
-for exact phrases); other fields keep weights.
+Positions are kept only in ``PackedPositions`` fields (the title's bigrams,
+whose exact phrases Whoosh lines up); other fields keep weights.
 
 Terms file layout (little-endian): a header (magic, version, term count,
 length of the description), then, compressed with zlib (level 1: the file
