@@ -64,7 +64,8 @@ class Corpus(IndexVersion):
         normalized texts instead of positions: the documents holding every
         token (the codec's arrays) are checked with ``phrase``. The body keeps
         no positions; its text (``body_text``) is exact, and the 核心提示 (its
-        bigrams count with the body's) is normalized from the stored lead. The
+        bigrams count with the body's, on a line before it) is normalized from
+        the stored lead. The
         title keeps positions, so only one run of CJK characters is found here
         (Whoosh lines up the rest): the title's column (``title_text``) has
         lost its punctuation, so a title found there is confirmed on the stored title.
@@ -87,12 +88,15 @@ class Corpus(IndexVersion):
                 ):
                     found.append(d)
             return np.array(found, dtype=np.int32)
-        needle = run.encode("utf-8") if run is not None else None  # UTF-8 is self-synchronizing: bytes will do
-        for d in ids.tolist():
-            body = self.value("body_text", d)
-            if (needle in body if needle is not None else phrase(body.decode("utf-8"))) or phrase(
-                normalize(stored[d].get("lead") or "")
-            ):
+        if run is not None:  # one CJK run: never across the line between the 核心提示 and the body
+            needle = run.encode("utf-8")  # UTF-8 is self-synchronizing: bytes will do
+            for d in ids.tolist():
+                if needle in self.value("body_text", d) or run in normalize(stored[d].get("lead") or ""):
+                    found.append(d)
+            return np.array(found, dtype=np.int32)
+        for d in ids.tolist():  # runs with gaps: the 核心提示 and the body as their bigrams were indexed
+            body, lead = self.value("body_text", d).decode("utf-8"), stored[d].get("lead")
+            if phrase(f"{normalize(lead)}\n{body}" if lead else body):
                 found.append(d)
         return np.array(found, dtype=np.int32)
 

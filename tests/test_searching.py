@@ -270,6 +270,7 @@ def test_phrases_found_on_normalized_texts_as_positions_place_them(store, tmp_pa
         {"id": "t5", "title": "一带一路一带", "body": "共建一带一路倡议，一带一路"},
         # every bigram of 七一勋章, which the title spells only once its punctuation is gone
         {"id": "t6", "title": "七一，勋章与一勋", "body": "无关。"},
+        {"id": "t7", "title": "提速", "lead": "城区试验6G", "body": "基站建设提速"},  # across the lead's end
     ]
     search.reindex(store, [write_jsonl(tmp_path / "tricky.jsonl", tricky)])
     engine = search.SearchEngine(store)
@@ -307,9 +308,9 @@ def test_phrases_found_on_normalized_texts_as_positions_place_them(store, tmp_pa
             corpus.stored(d)["id"]
             for d in phrase_docs(corpus, searcher, search.words.phrase_clause(store.analyzer, p), normalize)
         )
-        for p in ("七一勋章", "国家情报局", "一带一路")
+        for p in ("七一勋章", "国家情报局", "一带一路", "6G基站")
     }
-    assert tricky_ids == {"七一勋章": ["t2"], "国家情报局": ["t4"], "一带一路": ["t5"]}
+    assert tricky_ids == {"七一勋章": ["t2"], "国家情报局": ["t4"], "一带一路": ["t5"], "6G基站": ["t7"]}
 
 
 def test_warm_loads_what_a_first_faceted_search_reads(engine, monkeypatch):
