@@ -124,10 +124,10 @@ def phrase_docs(corpus: Corpus, searcher: Any, query: Q.Query, normalize: Callab
         if type(part) is Q.Term and part.fieldname in ("title_bg", "body_bg"):  # a phrase of one bigram
             found.append(corpus.term_tf(part.fieldname, part.text)[0])
             continue
-        fieldname = phrase_field(part)
-        tokens = phrase_tokens(part)
-        if tokens is None or fieldname not in ("title_bg", "body_bg"):
+        placed = phrase_tokens(part)
+        if placed is None or placed[0] not in ("title_bg", "body_bg"):
             return None
+        fieldname, tokens = placed
         phrase = PhraseFinder(tokens)
         if fieldname == "title_bg" and phrase.plain is None:
             found.append(np.fromiter(searcher.docs_for_query(part), dtype=np.int32))
@@ -136,29 +136,22 @@ def phrase_docs(corpus: Corpus, searcher: Any, query: Q.Query, normalize: Callab
     return reduce(np.union1d, found) if found else None
 
 
-def phrase_field(query: Q.Query) -> str | None:
-    """The field of a phrase clause (None: another query, or terms of several fields)."""
-    if isinstance(query, Q.SpanNear):
-        left, right = phrase_field(query.a), phrase_field(query.b)
-        return left if left == right else None
-    return query.fieldname if type(query) in (Q.Term, Q.Phrase) else None
-
-
-def phrase_tokens(query: Q.Query) -> list[tuple[str, int]] | None:
-    """The tokens and positions of an exact phrase clause (``words.phrase_clause``; None: another query).
+def phrase_tokens(query: Q.Query) -> tuple[str, list[tuple[str, int]]] | None:
+    """The field, tokens and positions of an exact phrase clause (``words.phrase_clause``; None: another query).
 
     A Whoosh phrase puts its words at consecutive positions; a near clause
-    with ``slop == mindist`` puts its right term exactly that far past the
-    left clause's last token.
+    with ``slop == mindist`` puts its right term, of the same field, exactly
+    that far past the left clause's last token.
     """
+    if type(query) is Q.Term:
+        return query.fieldname, [(query.text, 0)]
     if type(query) is Q.Phrase and query.slop == 1:
-        return [(word, i) for i, word in enumerate(query.words)]
+        return query.fieldname, [(word, i) for i, word in enumerate(query.words)]
     if isinstance(query, Q.SpanNear) and query.ordered and query.slop == query.mindist and type(query.b) is Q.Term:
-        left = query.a if isinstance(query.a, Q.SpanNear) else None
-        head = phrase_tokens(left) if left is not None else ([(query.a.text, 0)] if type(query.a) is Q.Term else None)
-        if head is None:
-            return None
-        return [*head, (query.b.text, head[-1][1] + query.slop)]
+        head = phrase_tokens(query.a)
+        if head is not None and head[0] == query.b.fieldname:
+            fieldname, tokens = head
+            return fieldname, [*tokens, (query.b.text, tokens[-1][1] + query.slop)]
     return None
 
 

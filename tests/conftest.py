@@ -61,6 +61,18 @@ def analyzer() -> search.Analyzer:
     return search.Analyzer()
 
 
+def body_bigrams(analyzer: search.Analyzer, stored: dict) -> dict[str, set[int]]:
+    """A document's body bigrams at their positions, the 核心提示's a line before, as a positions field keeps them."""
+    text = f"{stored['lead']}\n{stored['body']}" if stored.get("lead") else stored["body"]
+    return {gram: set(at) for gram, at in analyzer.bigram_positions(text).items()}
+
+
+def held_at_positions(placed: dict[str, set[int]], tokens: list[tuple[str, int]]) -> bool:
+    """The reference for an exact phrase: every token at its position relative to the first, somewhere."""
+    (first, at), rest = tokens[0], tokens[1:]
+    return any(all(p + q - at in placed.get(g, ()) for g, q in rest) for p in placed.get(first, ()))
+
+
 def write_jsonl(path: Path, records: list) -> Path:
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
     return path

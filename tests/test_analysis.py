@@ -8,7 +8,7 @@ import pytest
 
 from search.analysis import Analyzer, PhraseFinder, Segmenter, bigram_tokens
 
-from .conftest import SHARED
+from .conftest import SHARED, held_at_positions
 from .parts import require
 
 
@@ -203,15 +203,6 @@ def test_unknown_segmenter():
         Segmenter("thulac")
 
 
-def _held_at_positions(text: str, tokens: list[tuple[str, int]]) -> bool:
-    """The reference: the text's bigram tokens at their positions, as a positions field keeps them."""
-    placed: dict[str, set[int]] = {}
-    for gram, pos, _, _ in bigram_tokens(text):
-        placed.setdefault(gram, set()).add(pos)
-    (first, at), rest = tokens[0], tokens[1:]
-    return any(all(p + q - at in placed.get(g, ()) for g, q in rest) for p in placed.get(first, ()))
-
-
 @pytest.mark.parametrize(
     "phrase", ["5g基站", "一带，一路", "一带一路", "的5g", "c9-a 基站", "a 的 b", "基站5g", "一 带"]
 )
@@ -223,5 +214,12 @@ def test_a_phrase_is_found_on_text_where_its_tokens_stand_at_their_positions(phr
     texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 14))) for _ in range(3000)]
     texts += [phrase, f"x{phrase}x", f"，{phrase}。"]
     found = [t for t in texts if finder(t)]
-    assert found == [t for t in texts if _held_at_positions(t, tokens)]
+    assert found == [t for t in texts if held_at_positions(_positions(t), tokens)]
     assert phrase in found
+
+
+def _positions(text: str) -> dict[str, set[int]]:
+    placed: dict[str, set[int]] = {}
+    for gram, pos, _, _ in bigram_tokens(text):
+        placed.setdefault(gram, set()).add(pos)
+    return placed

@@ -12,7 +12,7 @@ from search.query import min_match
 from search.ranking import RankingConfig
 from search.storage import news_terms, term_postings
 
-from .conftest import ids, write_jsonl
+from .conftest import body_bigrams, held_at_positions, ids, write_jsonl
 
 
 @pytest.mark.parametrize(
@@ -283,22 +283,13 @@ def test_phrases_found_on_normalized_texts_as_positions_place_them(store, tmp_pa
     phrases = sorted({r[i : i + n] for r in runs for n in (3, 4, 6) for i in range(len(r) - n + 1)})[::25]
     phrases += ["七一勋章", "國家情報局", "一带一路", "带一路一", "勋章获得者", "获得者表彰", "勋章", "七一", "三农"]
     phrases += ["5G基站", "5G 校园", "C919大飞机", "2024年", "七一，勋章", "一带，一路"]  # runs with gaps between
-    placed = []  # every document's body bigrams (the 核心提示's first) at their positions
-    for d in range(corpus.n):
-        stored = corpus.stored(d)
-        text = f"{stored['lead']}\n{stored['body']}" if stored.get("lead") else stored["body"]
-        placed.append({gram: set(at) for gram, at in store.analyzer.bigram_positions(text).items()})
+    placed = [body_bigrams(store.analyzer, corpus.stored(d)) for d in range(corpus.n)]
     found = 0
     for phrase in phrases:
         clause = search.words.phrase_clause(store.analyzer, phrase)
         title, _ = clause.subqueries
         tokens = [(t.text, t.pos) for t in store.analyzer.bigrams(phrase)]
-        (first, at), rest = tokens[0], tokens[1:]
-        body = {
-            d
-            for d, grams in enumerate(placed)
-            if any(all(p + q - at in grams.get(g, ()) for g, q in rest) for p in grams.get(first, ()))
-        }
+        body = {d for d, grams in enumerate(placed) if held_at_positions(grams, tokens)}
         expected = sorted(body | set(searcher.docs_for_query(title)))
         assert phrase_docs(corpus, searcher, clause, normalize).tolist() == expected, phrase
         found += bool(expected)

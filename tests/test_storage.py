@@ -19,7 +19,7 @@ from search.schema import NewsText
 from search.storage import PackedPositions, blocks, codec, term_postings
 from search.storage.terms import NewsTermsReader
 
-from .conftest import write_jsonl
+from .conftest import body_bigrams, held_at_positions, write_jsonl
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample"
 QUERIES = ["衡阳", "疫情防控", "大学生志愿者", "C919", "5G", "南华大学 新生", "hengyang", "蒸湘区 -反诈", "title:衡阳"]
@@ -82,11 +82,7 @@ def test_the_title_bigrams_keep_positions_and_the_body_phrases_are_found_on_its_
     analyzer = sample_store.analyzer
     searcher = sample_store.searcher()
     corpus = search.SearchEngine(sample_store).corpus(searcher)
-    placed = []  # every document's body bigrams at their positions, as a positions field would keep them
-    for d in range(corpus.n):
-        stored = searcher.stored_fields(d)
-        text = f"{stored['lead']}\n{stored['body']}" if stored.get("lead") else stored["body"]
-        placed.append({gram: set(p) for gram, p in analyzer.bigram_positions(text).items()})
+    placed = [body_bigrams(analyzer, searcher.stored_fields(d)) for d in range(corpus.n)]
     for text, least in (
         ("衡阳市", 2),
         ("大学生志愿者", 2),
@@ -96,13 +92,7 @@ def test_the_title_bigrams_keep_positions_and_the_body_phrases_are_found_on_its_
         ("2024年", 0),
     ):
         tokens = [(t.text, t.pos) for t in analyzer.bigrams(text)]
-        expected = [
-            d
-            for d, grams in enumerate(placed)
-            if any(
-                all(p + at - tokens[0][1] in grams.get(g, ()) for g, at in tokens) for p in grams.get(tokens[0][0], ())
-            )
-        ]
+        expected = [d for d, grams in enumerate(placed) if held_at_positions(grams, tokens)]
         found = corpus.phrase_docs("body_bg", PhraseFinder(tokens), analyzer.normalizer.text).tolist()
         assert (text, found) == (text, expected)
         assert len(found) >= least, text
