@@ -24,18 +24,17 @@ from .analysis import Analyzer, PhraseFinder, is_cjk_run
 from .plan import Plan
 from .query import min_match
 from .ranking import FILL_TO, GENERIC_SHARE, TIERED_FROM_WORDS, WEAK_SHARE, idf
-from .scoring import Corpus, WordScores
+from .scoring import Corpus, Scoring, WordScores
 from .wordclass import generic_words
 
 
 @dataclass
 class Matched:
-    """Scores of every document, which are candidates, and in which order tier."""
+    """The words' scores (``Scoring``), which documents are candidates, and in which order tier."""
 
-    scores: np.ndarray
+    scoring: Scoring
     candidates: np.ndarray
-    per_word: list[WordScores]
-    first: np.ndarray | None = None  # long queries: documents meeting min-should-match
+    first: np.ndarray | None = None  # short queries: documents holding every word (min-should-match)
     relaxed: bool = False  # no candidate matches ``min_match`` of the words (hot searches skip these)
     complete: bool = False  # some candidate holds enough query words (``min_match``)
 
@@ -43,11 +42,20 @@ class Matched:
     def total(self) -> int:
         return int(self.candidates.sum())
 
+    @property
+    def scores(self) -> np.ndarray:
+        """Every document's BM25F (exact where ``ordering.rank`` looks: see ``Scoring``)."""
+        return self.scoring.scores
+
+    @property
+    def per_word(self) -> list[WordScores]:
+        return self.scoring.per_word
+
 
 def find(corpus: Corpus, searcher: Any, plan: Plan, normalize: Callable[[str], str]) -> Matched:
     """The candidates of a plan; when nothing matches enough words, relaxed to any word."""
     if not plan.words and not plan.required and plan.allowed is None:
-        return Matched(np.zeros(0, dtype=np.float32), np.zeros(0, dtype=bool), [])
+        return Matched(corpus.score_deferred([]), np.zeros(corpus.n, dtype=bool))
     matched = match(corpus, searcher, plan, normalize)
     if not matched.total and len(plan.words) > 1:
         matched = match(corpus, searcher, plan, normalize, 1)
@@ -65,7 +73,8 @@ def match(
     first = None
     base_words = 0
     if plan.words:
-        scores, matched, per_word = corpus.score(plan.words)
+        scoring = corpus.score_deferred(plan.words)
+        matched = scoring.matched
         base_words = sum(w.counts for w in plan.words) - len(plan.required_words)
         need = min_match(base_words) if need is None else min(need, base_words)
         if base_words:
@@ -80,31 +89,32 @@ def match(
                 if int((first & corpus.live).sum()) >= FILL_TO:
                     candidates = first.copy()
                 else:  # a thin page: partial matches (parts of words, bigrams) fill it, after
-                    candidates = scores > 0
+                    scoring.materialize()
+                    candidates = scoring.scores > 0
         else:
             candidates = np.ones(corpus.n, dtype=bool)
     else:
-        scores, per_word = np.zeros(corpus.n, dtype=np.float32), []
+        scoring = corpus.score_deferred([])
         candidates = np.ones(corpus.n, dtype=bool)
     candidates &= corpus.live
     for required in plan.required_words:
-        candidates &= corpus.score([required])[1] > 0
+        candidates &= corpus.score_deferred([required]).matched > 0
     for query in plan.required:
         candidates &= corpus.docs(searcher, query, exact=exact)
     if plan.allowed is not None:
         candidates &= corpus.docs(searcher, plan.allowed)
     for excluded in plan.exclude:
-        candidates &= corpus.score(excluded)[1] < len(excluded)
+        candidates &= corpus.score_deferred(excluded).matched < len(excluded)
     for query in plan.exclude_phrases:
         candidates &= ~corpus.docs(searcher, query, exact=exact)
     if not (plan.words and base_words):
-        return Matched(scores, candidates, per_word, first)
+        return Matched(scoring, candidates, first)
     # Enough of the query (min_match) in one candidate, not through the any-word fallback:
     # one pass over the collection, a second only when ``need`` asks for more than that.
     least = min_match(base_words)
     enough = bool(((matched >= least) & candidates).any())
     complete = enough if need == least else need > least and bool(((matched >= need) & candidates).any())
-    return Matched(scores, candidates, per_word, first, relaxed=not enough, complete=complete)
+    return Matched(scoring, candidates, first, relaxed=not enough, complete=complete)
 
 
 def phrase_docs(corpus: Corpus, searcher: Any, query: Q.Query, normalize: Callable[[str], str]) -> np.ndarray | None:
@@ -182,8 +192,7 @@ def weak(analyzer: Analyzer, corpus: Corpus, plan: Plan, matched: Matched) -> tu
     held = np.zeros(corpus.n, dtype=np.float64)
     weight, missing = 0.0, []
     for plan_word in words:
-        docs, _, hit = corpus.word(plan_word)
-        at = np.flatnonzero(hit) if docs is None else docs[hit]
+        at = corpus.word_hits(plan_word)
         at = at[corpus.live[at]]
         word = plan_word.word
         if not len(at):

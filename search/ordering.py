@@ -23,7 +23,9 @@ from .candidates import Matched, phrase_docs
 from .plan import Plan
 from .ranking import CANDIDATES, RankingConfig
 from .rerank import Evidence, Reranker
-from .scoring import Corpus
+from .scoring import BOUND_MARGIN, Corpus
+
+RESOLVE_SHARE = 16  # contenders are scored one by one up to 1/16 of the documents; past that, all at once
 
 
 @dataclass
@@ -90,8 +92,13 @@ def rank(
     if sort == "date" or not plan.words:
         order = ids[ranking.top(published[ids], window)]
         return Ranked(order, np.zeros(len(order)), np.ones(len(order)))
+    if matched.scoring.deferred:  # common words scored where they can matter (``contenders``)
+        if plan.preferred:
+            matched.scoring.materialize()
+        else:
+            ids = contenders(matched, ids, published, config, window)
     final = ranking.final_scores(matched.scores[ids], published[ids], config)
-    # Order key: documents meeting min-should-match first (long queries), then the score.
+    # Order key: documents holding every word first (short queries), then the score.
     first = matched.first[ids] if matched.first is not None else np.zeros(len(ids), dtype=bool)
     held = np.zeros(len(ids), dtype=np.int32)
     exact = partial(phrase_docs, corpus, searcher, normalize=analyzer.normalizer.text)
@@ -118,6 +125,39 @@ def rank(
         evidence = Evidence(corpus, plan.words, matched.scores, matched.per_word, tiers, runs, boosted, grams)
         ranked = ranked.reranked(reranker, evidence, explain)
     return ranked
+
+
+def contenders(
+    matched: Matched, ids: np.ndarray, published: np.ndarray, config: RankingConfig, window: int
+) -> np.ndarray:
+    """The candidates ``ids`` that can be among the top ``window``, their scores made exact (MaxScore).
+
+    A candidate's score is its words' scored so far plus at most the bound
+    of the deferred ones (``Scoring.bound``). The ``window`` best by what
+    is known are scored exactly: the last of them is a score the top must
+    reach, and only candidates whose bound reaches it are contenders, scored
+    exactly too. When they are too many (a query of common words alone),
+    every document is scored (``Scoring.materialize``). The top ``window``
+    of the contenders is the top ``window`` of every candidate, ties included.
+    """
+    scoring = matched.scoring
+    if len(ids) <= window:
+        scoring.resolve(ids)
+        return ids
+    tier = matched.first[ids] if matched.first is not None else np.zeros(len(ids), dtype=bool)
+    known = scoring.scores[ids]
+    extra, guess = scoring.bounds(ids)
+    high = ranking.final_scores(known + extra, published[ids], config) * (1 + BOUND_MARGIN)
+    lift = float(high.max()) + 1.0  # the tier before the score, as ``rank`` orders
+    picked = np.sort(ranking.top(ranking.final_scores(known + guess, published[ids], config) + tier * lift, window))
+    exact = scoring.exact(ids[picked])
+    reach = float((ranking.final_scores(exact, published[ids[picked]], config) + tier[picked] * lift).min())
+    keep = np.flatnonzero(high + tier * lift >= reach)
+    if len(keep) * RESOLVE_SHARE > len(scoring.scores):
+        scoring.materialize()
+        return ids
+    scoring.resolve(ids[keep])
+    return ids[keep]
 
 
 def proximity(corpus: Corpus, analyzer: Analyzer, plan: Plan, docnums: list[int]) -> dict[int, float]:

@@ -131,8 +131,7 @@ def features(evidence: Evidence, docs: Sequence[int], base: Sequence[float]) -> 
 
 def _df(corpus: Corpus, plan: WordPlan) -> int:
     """Documents matching the word whole (as the scorer counts them for its idf)."""
-    _, _, hit = corpus.word(plan)
-    return int(np.count_nonzero(hit))
+    return len(corpus.word_hits(plan))
 
 
 class Reranker:

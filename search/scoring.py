@@ -41,6 +41,10 @@ PREFIX_EXPANSION_LIMIT = 400
 SPARSE_SHARE = 8  # a word with postings in under 1/8 of the documents is scored over those documents only
 DENSE_KEEP = 4  # a word scored over every document is kept for its scored ones when under 1/4 of them
 WORD_CACHE_BYTES = 48 << 20  # words' scores kept (a common word at 100,000 articles: up to 0.5 MB)
+BOUND_MARGIN = 1e-4  # a deferred word's score bound, above its largest score by this share
+DEFER_SHARE = SPARSE_SHARE  # a word with postings in 1/8 of the documents or more is scored only where it can matter
+
+Weighted = tuple[np.ndarray, np.ndarray, float]  # one source's documents, length-normalised frequencies, weight
 
 
 class Corpus(IndexVersion):
@@ -54,7 +58,7 @@ class Corpus(IndexVersion):
     def __init__(self, searcher: Any) -> None:
         super().__init__(searcher)
         self._postings = BoundedCache(POSTINGS_CACHE_ITEMS, size=lambda p: len(p[0]))
-        self._words = BoundedCache(WORD_CACHE_BYTES, size=lambda w: sum(a.nbytes for a in w if a is not None))
+        self._words = BoundedCache(WORD_CACHE_BYTES, size=_nbytes)
         self._lexicons: dict[str, list[str]] = {}
 
     def phrase_docs(self, fieldname: str, phrase: PhraseFinder, normalize: Callable[[str], str]) -> np.ndarray:
@@ -274,6 +278,66 @@ class Corpus(IndexVersion):
             per_word.append(WordScores(docs, word_score))
         return total, matched, per_word
 
+    def score_deferred(self, plans: Sequence[WordPlan]) -> Scoring:
+        """``score``, with the common words deferred: they give their matches, not yet their scores.
+
+        A word with postings in ``1/DEFER_SHARE`` of the documents or more
+        costs most of a query at a million articles, and decides little of
+        its top: its idf is low. Its matches (for the tiers, totals and
+        facets, exact) cost one pass over its postings; its scores are made
+        for the documents that can reach the top (``Scoring.resolve``,
+        chosen by ``ordering.rank`` with the words' score bounds), or for
+        all when that is cheaper (``Scoring.materialize``).
+        """
+        self.prefetch(plans)
+        total = np.zeros(self.n, dtype=np.float32)
+        matched = np.zeros(self.n, dtype=np.int16)
+        words: list[WordScores | Deferred] = []
+        for plan in plans:
+            deferred = self.deferred(plan)
+            if deferred is not None:
+                if plan.counts:
+                    matched += deferred.hit
+                words.append(deferred)
+                continue
+            docs, word_score, hit = self.word(plan)
+            if docs is None:
+                total += word_score
+                if plan.counts:
+                    matched += hit
+            else:
+                total[docs] += word_score
+                if plan.counts:
+                    matched[docs] += hit
+            words.append(WordScores(docs, word_score))
+        return Scoring(self, list(plans), total, matched, words)
+
+    def deferred(self, plan: WordPlan) -> Deferred | None:
+        """A common word's matches, idf, score bound and evidence (None: a word scored at once), cached.
+
+        A word whose scores are kept already (``word``) is not deferred.
+        """
+        key = tuple(plan.sources)
+        if self._words.get(key) is not None:
+            return None
+        found = self._words.get(("deferred", *key))
+        if found is None:
+            whole, part = self._evidence(plan)
+            if sum(len(ids) for ids, _, _ in whole + part) * DEFER_SHARE < self.n:
+                self._keep(key, self._word(whole, part))  # scored at once, from the evidence read
+                return None
+            found = (Deferred.of(whole, part, self.live),)
+            self._words.put(("deferred", *key), found)
+        return found[0]
+
+    def word_hits(self, plan: WordPlan) -> np.ndarray:
+        """The documents matching a word (as ``word`` counts them for its idf), ascending, deleted ones included."""
+        deferred = self.deferred(plan)
+        if deferred is not None:
+            return np.flatnonzero(deferred.hit)
+        docs, _, hit = self.word(plan)
+        return np.flatnonzero(hit) if docs is None else docs[hit]
+
     def word(self, plan: WordPlan) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
         """One word's (documents or None for all, BM25F scores, whole-word matches), cached by its sources.
 
@@ -284,40 +348,40 @@ class Corpus(IndexVersion):
         key = tuple(plan.sources)
         found = self._words.get(key)
         if found is None:
-            found = self._word(plan)
-            for array in found:
-                if array is not None:
-                    array.flags.writeable = False  # shared by every query that has the word
-            self._words.put(key, found)
+            found = self._keep(key, self._word(*self._evidence(plan)))
         return found
 
-    def _word(self, plan: WordPlan) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
-        whole: list[tuple[np.ndarray, np.ndarray, float]] = []
-        part: list[tuple[np.ndarray, np.ndarray, float]] = []
+    def _keep(
+        self, key: tuple[Source, ...], found: tuple[np.ndarray | None, np.ndarray, np.ndarray]
+    ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+        for array in found:
+            if array is not None:
+                array.flags.writeable = False  # shared by every query that has the word
+        self._words.put(key, found)
+        return found
+
+    def _evidence(self, plan: WordPlan) -> tuple[list[Weighted], list[Weighted]]:
+        """A word's (whole-word, partial) evidence: each source's documents, frequencies and weight, in plan order."""
+        whole: list[Weighted] = []
+        part: list[Weighted] = []
         for source in plan.sources:
             ids, tfs = self.source_tf(source)
             if len(ids):
                 (part if source.partial else whole).append((ids, tfs, source.weight))
+        return whole, part
+
+    def _word(self, whole: list[Weighted], part: list[Weighted]) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+        """One word's (documents or None for all, BM25F scores, whole-word matches) from its evidence."""
         docs, tf_whole, tf_part = self._gather(whole, part)
         tf = (tf_whole + tf_part).astype(np.float32)
-        at = None
-        if docs is None:  # summed over every document: the rest works on the scored ones only
-            at = np.flatnonzero(tf)
-            tf, tf_whole, tf_part = tf[at], tf_whole[at], tf_part[at]
         # A word the index has nowhere whole (an unseen name: 尚恩有) is matched by its parts.
         hit = tf_whole > 0 if tf_whole.any() else tf_part > 0
-        scored = tf > 0
-        df = int(np.count_nonzero(hit & self.live[docs if at is None else at]))
-        word_score = np.zeros(len(tf), dtype=np.float32)
-        if scored.any():
-            # idf from the whole-word matches; parts alone borrow it, with their small weights
-            word_score[scored] = idf(max(df, 1), self.n) * bm25f_saturate(tf[scored], K1)
-        if at is not None:
-            if len(at) * DENSE_KEEP < self.n:
-                return at, word_score, hit  # kept smaller: the scored documents only (matches are among them)
-            full_score, full_hit = np.zeros(self.n, dtype=np.float32), np.zeros(self.n, dtype=bool)
-            full_score[at], full_hit[at] = word_score, hit
-            return None, full_score, full_hit
+        df = int(np.count_nonzero(hit & (self.live if docs is None else self.live[docs])))
+        # idf from the whole-word matches; parts alone borrow it, with their small weights (0 where tf is 0)
+        word_score = idf(max(df, 1), self.n) * bm25f_saturate(tf, K1)
+        if docs is None and np.count_nonzero(tf) * DENSE_KEEP < self.n:
+            at = np.flatnonzero(tf)
+            return at, word_score[at], hit[at]  # kept smaller: the scored documents only (matches are among them)
         return docs, word_score, hit
 
     def _gather(
@@ -333,10 +397,13 @@ class Corpus(IndexVersion):
         if postings * SPARSE_SHARE >= self.n:
             dense = []
             for sources in (whole, part):
-                tf = np.zeros(self.n, dtype=np.float64)
-                for ids, tfs, weight in sources:
-                    tf[ids] += tfs * np.float64(weight)  # ids of one source are unique: a plain indexed add
-                dense.append(tf)
+                if not sources:
+                    dense.append(np.zeros(self.n, dtype=np.float64))
+                    continue
+                # one pass over every source's postings, each document's added up in the order of the sources
+                ids = np.concatenate([ids for ids, _, _ in sources])
+                values = np.concatenate([tfs * np.float64(weight) for _, tfs, weight in sources])
+                dense.append(np.bincount(ids, weights=values, minlength=self.n))
             return None, dense[0], dense[1]
         if not postings:
             return np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0)
@@ -357,11 +424,145 @@ class WordScores:
     docs: np.ndarray | None
     scores: np.ndarray
 
+    def of_docs(self, docs: np.ndarray) -> np.ndarray:
+        """The scores of ``docs`` (0 where the word has none)."""
+        if self.docs is None:
+            return self.scores[docs]
+        if not len(self.docs):
+            return np.zeros(len(docs), dtype=np.float32)
+        pos = np.minimum(np.searchsorted(self.docs, docs), len(self.docs) - 1)
+        return np.where(self.docs[pos] == docs, self.scores[pos], np.float32(0))
+
     def at(self, docnum: int) -> float:
         if self.docs is None:
             return float(self.scores[docnum])
         i = int(np.searchsorted(self.docs, docnum))
         return float(self.scores[i]) if i < len(self.docs) and self.docs[i] == docnum else 0.0
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """A common query word not scored yet: its matches, its idf and a bound of its scores, and its evidence."""
+
+    hit: np.ndarray  # every document: does it match the word (as ``Corpus.word`` counts a match)
+    idf: float
+    bound: float  # no document's score of the word is above it
+    bound_unmatched: float  # nor, of a document not matching it (its parts alone), above this
+    whole: list[Weighted]
+    part: list[Weighted]
+
+    @classmethod
+    def of(cls, whole: list[Weighted], part: list[Weighted], live: np.ndarray) -> Deferred:
+        """From a word's evidence (its sources' postings, as ``Corpus`` reads them): one pass over them, no scores."""
+        hit = np.zeros(len(live), dtype=bool)
+        held = False
+        for sources in (whole, part):  # a word the index has nowhere whole is matched by its parts
+            for ids, tfs, weight in sources:
+                if weight > 0:
+                    hit[ids if tfs.min() > 0 else ids[tfs > 0]] = True
+                    held = True
+            if held:
+                break
+        weight = idf(max(int(np.count_nonzero(hit & live)), 1), len(live))
+
+        def top(sources: list[Weighted]) -> float:  # float32 sums round: kept a little above every score
+            tf = sum(float(tfs.max()) * w for _, tfs, w in sources)
+            return weight * bm25f_saturate(tf, K1) * (1 + BOUND_MARGIN)
+
+        # matched by its parts, a document unmatched has no evidence; else its parts are its evidence
+        unmatched = top(part) if held and sources is whole else 0.0
+        return cls(hit, weight, top(whole + part), unmatched, whole, part)
+
+    def of_docs(self, docs: np.ndarray) -> np.ndarray:
+        """The word's scores of ``docs`` (ascending), the numbers ``Corpus.word`` gives them."""
+        sums = []
+        for sources in (self.whole, self.part):
+            tf = np.zeros(len(docs), dtype=np.float64)
+            for ids, tfs, weight in sources:  # in the order of the sources, as ``Corpus._gather`` sums
+                pos = np.minimum(np.searchsorted(ids, docs), len(ids) - 1)
+                found = ids[pos] == docs
+                tf[found] += tfs[pos[found]] * np.float64(weight)
+            sums.append(tf)
+        tf = (sums[0] + sums[1]).astype(np.float32)
+        score = np.zeros(len(docs), dtype=np.float32)
+        scored = tf > 0
+        score[scored] = self.idf * bm25f_saturate(tf[scored], K1)
+        return score
+
+
+class Scoring:
+    """A query's words scored over the collection, common words deferred (``Corpus.score_deferred``).
+
+    ``scores`` is every document's BM25F where no deferred word has evidence,
+    and at the documents ``resolve`` made exact; ``matched`` counts each
+    document's matched words, every one.
+    """
+
+    def __init__(
+        self,
+        corpus: Corpus,
+        plans: list[WordPlan],
+        scores: np.ndarray,
+        matched: np.ndarray,
+        words: list[WordScores | Deferred],
+    ) -> None:
+        self.corpus = corpus
+        self.plans = plans
+        self.scores = scores
+        self.matched = matched
+        self.words = words
+        self.resolved: dict[int, WordScores] = {}
+
+    @property
+    def deferred(self) -> bool:
+        return any(isinstance(w, Deferred) for w in self.words)
+
+    def bounds(self, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """What the deferred words add to the scores of ``docs`` at most, and about (half their bound where matched)."""
+        high = np.zeros(len(docs), dtype=np.float64)
+        guess = np.zeros(len(docs), dtype=np.float64)
+        for word in self.words:
+            if isinstance(word, Deferred):
+                hit = word.hit[docs]
+                high += np.where(hit, word.bound, word.bound_unmatched)
+                guess += hit * (word.bound / 2)
+        return high, guess
+
+    def exact(self, docs: np.ndarray) -> np.ndarray:
+        """The scores of ``docs`` (ascending), summed word by word in the query's order as ``Corpus.score`` sums."""
+        total = np.zeros(len(docs), dtype=np.float32)
+        for word in self.words:
+            total += word.of_docs(docs)
+        return total
+
+    def resolve(self, docs: np.ndarray) -> None:
+        """Makes the scores of ``docs`` (ascending) exact; each deferred word keeps its scores of them."""
+        total = np.zeros(len(docs), dtype=np.float32)
+        for i, word in enumerate(self.words):
+            scores = word.of_docs(docs)
+            if isinstance(word, Deferred):
+                self.resolved[i] = WordScores(docs, scores)
+            total += scores
+        self.scores[docs] = total
+
+    def materialize(self) -> None:
+        """Scores every document, the deferred words too: ``Corpus.score``'s numbers."""
+        if self.deferred:
+            self.scores, self.matched, per_word = self.corpus.score(self.plans)
+            self.words, self.resolved = list(per_word), {}
+
+    @property
+    def per_word(self) -> list[WordScores]:
+        """Each word's scores; a deferred word's of the documents ``resolve`` made exact (else none)."""
+        return [self.resolved.get(i, _NO_SCORES) if isinstance(w, Deferred) else w for i, w in enumerate(self.words)]
+
+
+_NO_SCORES = WordScores(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+
+
+def _nbytes(entry: tuple[Any, ...]) -> int:
+    """Bytes a word cache entry holds: its arrays, or a deferred word's matches (its evidence is the postings cache's)."""
+    return sum(a.nbytes if isinstance(a, np.ndarray) else a.hit.nbytes for a in entry if a is not None)
 
 
 def _sum_postings(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:

@@ -210,6 +210,46 @@ def test_words_scored_sparse_or_dense_score_the_same(engine, monkeypatch):
     assert any(any(total) for total, _, _ in dense) and any(any(m) for _, m, _ in dense)
 
 
+SAMPLE_QUERIES = [
+    "衡阳", "衡阳 新闻", "衡阳市 发展 经济", "城市 建设 项目 推进 工作 会议", "记者 报道 发展",
+    "南华大学 新生 军训", "疫情防控", "COVID-19 衡阳 机场", "5G 基站", "高铁 衡阳 站 开通 运营 旅客",
+    "衡阳 -高铁", "title:衡阳 发展", "“衡阳” 发展", "source:衡阳日报 发展", "中国", "市 区 县",
+]  # fmt: skip
+
+
+def test_deferred_words_rank_as_every_word_scored(sample_index, monkeypatch):
+    """Common words scored only where they can reach the top (``Scoring.resolve``, ``ordering.contenders``) give
+    the page, total, scores and explained parts that scoring every document gives, on every page and sort."""
+    engine = search.open_engine(search.load_settings(overrides={"INDEX": str(sample_index)}))
+
+    def results(defer: int, resolve: int) -> list:
+        monkeypatch.setattr(search.scoring, "DEFER_SHARE", defer)
+        monkeypatch.setattr(search.ordering, "RESOLVE_SHARE", resolve)
+        engine._corpora.clear()
+        engine._by_searcher.clear()
+        out = []
+        for q in SAMPLE_QUERIES:
+            for options in ({}, {"page": 2, "size": 5}, {"sort": "date"}, {"explain": True}, {"facets": True}):
+                r = engine.search(q, **options)
+                out.append((q, r.total, r.facets, [(h.id, h.score, h.explain) for h in r.hits]))
+        return out
+
+    resolved, materialized = [], []
+    real_resolve, real_materialize = search.scoring.Scoring.resolve, search.scoring.Scoring.materialize
+    monkeypatch.setattr(search.scoring.Scoring, "resolve", lambda s, d: resolved.append(len(d)) or real_resolve(s, d))
+    monkeypatch.setattr(
+        search.scoring.Scoring, "materialize", lambda s: materialized.append(s.deferred) or real_materialize(s)
+    )
+    every = results(0, 1)  # no word deferred
+    assert not resolved and not any(materialized)
+    assert results(10**9, 1) == every  # every word deferred, contenders resolved
+    assert resolved and max(resolved) < engine.corpus(engine.store.searcher()).n  # the top, not every document
+    assert results(10**9, 10**9) == every  # every word deferred, every document scored when resolving
+    assert any(materialized)
+    assert results(search.scoring.SPARSE_SHARE, 16) == every  # the defaults
+    assert sum(1 for _, total, _, hits in every if total and hits) > 40
+
+
 def test_latin_prefixes_expand_as_whoosh_expands_them(store, tmp_path, monkeypatch, sample_index):
     """Latin prefixes expand from the sorted in-memory lexicon exactly as Whoosh's term index over every segment."""
     shutil.copytree(sample_index, store.root)  # the sample corpus, built once a session
