@@ -713,6 +713,11 @@ def run_system(system: str, corpus: Path, spec_path: Path, spec: dict, args, wor
     res: dict[str, Any] = {}
     index_dir = workdir / f"index-{system}"
     logdir = workdir / "logs"
+    if system == "ours" and args.reuse_index:
+        index_dir = Path(args.reuse_index)
+        res["index"] = {"reused": str(index_dir), "size_mb": dir_size_mb(index_dir)}
+        log(f"{system}: reusing {index_dir} ({res['index']['size_mb']:.0f} MB), not building")
+        return measure_queries(system, index_dir, spec_path, spec, args, logdir, res)
     log(f"{system}: indexing {corpus.name}")
     cmd = system_cmd(system, "index", str(corpus), str(index_dir))
     built = run_child(cmd, args.timeout, f"{system}-index", logdir, args.mem_limit)
@@ -736,6 +741,13 @@ def run_system(system: str, corpus: Path, spec_path: Path, spec: dict, args, wor
         f"{system}: {r['docs']:,} docs in {r['seconds']:.1f} s, {res['index']['size_mb']:.0f} MB, "
         f"max RSS {built['max_rss_mb']:.0f} MB"
     )
+    return measure_queries(system, index_dir, spec_path, spec, args, logdir, res)
+
+
+def measure_queries(
+    system: str, index_dir: Path, spec_path: Path, spec: dict, args, logdir: Path, res: dict[str, Any]
+) -> dict[str, Any]:
+    """Cold start and the query sets in fresh processes (ours: with and without snippets), into ``res``."""
     log(f"{system}: cold start")
     res["coldstart"] = coldstart(system_cmd(system, "coldstart", str(index_dir), spec["cold_query"]), args.timeout)
     log(f"{system}: queries")
@@ -1060,6 +1072,8 @@ def run_once(
                 run["notes"].append(
                     f"{system}: {s['errors']} {label} queries raised errors {result['query_error_types']}"
                 )
+    if args.reuse_index and "ours" in run["systems"]:
+        run["notes"].append(f"ours: index reused from {args.reuse_index}, built before this run (no indexing rows)")
     ours_index = run["systems"].get("ours", {}).get("index_dir")
     if args.no_http:
         run["http"] = {"skipped": "--no-http"}
@@ -1130,6 +1144,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workdir", help="where corpora, indexes and logs go (default: a new temp dir, removed)")
     ap.add_argument("--keep", action="store_true", help="keep the work dir (indexes, logs)")
     ap.add_argument("--out", help="write the full JSON (with raw latencies) here")
+    ap.add_argument(
+        "--reuse-index",
+        metavar="DIR",
+        help="measure ours' queries, HTTP and update on this index (built earlier from the same corpus: --keep)\n"
+        "instead of building one; the indexing rows stay empty, and --update writes into it",
+    )
     ap.add_argument(
         "--runs", type=int, default=1, help="repeat the whole run N times and report medians (default: %(default)s)"
     )
