@@ -89,8 +89,7 @@ def match(
                 if int((first & corpus.live).sum()) >= FILL_TO:
                     candidates = first.copy()
                 else:  # a thin page: partial matches (parts of words, bigrams) fill it, after
-                    scoring.materialize()
-                    candidates = scoring.scores > 0
+                    candidates = scoring.scored()
         else:
             candidates = np.ones(corpus.n, dtype=bool)
     else:

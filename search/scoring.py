@@ -26,6 +26,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -473,6 +474,15 @@ class Deferred:
         unmatched = top(part) if held and sources is whole else 0.0
         return cls(hit, weight, top(whole + part), unmatched, whole, part)
 
+    @cached_property
+    def evidence(self) -> np.ndarray:
+        """Every document: does the word score it at all (whole or in part); made when first asked."""
+        held = self.hit.copy()
+        for ids, tfs, weight in self.part:
+            if weight > 0:
+                held[ids if tfs.min() > 0 else ids[tfs > 0]] = True
+        return held
+
     def of_docs(self, docs: np.ndarray) -> np.ndarray:
         """The word's scores of ``docs`` (ascending), the numbers ``Corpus.word`` gives them."""
         sums = []
@@ -527,6 +537,14 @@ class Scoring:
                 high += np.where(hit, word.bound, word.bound_unmatched)
                 guess += hit * (word.bound / 2)
         return high, guess
+
+    def scored(self) -> np.ndarray:
+        """Every document: does any word score it (``score``'s ``scores > 0``)."""
+        scored = self.scores > 0
+        for word in self.words:
+            if isinstance(word, Deferred):
+                scored |= word.evidence
+        return scored
 
     def exact(self, docs: np.ndarray) -> np.ndarray:
         """The scores of ``docs`` (ascending), summed word by word in the query's order as ``Corpus.score`` sums."""
