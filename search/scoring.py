@@ -42,6 +42,7 @@ PREFIX_EXPANSION_LIMIT = 400
 SPARSE_SHARE = 8  # a word with postings in under 1/8 of the documents is scored over those documents only
 DENSE_KEEP = 4  # a word scored over every document is kept for its scored ones when under 1/4 of them
 WORD_CACHE_BYTES = 48 << 20  # words' scores kept (a common word at 100,000 articles: up to 0.5 MB)
+DENSE_LOOKUP = 32  # a word's bigrams in 1/32 of the documents or more are intersected through arrays over all
 BOUND_MARGIN = 1e-4  # a deferred word's score bound, above its largest score by this share
 DEFER_SHARE = SPARSE_SHARE  # a word with postings in 1/8 of the documents or more is scored only where it can matter
 
@@ -246,6 +247,13 @@ class Corpus(IndexVersion):
         for other_ids, other_tfs in lists[1:]:
             if not len(ids):
                 break
+            if len(ids) * DENSE_LOOKUP >= self.n:  # many: looked up in arrays over every document
+                held, value = np.zeros(self.n, dtype=bool), np.zeros(self.n, dtype=np.float32)
+                held[other_ids], value[other_ids] = True, other_tfs
+                keep = held[ids]
+                ids = ids[keep]
+                tfs = np.minimum(tfs[keep], value[ids])
+                continue
             pos = np.minimum(np.searchsorted(other_ids, ids), len(other_ids) - 1)
             keep = other_ids[pos] == ids
             ids, tfs = ids[keep], np.minimum(tfs[keep], other_tfs[pos[keep]])

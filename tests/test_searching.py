@@ -180,14 +180,16 @@ def test_deletions_keep_the_codec_array_path(store, corpus):
 
 def test_words_scored_sparse_or_dense_score_the_same(engine, monkeypatch):
     """A word with few postings is scored over its own documents; a common one over all, and kept whole
-    or for its scored documents only: the same numbers, from a fresh corpus or from the word cache."""
+    or for its scored documents only; its bigrams intersected by search or through arrays over every
+    document: the same numbers, from a fresh corpus or from the word cache."""
     searcher = engine.store.searcher()
     queries = ["疫情防控", "大学生", "疫", "COVID-19 衡阳 机场", "尚恩有", "南华大学 新生 军训", "衡阳"]
     plans = [engine.plan(search.query.parse_query(q)) for q in queries]
 
-    def scores(share: int, keep: int, corpus=None) -> list:
+    def scores(share: int, keep: int, corpus=None, lookup: int = search.scoring.DENSE_LOOKUP) -> list:
         monkeypatch.setattr(search.scoring, "SPARSE_SHARE", share)
         monkeypatch.setattr(search.scoring, "DENSE_KEEP", keep)
+        monkeypatch.setattr(search.scoring, "DENSE_LOOKUP", lookup)
         fresh = corpus is None or not corpus._words._items
         corpus = corpus or search.scoring.Corpus(searcher)
         out = []
@@ -205,6 +207,7 @@ def test_words_scored_sparse_or_dense_score_the_same(engine, monkeypatch):
     dense = scores(10**9, 10**9, corpus)
     assert scores(0, 10**9) == dense  # sparse
     assert scores(10**9, 1) == dense  # dense, kept for the scored documents
+    assert scores(0, 10**9, lookup=0) == scores(0, 10**9, lookup=10**9) == dense  # bigrams intersected both ways
     assert scores(0, 1, corpus) == dense  # from the cache
     assert len(corpus._words._items) == len({tuple(w.sources) for plan in plans for w in plan.words})
     assert any(any(total) for total, _, _ in dense) and any(any(m) for _, m, _ in dense)
