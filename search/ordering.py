@@ -147,9 +147,10 @@ def contenders(
     tier = matched.first[ids] if matched.first is not None else np.zeros(len(ids), dtype=bool)
     known = scoring.scores[ids]
     extra, guess = scoring.bounds(ids)
-    high = ranking.final_scores(known + extra, published[ids], config) * (1 + BOUND_MARGIN)
+    factor = ranking.prior(published[ids], config)  # final scores are BM25F times this
+    high = (known + extra) * factor * (1 + BOUND_MARGIN)
     lift = float(high.max()) + 1.0  # the tier before the score, as ``rank`` orders
-    picked = np.sort(ranking.top(ranking.final_scores(known + guess, published[ids], config) + tier * lift, window))
+    picked = np.sort(ranking.top((known + guess) * factor + tier * lift, window))
     exact = scoring.exact(ids[picked])
     reach = float((ranking.final_scores(exact, published[ids[picked]], config) + tier[picked] * lift).min())
     keep = np.flatnonzero(high + tier * lift >= reach)

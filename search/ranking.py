@@ -165,7 +165,12 @@ def top(key: Any, k: int) -> Any:
 
 def final_scores(bm25f: Any, published: Any, config: RankingConfig) -> Any:
     """The one hook that adjusts BM25F scores: the news recency prior."""
-    return bm25f * (1.0 + config.recency_weight * recency(published, now_long(), config.half_life_days))
+    return bm25f * prior(published, config)
+
+
+def prior(published: Any, config: RankingConfig) -> Any:
+    """The factor ``final_scores`` multiplies BM25F by: 1, and more for fresh news (numpy-aware)."""
+    return 1.0 + config.recency_weight * recency(published, now_long(), config.half_life_days)
 
 
 def explain(
