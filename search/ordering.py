@@ -23,7 +23,7 @@ from .candidates import Matched, phrase_docs
 from .plan import Plan
 from .ranking import CANDIDATES, RankingConfig
 from .rerank import Evidence, Reranker
-from .scoring import BOUND_MARGIN, Corpus
+from .scoring import BOUND_MARGIN, Corpus, Scoring
 
 RESOLVE_SHARE = 16  # contenders are scored one by one up to 1/16 of the documents; past that, all at once
 
@@ -92,12 +92,6 @@ def rank(
     if sort == "date" or not plan.words:
         order = ids[ranking.top(published[ids], window)]
         return Ranked(order, np.zeros(len(order)), np.ones(len(order)))
-    if matched.scoring.deferred:  # common words scored where they can matter (``contenders``)
-        if plan.preferred:
-            matched.scoring.materialize()
-        else:
-            ids = contenders(matched, ids, published, config, window)
-    final = ranking.final_scores(matched.scores[ids], published[ids], config)
     # Order key: documents holding every word first (short queries), then the score.
     first = matched.first[ids] if matched.first is not None else np.zeros(len(ids), dtype=bool)
     held = np.zeros(len(ids), dtype=np.int32)
@@ -106,8 +100,18 @@ def rank(
         held += corpus.docs(searcher, clause, exact=exact)[ids]
     if plan.strict_preference:
         first = held > 0
-    elif plan.preferred:
-        final = final * np.power(ranking.PHRASE_PREFERENCE, held, dtype=np.float64)
+    preference = (
+        np.power(ranking.PHRASE_PREFERENCE, held, dtype=np.float64)
+        if plan.preferred and not plan.strict_preference
+        else None
+    )
+    if matched.scoring.deferred:  # common words scored where they can matter
+        at = contenders(matched.scoring, ids, published[ids], first, preference, config, window)
+        ids, first, held = ids[at], first[at], held[at]
+        preference = preference[at] if preference is not None else None
+    final = ranking.final_scores(matched.scores[ids], published[ids], config)
+    if preference is not None:
+        final = final * preference
     key = final + first * (float(final.max()) + 1.0)
     order = ranking.top(key, window)
     top, base, firsts = ids[order], final[order], first[order]
@@ -128,37 +132,66 @@ def rank(
 
 
 def contenders(
-    matched: Matched, ids: np.ndarray, published: np.ndarray, config: RankingConfig, window: int
+    scoring: Scoring,
+    ids: np.ndarray,
+    published: np.ndarray,
+    first: np.ndarray,
+    preference: np.ndarray | None,
+    config: RankingConfig,
+    window: int,
 ) -> np.ndarray:
-    """The candidates ``ids`` that can be among the top ``window``, their scores made exact (MaxScore).
+    """Which of the candidates ``ids`` can be among the top ``window`` (positions in ``ids``), their scores
+    made exact: MaxScore over arrays.
 
-    A candidate's score is its words' scored so far plus at most the bound
-    of the deferred ones (``Scoring.bound``). The ``window`` best by what
-    is known are scored exactly: the last of them is a score the top must
-    reach, and only candidates whose bound reaches it are contenders, scored
-    exactly too. When they are too many (a query of common words alone),
-    every document is scored (``Scoring.materialize``). The top ``window``
-    of the contenders is the top ``window`` of every candidate, ties included.
+    A candidate's score is its words' scored so far plus at most the bounds
+    of the deferred words it holds (``Scoring.bounds``). The ``window`` best
+    by a guess are scored exactly: the last of them is a score the top must
+    reach, and only candidates whose bound reaches it are contenders. While
+    they are more than ``1/RESOLVE_SHARE`` of the documents, the deferred
+    word adding most to their bounds is scored (``Scoring.score_word``) and
+    its bound replaced by its scores. The contenders are scored exactly
+    (``Scoring.resolve``): their top ``window`` is every candidate's, ties
+    included. ``published``, ``first`` and ``preference`` (a factor per
+    candidate, or None) are of ``ids``, as ``rank`` orders by them.
     """
-    scoring = matched.scoring
-    if len(ids) <= window:
-        scoring.resolve(ids)
-        return ids
-    tier = matched.first[ids] if matched.first is not None else np.zeros(len(ids), dtype=bool)
-    known = scoring.scores[ids]
-    extra, guess = scoring.bounds(ids)
-    factor = ranking.prior(published[ids], config)  # final scores are BM25F times this
-    high = (known + extra) * factor * (1 + BOUND_MARGIN)
-    lift = float(high.max()) + 1.0  # the tier before the score, as ``rank`` orders
-    picked = np.sort(ranking.top((known + guess) * factor + tier * lift, window))
-    exact = scoring.exact(ids[picked])
-    reach = float((ranking.final_scores(exact, published[ids[picked]], config) + tier[picked] * lift).min())
-    keep = np.flatnonzero(high + tier * lift >= reach)
-    if len(keep) * RESOLVE_SHARE > len(scoring.scores):
-        scoring.materialize()
-        return ids
-    scoring.resolve(ids[keep])
-    return ids[keep]
+    n = len(scoring.scores)
+    at = np.arange(len(ids))
+    if len(ids) > window:
+        factor = ranking.prior(published, config)  # final scores are BM25F times this
+        if preference is not None:
+            factor = factor * preference
+        known = scoring.scores[ids].astype(np.float64)  # the words scored; the deferred ones' bounds below
+        bounds = scoring.bounds(ids)  # each deferred word's (place, matches among the candidates, bounds)
+        reach = (False, -np.inf)  # (tier, final score) the top must reach: the window's last
+        while len(at) > window:
+            extra = np.full(len(at), sum(unmatched for *_, unmatched in bounds), dtype=np.float32)
+            guess = np.zeros(len(at), dtype=np.float32)  # half a word's bound where matched
+            for _, hit, bound, unmatched in bounds:
+                np.add(extra, np.float32(bound - unmatched), out=extra, where=hit)
+                np.add(guess, np.float32(bound / 2), out=guess, where=hit)
+            high = (known + extra) * factor[at] * (1 + BOUND_MARGIN)
+            estimate = (known + guess) * factor[at]
+            tiers = first[at]
+            docs = np.sort(at[ranking.top(estimate + tiers * (float(estimate.max()) + 1.0), window)])
+            found = ranking.final_scores(scoring.exact(ids[docs]), published[docs], config)
+            if preference is not None:
+                found = found * preference[docs]
+            reach = max(reach, min(zip(first[docs].tolist(), found.tolist(), strict=True)))
+            keep = tiers & (high >= reach[1]) if reach[0] else tiers | (high >= reach[1])
+            at, known = at[keep], known[keep]
+            bounds = [(i, hit[keep], bound, unmatched) for i, hit, bound, unmatched in bounds]
+            if len(at) * RESOLVE_SHARE <= n or not bounds:
+                break
+
+            # the deferred word adding most to the contenders' bounds: scored, its bound replaced by its scores
+            added = [
+                bound * (m := int(np.count_nonzero(hit))) + unmatched * (len(hit) - m)
+                for _, hit, bound, unmatched in bounds
+            ]
+            i = bounds.pop(int(np.argmax(added)))[0]
+            known = known + scoring.score_word(i).of_docs(ids[at])
+    scoring.resolve(ids[at])
+    return at
 
 
 def proximity(corpus: Corpus, analyzer: Analyzer, plan: Plan, docnums: list[int]) -> dict[int, float]:

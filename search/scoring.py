@@ -295,8 +295,8 @@ class Corpus(IndexVersion):
         its top: its idf is low. Its matches (for the tiers, totals and
         facets, exact) cost one pass over its postings; its scores are made
         for the documents that can reach the top (``Scoring.resolve``,
-        chosen by ``ordering.rank`` with the words' score bounds), or for
-        all when that is cheaper (``Scoring.materialize``).
+        chosen by ``ordering.contenders`` with the words' score bounds), or
+        for every document when that is cheaper (``Scoring.score_word``).
         """
         self.prefetch(plans)
         total = np.zeros(self.n, dtype=np.float32)
@@ -535,16 +535,20 @@ class Scoring:
     def deferred(self) -> bool:
         return any(isinstance(w, Deferred) for w in self.words)
 
-    def bounds(self, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """What the deferred words add to the scores of ``docs`` at most, and about (half their bound where matched)."""
-        high = np.zeros(len(docs), dtype=np.float64)
-        guess = np.zeros(len(docs), dtype=np.float64)
-        for word in self.words:
-            if isinstance(word, Deferred):
-                hit = word.hit[docs]
-                high += np.where(hit, word.bound, word.bound_unmatched)
-                guess += hit * (word.bound / 2)
-        return high, guess
+    def bounds(self, docs: np.ndarray) -> list[tuple[int, np.ndarray, float, float]]:
+        """Each deferred word's place among the words, which of ``docs`` it matches, and the most it adds
+        to a document matching it and to one not (``Deferred.bound``, ``bound_unmatched``)."""
+        return [
+            (i, word.hit[docs], word.bound, word.bound_unmatched)
+            for i, word in enumerate(self.words)
+            if isinstance(word, Deferred)
+        ]
+
+    def score_word(self, i: int) -> WordScores:
+        """Scores the deferred word ``i`` for every document (``Corpus.word``), as if it had not been deferred."""
+        docs, scores, _ = self.corpus.word(self.plans[i])
+        self.words[i] = WordScores(docs, scores)
+        return self.words[i]
 
     def scored(self) -> np.ndarray:
         """Every document: does any word score it (``score``'s ``scores > 0``)."""
@@ -570,12 +574,6 @@ class Scoring:
                 self.resolved[i] = WordScores(docs, scores)
             total += scores
         self.scores[docs] = total
-
-    def materialize(self) -> None:
-        """Scores every document, the deferred words too: ``Corpus.score``'s numbers."""
-        if self.deferred:
-            self.scores, self.matched, per_word = self.corpus.score(self.plans)
-            self.words, self.resolved = list(per_word), {}
 
     @property
     def per_word(self) -> list[WordScores]:

@@ -228,6 +228,7 @@ def test_deferred_words_rank_as_every_word_scored(sample_index, monkeypatch):
     def results(defer: int, resolve: int) -> list:
         monkeypatch.setattr(search.scoring, "DEFER_SHARE", defer)
         monkeypatch.setattr(search.ordering, "RESOLVE_SHARE", resolve)
+        monkeypatch.setattr(search.ordering, "CANDIDATES", 4)  # a window (62 for page 1) below the 169 articles
         engine._corpora.clear()
         engine._by_searcher.clear()
         out = []
@@ -237,18 +238,17 @@ def test_deferred_words_rank_as_every_word_scored(sample_index, monkeypatch):
                 out.append((q, r.total, r.facets, [(h.id, h.score, h.explain) for h in r.hits]))
         return out
 
-    resolved, materialized = [], []
-    real_resolve, real_materialize = search.scoring.Scoring.resolve, search.scoring.Scoring.materialize
+    resolved, whole = [], []
+    real_resolve, real_score_word = search.scoring.Scoring.resolve, search.scoring.Scoring.score_word
     monkeypatch.setattr(search.scoring.Scoring, "resolve", lambda s, d: resolved.append(len(d)) or real_resolve(s, d))
-    monkeypatch.setattr(
-        search.scoring.Scoring, "materialize", lambda s: materialized.append(s.deferred) or real_materialize(s)
-    )
+    monkeypatch.setattr(search.scoring.Scoring, "score_word", lambda s, i: whole.append(i) or real_score_word(s, i))
     every = results(0, 1)  # no word deferred
-    assert not resolved and not any(materialized)
+    assert not resolved and not whole
     assert results(10**9, 1) == every  # every word deferred, contenders resolved
     assert resolved and max(resolved) < engine.corpus(engine.store.searcher()).n  # the top, not every document
-    assert results(10**9, 10**9) == every  # every word deferred, every document scored when resolving
-    assert any(materialized)
+    assert not whole
+    assert results(10**9, 10**9) == every  # every word deferred, scored for every document one by one
+    assert whole
     assert results(search.scoring.SPARSE_SHARE, 16) == every  # the defaults
     assert sum(1 for _, total, _, hits in every if total and hits) > 40
 

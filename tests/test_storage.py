@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -430,7 +431,7 @@ def test_whoosh_top_n_searches_ask_our_matchers_for_their_max_quality(sample_sto
         assert [h.docnum for h in top] == [h.docnum for h in everything][:3]
 
 
-def test_blocks_decoded_together_are_the_blocks_decoded_one_by_one():
+def test_blocks_decoded_together_are_the_blocks_decoded_one_by_one(monkeypatch):
     written = [
         ([5], [1.0], 0),
         ([0, 300, 70_000], [2.0, 300.0, 70_000.0], 100),
@@ -444,7 +445,10 @@ def test_blocks_decoded_together_are_the_blocks_decoded_one_by_one():
         [d + offset for docnums, _, offset in written for d in docnums],
         [w for _, weights, _ in written for w in weights],
     )
-    for k in (len(written), 2, 0):  # the shared numpy calls, and few blocks one by one
+    # the shared numpy calls, few blocks one by one, and large blocks (here: of 2 postings or more,
+    # or every block) straight into their places among small ones
+    for large, k in itertools.product((10**9, 2, 1), (len(written), 2, 0)):
+        monkeypatch.setattr(blocks, "LARGE", large)
         ids, weights = blocks.decode_many(raws[:k], [len(d) for d, _, _ in written[:k]], [o for _, _, o in written[:k]])
         n = sum(len(d) for d, _, _ in written[:k])
         assert (ids.dtype, weights.dtype) == (np.int64, np.float32)

@@ -34,6 +34,7 @@ WEIGHTS = (None, WIDTHS[0], WIDTHS[1], WIDTHS[2], np.dtype("<f4"))
 COUNT = np.dtype("<u4")
 RAW_POSITIONS = 3
 FEW_BLOCKS = 4  # decode_many decodes up to this many blocks one by one
+LARGE = 4096  # and a block of this many postings or more on its own, straight into its place
 SMALL = 16  # postings of a term encoded in plain Python (most terms: numpy's per-call cost dominates)
 _CODES = ("B", "H", "I") if sys.byteorder == "little" and array("I").itemsize == 4 else None
 
@@ -459,18 +460,53 @@ def decode_many(raws: list[bytes], dfs: list[int], offsets: list[int]) -> tuple[
     weights, concatenated in order (``int64``, ``float32``); what ``decode_arrays`` gives block by block.
 
     A query's ~40 terms in each of a generation's segments are ~120 blocks,
-    mostly of a few postings, where numpy's per-call cost dominates: here the
-    blocks of one type share every numpy call.
+    mostly of a few postings, where numpy's per-call cost dominates: there
+    the blocks of one type share every numpy call. A large block (``LARGE``
+    postings or more: a common word at a million articles has 300,000) is
+    decoded straight into its place, one pass for its numbers and one for
+    its weights; sharing the calls would cost it several passes more.
     """
-    if len(raws) <= FEW_BLOCKS:  # one term's blocks: numpy's calls per type would cost more than they share
-        decoded = [decode_arrays(raw, df) for raw, df in zip(raws, dfs, strict=True)]
-        if not decoded:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        return (
-            np.concatenate([ids + offset for (ids, _), offset in zip(decoded, offsets, strict=True)]),
-            np.concatenate([weights for _, weights in decoded]),
-        )
     total = sum(dfs)
+    ids = np.empty(total, dtype=np.int64)
+    weights = np.empty(total, dtype=np.float32)
+    small: list[tuple[int, bytes, int, int]] = []  # (place, block, count, offset)
+    at = 0
+    for raw, df, offset in zip(raws, dfs, offsets, strict=True):
+        if df >= LARGE or len(raws) <= FEW_BLOCKS:
+            _decode_into(raw, df, offset, ids[at : at + df], weights[at : at + df])
+        else:
+            small.append((at, raw, df, offset))
+        at += df
+    if small:
+        places = np.fromiter((place for place, _, _, _ in small), dtype=np.int64, count=len(small))
+        counts = np.fromiter((df for _, _, df, _ in small), dtype=np.int64, count=len(small))
+        got_ids, got_weights = _decode_grouped([raw for _, raw, _, _ in small], counts, [o for *_, o in small])
+        if len(small) == len(raws):
+            return got_ids, got_weights
+        # where each small block's postings go: its place plus the posting's place in the block
+        where = np.repeat(places - (np.cumsum(counts) - counts), counts) + np.arange(int(counts.sum()))
+        ids[where], weights[where] = got_ids, got_weights
+    return ids, weights
+
+
+def _decode_into(raw: bytes, df: int, offset: int, ids: np.ndarray, weights: np.ndarray) -> None:
+    """``decode_arrays`` of one block written into ``ids`` and ``weights`` (its document numbers plus ``offset``)."""
+    flags = raw[0]
+    id_type = WIDTHS[flags & 3]
+    np.cumsum(np.frombuffer(raw, dtype=id_type, count=df, offset=1), dtype=np.int64, out=ids)
+    if offset:
+        ids += offset
+    wtype = WEIGHTS[flags >> 2 & 7]
+    if wtype is None:
+        weights.fill(1.0)
+    else:
+        weights[:] = np.frombuffer(raw, dtype=wtype, count=df, offset=1 + df * id_type.itemsize)
+
+
+def _decode_grouped(raws: list[bytes], counts: np.ndarray, offsets: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """``decode_many`` of many small blocks: the blocks of one type share every numpy call."""
+    dfs = counts.tolist()
+    total = int(counts.sum())
     ids = np.empty(total, dtype=np.int64)
     weights = np.ones(total, dtype=np.float32)
     id_parts: dict[int, list[tuple[int, int, bytes]]] = {}
@@ -487,13 +523,12 @@ def decode_many(raws: list[bytes], dfs: list[int], offsets: list[int]) -> tuple[
     for parts, out, types in ((id_parts, ids, WIDTHS), (weight_parts, weights, WEIGHTS)):
         for code, group in parts.items():
             starts = np.fromiter((start for start, _, _ in group), dtype=np.int64, count=len(group))
-            counts = np.fromiter((df for _, df, _ in group), dtype=np.int64, count=len(group))
+            sizes = np.fromiter((df for _, df, _ in group), dtype=np.int64, count=len(group))
             values = np.frombuffer(b"".join(part for _, _, part in group), dtype=types[code])
             # where each value goes: its block's start plus its place in the block
-            out[np.repeat(starts - (np.cumsum(counts) - counts), counts) + np.arange(len(values))] = values
+            out[np.repeat(starts - (np.cumsum(sizes) - sizes), sizes) + np.arange(len(values))] = values
     # document numbers: each block's deltas summed from its own start, then moved by its offset
     sums = np.cumsum(ids)
-    counts = np.asarray(dfs, dtype=np.int64)
     firsts = np.cumsum(counts) - counts
     before = np.where(firsts > 0, sums[np.maximum(firsts - 1, 0)], 0) if total else np.zeros(len(dfs), dtype=np.int64)
     return sums - np.repeat(before - np.asarray(offsets, dtype=np.int64), counts), weights
