@@ -249,7 +249,7 @@ def test_deferred_words_rank_as_every_word_scored(sample_index, monkeypatch):
     assert not whole
     assert results(10**9, 10**9) == every  # every word deferred, scored for every document one by one
     assert whole
-    assert results(search.scoring.SPARSE_SHARE, 16) == every  # the defaults
+    assert results(search.scoring.DEFER_SHARE, 16) == every  # the defaults
     assert sum(1 for _, total, _, hits in every if total and hits) > 40
 
 
