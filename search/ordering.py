@@ -167,8 +167,8 @@ def contenders(
             extra = np.full(len(at), sum(unmatched for *_, unmatched in bounds), dtype=np.float32)
             guess = np.zeros(len(at), dtype=np.float32)  # half a word's bound where matched
             for _, hit, bound, unmatched in bounds:
-                np.add(extra, np.float32(bound - unmatched), out=extra, where=hit)
-                np.add(guess, np.float32(bound / 2), out=guess, where=hit)
+                extra += hit * np.float32(bound - unmatched)  # (``np.add`` with ``where=`` is 20× slower)
+                guess += hit * np.float32(bound / 2)
             high = (known + extra) * factor[at] * (1 + BOUND_MARGIN)
             estimate = (known + guess) * factor[at]
             tiers = first[at]
