@@ -25,7 +25,8 @@ from .ranking import CANDIDATES, RankingConfig
 from .rerank import Evidence, Reranker
 from .scoring import BOUND_MARGIN, Corpus, Scoring
 
-RESOLVE_SHARE = 16  # contenders are scored one by one up to 1/16 of the documents; past that, all at once
+RESOLVE_SHARE = 16  # a deferred word is scored for the contenders up to 1/16 of the documents, past that for all
+FEW_CONTENDERS = 4  # bounds are tightened word by word until the contenders are 4 windows or fewer
 
 
 @dataclass
@@ -147,9 +148,10 @@ def contenders(
     of the deferred words it holds (``Scoring.bounds``). The ``window`` best
     by a guess are scored exactly: the last of them is a score the top must
     reach, and only candidates whose bound reaches it are contenders. While
-    they are more than ``1/RESOLVE_SHARE`` of the documents, the deferred
-    word adding most to their bounds is scored (``Scoring.score_word``) and
-    its bound replaced by its scores. The contenders are scored exactly
+    they are more than ``FEW_CONTENDERS`` windows, the deferred word adding
+    most to their bounds has its bound replaced by its scores (of every
+    document, ``Scoring.score_word``, while the contenders are more than
+    ``1/RESOLVE_SHARE`` of the documents). The contenders are scored exactly
     (``Scoring.resolve``): their top ``window`` is every candidate's, ties
     included. ``published``, ``first`` and ``preference`` (a factor per
     candidate, or None) are of ``ids``, as ``rank`` orders by them.
@@ -163,33 +165,38 @@ def contenders(
         known = scoring.scores[ids].astype(np.float64)  # the words scored; the deferred ones' bounds below
         bounds = scoring.bounds(ids)  # each deferred word's (place, matches among the candidates, bounds)
         reach = (False, -np.inf)  # (tier, final score) the top must reach: the window's last
+        sharpen = True  # look for a higher reach: first, and after a word scored for every document
         while len(at) > window:
             extra = np.full(len(at), sum(unmatched for *_, unmatched in bounds), dtype=np.float32)
             guess = np.zeros(len(at), dtype=np.float32)  # half a word's bound where matched
             for _, hit, bound, unmatched in bounds:
                 extra += hit * np.float32(bound - unmatched)  # (``np.add`` with ``where=`` is 20× slower)
-                guess += hit * np.float32(bound / 2)
+                if sharpen:
+                    guess += hit * np.float32(bound / 2)
             high = (known + extra) * factor[at] * (1 + BOUND_MARGIN)
-            estimate = (known + guess) * factor[at]
             tiers = first[at]
-            docs = np.sort(at[ranking.top(estimate + tiers * (float(estimate.max()) + 1.0), window)])
-            found = ranking.final_scores(scoring.exact(ids[docs]), published[docs], config)
-            if preference is not None:
-                found = found * preference[docs]
-            reach = max(reach, min(zip(first[docs].tolist(), found.tolist(), strict=True)))
+            if sharpen:
+                estimate = (known + guess) * factor[at]
+                docs = np.sort(at[ranking.top(estimate + tiers * (float(estimate.max()) + 1.0), window)])
+                found = ranking.final_scores(scoring.exact(ids[docs]), published[docs], config)
+                if preference is not None:
+                    found = found * preference[docs]
+                reach = max(reach, min(zip(first[docs].tolist(), found.tolist(), strict=True)))
             keep = tiers & (high >= reach[1]) if reach[0] else tiers | (high >= reach[1])
             at, known = at[keep], known[keep]
             bounds = [(i, hit[keep], bound, unmatched) for i, hit, bound, unmatched in bounds]
-            if len(at) * RESOLVE_SHARE <= n or not bounds:
+            if len(at) <= FEW_CONTENDERS * window or not bounds:
                 break
-
-            # the deferred word adding most to the contenders' bounds: scored, its bound replaced by its scores
+            # the deferred word adding most to the contenders' bounds: its bound replaced by its scores, of
+            # every document while the contenders are many (``Scoring.score_word``), else of theirs
             added = [
                 bound * (m := int(np.count_nonzero(hit))) + unmatched * (len(hit) - m)
                 for _, hit, bound, unmatched in bounds
             ]
             i = bounds.pop(int(np.argmax(added)))[0]
-            known = known + scoring.score_word(i).of_docs(ids[at])
+            sharpen = len(at) * RESOLVE_SHARE > n
+            word = scoring.score_word(i) if sharpen else scoring.words[i]
+            known = known + word.of_docs(ids[at])
     scoring.resolve(ids[at])
     return at
 

@@ -225,9 +225,10 @@ def test_deferred_words_rank_as_every_word_scored(sample_index, monkeypatch):
     the page, total, scores and explained parts that scoring every document gives, on every page and sort."""
     engine = search.open_engine(search.load_settings(overrides={"INDEX": str(sample_index)}))
 
-    def results(defer: int, resolve: int) -> list:
+    def results(defer: int, resolve: int, few: int = 0) -> list:
         monkeypatch.setattr(search.scoring, "DEFER_SHARE", defer)
         monkeypatch.setattr(search.ordering, "RESOLVE_SHARE", resolve)
+        monkeypatch.setattr(search.ordering, "FEW_CONTENDERS", few)  # bounds tightened down to one window
         monkeypatch.setattr(search.ordering, "CANDIDATES", 4)  # a window (62 for page 1) below the 169 articles
         engine._corpora.clear()
         engine._by_searcher.clear()
@@ -244,12 +245,13 @@ def test_deferred_words_rank_as_every_word_scored(sample_index, monkeypatch):
     monkeypatch.setattr(search.scoring.Scoring, "score_word", lambda s, i: whole.append(i) or real_score_word(s, i))
     every = results(0, 1)  # no word deferred
     assert not resolved and not whole
-    assert results(10**9, 1) == every  # every word deferred, contenders resolved
+    assert results(10**9, 1) == every  # every word deferred, tightened on the contenders' scores
     assert resolved and max(resolved) < engine.corpus(engine.store.searcher()).n  # the top, not every document
     assert not whole
-    assert results(10**9, 10**9) == every  # every word deferred, scored for every document one by one
+    assert results(10**9, 10**9) == every  # every word deferred, tightened on every document's scores
     assert whole
-    assert results(search.scoring.DEFER_SHARE, 16) == every  # the defaults
+    assert results(10**9, 1, few=10**9) == every  # every word deferred, the contenders resolved at once
+    assert results(search.scoring.DEFER_SHARE, 16, 4) == every  # the defaults
     assert sum(1 for _, total, _, hits in every if total and hits) > 40
 
 
