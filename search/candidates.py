@@ -1,7 +1,8 @@
 """Candidates: which documents answer a plan, in which tier, and whether they answer it at all.
 
-``find`` scores every document (``Corpus.score``: BM25F, matched-word
-counts) and picks the candidates (``match``): short queries put documents
+``find`` scores the query's words (``Corpus.score_deferred``: BM25F and
+matched-word counts of every document, common words' scores deferred to
+``ordering.contenders``) and picks the candidates (``match``): short queries put documents
 with every word in a first tier (partial matches fill a thin page after
 them), long ones let BM25F decide; required phrases and title words,
 filters and exclusions narrow them. Exact phrases of CJK text are found

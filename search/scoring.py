@@ -7,7 +7,9 @@ from every field (and its bigrams and synonyms) is combined into one
 length-normalised term frequency, saturated once (true BM25F, Robertson &
 Zaragoza), and added to a score array covering every document. The same
 pass counts how many query words each document matched, which is what
-minimum-should-match needs.
+minimum-should-match needs. A common word's scores are deferred
+(``Deferred``, ``Scoring``): its matches are counted at once, its scores
+made for the documents that can reach the top (``ordering.contenders``).
 
 ``Corpus`` is an index version (``search.corpus.IndexVersion``: length
 norms, columns, the live-document mask, stored documents) with its postings:
