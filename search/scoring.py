@@ -43,7 +43,7 @@ POSTINGS_CACHE_ITEMS = 4_000_000  # decoded postings kept (about 8 bytes each)
 PREFIX_EXPANSION_LIMIT = 400
 SPARSE_SHARE = 8  # a word with postings in under 1/8 of the documents is scored over those documents only
 DENSE_KEEP = 4  # a word scored over every document is kept for its scored ones when under 1/4 of them
-WORD_CACHE_BYTES = 48 << 20  # words' scores kept (a common word at 100,000 articles: up to 0.5 MB)
+WORD_CACHE_BYTES = 96 << 20  # words' scores kept (a common word at a million articles: 5 MB; deferred: ~1-20 MB)
 DENSE_LOOKUP = 32  # a word's bigrams in 1/32 of the documents or more are intersected through arrays over all
 BOUND_MARGIN = 1e-4  # a deferred word's score bound, above its largest score by this share
 DEFER_SHARE = 8  # a word with postings in 1/8 of the documents or more is scored only where it can matter
@@ -605,8 +605,15 @@ def _union(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _nbytes(entry: tuple[Any, ...]) -> int:
-    """Bytes a word cache entry holds: its arrays, or a deferred word's matches (its evidence is the postings cache's)."""
-    return sum(a.nbytes if isinstance(a, np.ndarray) else a.hit.nbytes for a in entry if a is not None)
+    """Bytes a word cache entry holds: its arrays, or a deferred word's matches and evidence (some of
+    its evidence is the postings cache's too: counted twice, the bound errs on the small side)."""
+    total = 0
+    for item in entry:
+        if isinstance(item, Deferred):
+            total += item.hit.nbytes + sum(ids.nbytes + tfs.nbytes for ids, tfs, _ in item.whole + item.part)
+        elif item is not None:
+            total += item.nbytes
+    return total
 
 
 def _sum_postings(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
