@@ -47,6 +47,7 @@ WORD_CACHE_BYTES = 96 << 20  # words' scores kept (a common word at a million ar
 DENSE_LOOKUP = 32  # a word's bigrams in 1/32 of the documents or more are intersected through arrays over all
 BOUND_MARGIN = 1e-4  # a deferred word's score bound, above its largest score by this share
 DEFER_SHARE = 8  # a word with postings in 1/8 of the documents or more is scored only where it can matter
+DEFER_FROM = 250_000  # from this many documents (xwlb's 19,876: deferring doubled a long query's p50; 1M: halved it)
 
 Weighted = tuple[np.ndarray, np.ndarray, float]  # one source's documents, length-normalised frequencies, weight
 
@@ -292,8 +293,9 @@ class Corpus(IndexVersion):
     def score_deferred(self, plans: Sequence[WordPlan]) -> Scoring:
         """``score``, with the common words deferred: they give their matches, not yet their scores.
 
-        A word with postings in ``1/DEFER_SHARE`` of the documents or more
-        costs most of a query at a million articles, and decides little of
+        A word with postings in ``1/DEFER_SHARE`` of the documents or more (in
+        a collection of ``DEFER_FROM`` or more) costs most of a query at a
+        million articles, and decides little of
         its top: its idf is low. Its matches (for the tiers, totals and
         facets, exact) cost one pass over its postings; its scores are made
         for the documents that can reach the top (``Scoring.resolve``,
@@ -334,7 +336,7 @@ class Corpus(IndexVersion):
         found = self._words.get(("deferred", *key))
         if found is None:
             whole, part = self._evidence(plan)
-            if sum(len(ids) for ids, _, _ in whole + part) * DEFER_SHARE < self.n:
+            if self.n < DEFER_FROM or sum(len(ids) for ids, _, _ in whole + part) * DEFER_SHARE < self.n:
                 self._keep(key, self._word(whole, part))  # scored at once, from the evidence read
                 return None
             found = (Deferred.of(whole, part, self.live),)

@@ -227,6 +227,7 @@ def test_deferred_words_rank_as_every_word_scored(sample_index, monkeypatch):
 
     def results(defer: int, resolve: int, few: int = 0) -> list:
         monkeypatch.setattr(search.scoring, "DEFER_SHARE", defer)
+        monkeypatch.setattr(search.scoring, "DEFER_FROM", 0)  # deferred in a collection of any size
         monkeypatch.setattr(search.ordering, "RESOLVE_SHARE", resolve)
         monkeypatch.setattr(search.ordering, "FEW_CONTENDERS", few)  # bounds tightened down to one window
         monkeypatch.setattr(search.ordering, "CANDIDATES", 4)  # a window (62 for page 1) below the 169 articles
