@@ -273,24 +273,10 @@ class Corpus(IndexVersion):
         (the work follows its postings, not the collection's size). A word's
         scores depend on the index alone, and are kept (see ``word``).
         """
-        self.prefetch(plans)
-        total = np.zeros(self.n, dtype=np.float32)
-        matched = np.zeros(self.n, dtype=np.int16)
-        per_word = []
-        for plan in plans:
-            docs, word_score, hit = self.word(plan)
-            if docs is None:
-                total += word_score
-                if plan.counts:
-                    matched += hit
-            else:
-                total[docs] += word_score
-                if plan.counts:
-                    matched[docs] += hit
-            per_word.append(WordScores(docs, word_score))
-        return total, matched, per_word
+        scoring = self.score_deferred(plans, defer=False)
+        return scoring.scores, scoring.matched, scoring.per_word
 
-    def score_deferred(self, plans: Sequence[WordPlan]) -> Scoring:
+    def score_deferred(self, plans: Sequence[WordPlan], defer: bool = True) -> Scoring:
         """``score``, with the common words deferred: they give their matches, not yet their scores.
 
         A word with postings in ``1/DEFER_SHARE`` of the documents or more (in
@@ -307,7 +293,7 @@ class Corpus(IndexVersion):
         matched = np.zeros(self.n, dtype=np.int16)
         words: list[WordScores | Deferred] = []
         for plan in plans:
-            deferred = self.deferred(plan)
+            deferred = self.deferred(plan) if defer else None
             if deferred is not None:
                 if plan.counts:
                     matched += deferred.hit
