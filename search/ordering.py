@@ -173,10 +173,10 @@ def contenders(
                 extra += hit * np.float32(bound - unmatched)  # (``np.add`` with ``where=`` is 20× slower)
                 if sharpen:
                     guess += hit * np.float32(bound / 2)
-            high = (known + extra) * factor[at] * (1 + BOUND_MARGIN)
-            tiers = first[at]
+            factor_at, tiers = factor[at], first[at]
+            high = (known + extra) * factor_at * (1 + BOUND_MARGIN)
             if sharpen:
-                estimate = (known + guess) * factor[at]
+                estimate = (known + guess) * factor_at
                 docs = np.sort(at[ranking.top(estimate + tiers * (float(estimate.max()) + 1.0), window)])
                 found = ranking.final_scores(scoring.exact(ids[docs]), published[docs], config)
                 if preference is not None:

@@ -143,8 +143,9 @@ class Corpus(IndexVersion):
         """
         wanted: dict[str, dict[str, None]] = {}
         for plan in plans:
-            if self._words.get(tuple(plan.sources)) is not None:
-                continue
+            key = tuple(plan.sources)
+            if self._words.get(key) is not None or self._words.get(("deferred", *key)) is not None:
+                continue  # kept: scored, or deferred with its evidence
             for source in plan.sources:
                 if source.prefix:
                     continue
@@ -257,8 +258,7 @@ class Corpus(IndexVersion):
                 ids = ids[keep]
                 tfs = np.minimum(tfs[keep], value[ids])
                 continue
-            pos = np.minimum(np.searchsorted(other_ids, ids), len(other_ids) - 1)
-            keep = other_ids[pos] == ids
+            pos, keep = _find(other_ids, ids)
             ids, tfs = ids[keep], np.minimum(tfs[keep], other_tfs[pos[keep]])
         return ids, tfs
 
@@ -317,12 +317,12 @@ class Corpus(IndexVersion):
         A word whose scores are kept already (``word``) is not deferred.
         """
         key = tuple(plan.sources)
-        if self._words.get(key) is not None:
+        if self.n < DEFER_FROM or self._words.get(key) is not None:
             return None
         found = self._words.get(("deferred", *key))
         if found is None:
             whole, part = self._evidence(plan)
-            if self.n < DEFER_FROM or sum(len(ids) for ids, _, _ in whole + part) * DEFER_SHARE < self.n:
+            if sum(len(ids) for ids, _, _ in whole + part) * DEFER_SHARE < self.n:
                 self._keep(key, self._word(whole, part))  # scored at once, from the evidence read
                 return None
             found = (Deferred.of(whole, part, self.live),)
@@ -429,8 +429,8 @@ class WordScores:
             return self.scores[docs]
         if not len(self.docs):
             return np.zeros(len(docs), dtype=np.float32)
-        pos = np.minimum(np.searchsorted(self.docs, docs), len(self.docs) - 1)
-        return np.where(self.docs[pos] == docs, self.scores[pos], np.float32(0))
+        pos, found = _find(self.docs, docs)
+        return np.where(found, self.scores[pos], np.float32(0))
 
     def at(self, docnum: int) -> float:
         if self.docs is None:
@@ -454,31 +454,24 @@ class Deferred:
     def of(cls, whole: list[Weighted], part: list[Weighted], live: np.ndarray) -> Deferred:
         """From a word's evidence (its sources' postings, as ``Corpus`` reads them): one pass over them, no scores."""
         hit = np.zeros(len(live), dtype=bool)
-        held = False
-        for sources in (whole, part):  # a word the index has nowhere whole is matched by its parts
-            for ids, tfs, weight in sources:
-                if weight > 0:
-                    hit[ids if tfs.min() > 0 else ids[tfs > 0]] = True
-                    held = True
-            if held:
-                break
+        whole_held = _mark(hit, whole)
+        if not whole_held:  # a word the index has nowhere whole is matched by its parts
+            _mark(hit, part)
         weight = idf(max(int(np.count_nonzero(hit & live)), 1), len(live))
 
         def top(sources: list[Weighted]) -> float:  # float32 sums round: kept a little above every score
             tf = sum(float(tfs.max()) * w for _, tfs, w in sources)
             return weight * bm25f_saturate(tf, K1) * (1 + BOUND_MARGIN)
 
-        # matched by its parts, a document unmatched has no evidence; else its parts are its evidence
-        unmatched = top(part) if held and sources is whole else 0.0
+        # a document not matching a word matched whole may hold its parts; matched by its parts, nothing
+        unmatched = top(part) if whole_held else 0.0
         return cls(hit, weight, top(whole + part), unmatched, whole, part)
 
     @cached_property
     def evidence(self) -> np.ndarray:
         """Every document: does the word score it at all (whole or in part); made when first asked."""
         held = self.hit.copy()
-        for ids, tfs, weight in self.part:
-            if weight > 0:
-                held[ids if tfs.min() > 0 else ids[tfs > 0]] = True
+        _mark(held, self.part)
         return held
 
     def of_docs(self, docs: np.ndarray) -> np.ndarray:
@@ -487,8 +480,7 @@ class Deferred:
         for sources in (self.whole, self.part):
             tf = np.zeros(len(docs), dtype=np.float64)
             for ids, tfs, weight in sources:  # in the order of the sources, as ``Corpus._gather`` sums
-                pos = np.minimum(np.searchsorted(ids, docs), len(ids) - 1)
-                found = ids[pos] == docs
+                pos, found = _find(ids, docs)
                 tf[found] += tfs[pos[found]] * np.float64(weight)
             sums.append(tf)
         tf = (sums[0] + sums[1]).astype(np.float32)
@@ -548,22 +540,20 @@ class Scoring:
                 scored |= word.evidence
         return scored
 
-    def exact(self, docs: np.ndarray) -> np.ndarray:
-        """The scores of ``docs`` (ascending), summed word by word in the query's order as ``Corpus.score`` sums."""
+    def exact(self, docs: np.ndarray, keep: bool = False) -> np.ndarray:
+        """The scores of ``docs`` (ascending), summed word by word in the query's order as ``Corpus.score`` sums;
+        with ``keep``, each deferred word keeps its scores of them (``per_word``)."""
         total = np.zeros(len(docs), dtype=np.float32)
-        for word in self.words:
-            total += word.of_docs(docs)
+        for i, word in enumerate(self.words):
+            scores = word.of_docs(docs)
+            if keep and isinstance(word, Deferred):
+                self.resolved[i] = WordScores(docs, scores)
+            total += scores
         return total
 
     def resolve(self, docs: np.ndarray) -> None:
         """Makes the scores of ``docs`` (ascending) exact; each deferred word keeps its scores of them."""
-        total = np.zeros(len(docs), dtype=np.float32)
-        for i, word in enumerate(self.words):
-            scores = word.of_docs(docs)
-            if isinstance(word, Deferred):
-                self.resolved[i] = WordScores(docs, scores)
-            total += scores
-        self.scores[docs] = total
+        self.scores[docs] = self.exact(docs, keep=True)
 
     @property
     def per_word(self) -> list[WordScores]:
@@ -575,7 +565,7 @@ _NO_SCORES = WordScores(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float3
 
 
 def _union(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``np.unique(ids, return_inverse=True)`` of sorted runs (a word's sources, one after another).
+    """``np.unique(ids, return_inverse=True)`` of sorted runs (a word's sources or a prefix's terms, one after another).
 
     A stable sort (timsort) merges the runs it finds: ~3× faster than the
     quicksort ``np.unique`` uses (120,000 postings in 8 sources: 3 ms, not 10).
@@ -590,6 +580,23 @@ def _union(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     where = np.empty(len(ids), dtype=np.intp)
     where[order] = np.cumsum(first) - 1
     return ordered[first], where
+
+
+def _find(ids: np.ndarray, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each of ``docs`` is or would be in the sorted, non-empty ``ids`` (clipped), and whether it is there."""
+    pos = np.minimum(np.searchsorted(ids, docs), len(ids) - 1)
+    return pos, ids[pos] == docs
+
+
+def _mark(held: np.ndarray, sources: list[Weighted]) -> bool:
+    """Marks in ``held`` the documents ``sources`` give evidence for (positive weight and frequency);
+    whether any source had a positive weight."""
+    marked = False
+    for ids, tfs, weight in sources:
+        if weight > 0:
+            held[ids if tfs.min() > 0 else ids[tfs > 0]] = True
+            marked = True
+    return marked
 
 
 def _nbytes(entry: tuple[Any, ...]) -> int:
@@ -610,5 +617,5 @@ def _sum_postings(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarra
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
     ids = np.concatenate([p[0] for p in parts])
     tfs = np.concatenate([p[1] for p in parts])
-    uniq, inverse = np.unique(ids, return_inverse=True)
+    uniq, inverse = _union(ids)
     return uniq, np.bincount(inverse, weights=tfs, minlength=len(uniq)).astype(np.float32)

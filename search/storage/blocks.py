@@ -446,13 +446,9 @@ def decode(raw: bytes, df: int) -> Block:
 
 def decode_arrays(raw: bytes, df: int) -> tuple[np.ndarray, np.ndarray]:
     """The (document numbers ``int64``, weights ``float32``) of ``decode``, without the rest (what scoring reads)."""
-    flags = raw[0]
-    id_type = WIDTHS[flags & 3]
-    ids = np.frombuffer(raw, dtype=id_type, count=df, offset=1).cumsum(dtype=np.int64)
-    wtype = WEIGHTS[flags >> 2 & 7]
-    if wtype is None:
-        return ids, np.ones(df, dtype=np.float32)
-    return ids, np.frombuffer(raw, dtype=wtype, count=df, offset=1 + df * id_type.itemsize).astype(np.float32)
+    ids, weights = np.empty(df, dtype=np.int64), np.empty(df, dtype=np.float32)
+    _decode_into(raw, df, 0, ids, weights)
+    return ids, weights
 
 
 def decode_many(raws: list[bytes], dfs: list[int], offsets: list[int]) -> tuple[np.ndarray, np.ndarray]:
