@@ -2,6 +2,7 @@ import itertools
 import pickle
 import re
 import shutil
+from dataclasses import fields, replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -211,6 +212,18 @@ def test_words_scored_sparse_or_dense_score_the_same(engine, monkeypatch):
     assert scores(0, 1, corpus) == dense  # from the cache
     assert len(corpus._words._items) == len({tuple(w.sources) for plan in plans for w in plan.words})
     assert any(any(total) for total, _, _ in dense) and any(any(m) for _, m, _ in dense)
+
+
+def test_word_cache_key_tells_every_field_of_a_source():
+    """The word cache's key (plain tuples, hashed in C) differs when any field of any source differs."""
+    base = search.words.Source("body", ("衡阳",), 1.0)
+    other = {"field": "title", "terms": ("衡", "阳"), "weight": 2.0, "prefix": True, "partial": True, "infix": True}
+    assert set(other) == {f.name for f in fields(search.words.Source)}
+    key = search.scoring._word_key(search.words.WordPlan("衡阳", [base]))
+    assert key == search.scoring._word_key(search.words.WordPlan("衡阳", [replace(base)]))
+    for name, value in other.items():
+        changed = search.words.WordPlan("衡阳", [replace(base, **{name: value})])
+        assert search.scoring._word_key(changed) != key, name
 
 
 SAMPLE_QUERIES = [
