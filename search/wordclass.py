@@ -21,15 +21,16 @@ GENERIC_FREQ = 20_000  # jieba dictionary count from which a word is generic (~3
 @lru_cache(maxsize=1)
 def _classes() -> tuple[frozenset[str], frozenset[str]]:
     """(function words, function and generic words)."""
-    text = resources.files("jieba").joinpath("dict.txt").read_text(encoding="utf-8")
     function, generic = set(), set()
-    for line in text.splitlines():
-        word, _, rest = line.partition(" ")
-        freq, _, tag = rest.partition(" ")
-        if tag in FUNCTION_TAGS:
-            function.add(word)
-        elif len(freq) >= 5 and int(freq) >= GENERIC_FREQ:
-            generic.add(word)
+    # line by line: the whole text and its 350,000 lines at once raised a web worker's peak by 50 MB (now 12)
+    with resources.files("jieba").joinpath("dict.txt").open(encoding="utf-8") as lines:
+        for line in lines:
+            word, _, rest = line.partition(" ")
+            freq, _, tag = rest.rstrip("\n").partition(" ")
+            if tag in FUNCTION_TAGS:
+                function.add(word)
+            elif len(freq) >= 5 and int(freq) >= GENERIC_FREQ:
+                generic.add(word)
     return frozenset(function), frozenset(function | generic)
 
 
