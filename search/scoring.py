@@ -592,8 +592,12 @@ def _word_key(plan: WordPlan) -> WordKey:
 
 
 def _find(ids: np.ndarray, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Where each of ``docs`` is or would be in the sorted, non-empty ``ids`` (clipped), and whether it is there."""
-    pos = np.minimum(np.searchsorted(ids, docs), len(ids) - 1)
+    """Where each of ``docs`` is or would be in the sorted, non-empty ``ids`` (clipped), and whether it is there.
+
+    ``docs`` are cast to the type of ``ids`` (document numbers fit either): searching int64 numbers in
+    int32 postings converted the whole postings list each call (a common word's 400,000: 80 µs, not 18).
+    """
+    pos = np.minimum(np.searchsorted(ids, docs.astype(ids.dtype, copy=False)), len(ids) - 1)
     return pos, ids[pos] == docs
 
 
