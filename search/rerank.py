@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from . import ranking
-from .scoring import Corpus, WordScores
+from .scoring import Corpus, WordScores, find_sorted
 from .words import WordPlan
 
 DEPTH = 30  # candidates the model looks at (the first page and two pages of look-ahead; as ranking.PROXIMITY_DEPTH)
@@ -69,16 +69,6 @@ class Evidence:
     grams: Sequence[str] = ()  # the query's distinct bigrams and latin words (``Analyzer.bigrams``)
 
 
-def _at(word: WordScores, docs: np.ndarray) -> np.ndarray:
-    """A word's scores of ``docs`` (0 where it has none)."""
-    if word.docs is None:
-        return word.scores[docs].astype(np.float64)
-    if not len(word.docs):
-        return np.zeros(len(docs))
-    pos = np.minimum(np.searchsorted(word.docs, docs), len(word.docs) - 1)
-    return np.where(word.docs[pos] == docs, word.scores[pos], 0.0).astype(np.float64)
-
-
 def features(evidence: Evidence, docs: Sequence[int], base: Sequence[float]) -> np.ndarray:
     """The ``FEATURES`` of ``docs`` (in the hand-tuned order, ``base`` their scores): one row each, float32."""
     corpus = evidence.corpus
@@ -95,7 +85,7 @@ def features(evidence: Evidence, docs: Sequence[int], base: Sequence[float]) -> 
     has = np.zeros((len(counted), k), dtype=bool)
     best_word = np.zeros(k)
     for i, (_, word_scores) in enumerate(counted):
-        s = _at(word_scores, at)
+        s = word_scores.of_docs(at).astype(np.float64)
         has[i] = s > 0
         best_word = np.maximum(best_word, s)
     factors = evidence.proximity
@@ -118,8 +108,7 @@ def features(evidence: Evidence, docs: Sequence[int], base: Sequence[float]) -> 
             for gram in grams:
                 ids, _ = corpus.term_tf(fieldname, gram)
                 if len(ids):
-                    pos = np.minimum(np.searchsorted(ids, at), len(ids) - 1)
-                    held += ids[pos] == at
+                    held += find_sorted(ids, at)[1]
             out[:, column] = held / len(grams)
         wanted = set(grams)
         for i, d in enumerate(at.tolist()):

@@ -259,7 +259,7 @@ class Corpus(IndexVersion):
                 ids = ids[keep]
                 tfs = np.minimum(tfs[keep], value[ids])
                 continue
-            pos, keep = _find(other_ids, ids)
+            pos, keep = find_sorted(other_ids, ids)
             ids, tfs = ids[keep], np.minimum(tfs[keep], other_tfs[pos[keep]])
         return ids, tfs
 
@@ -432,7 +432,7 @@ class WordScores:
             return self.scores[docs]
         if not len(self.docs):
             return np.zeros(len(docs), dtype=np.float32)
-        pos, found = _find(self.docs, docs)
+        pos, found = find_sorted(self.docs, docs)
         return np.where(found, self.scores[pos], np.float32(0))
 
     def at(self, docnum: int) -> float:
@@ -483,7 +483,7 @@ class Deferred:
         for sources in (self.whole, self.part):
             tf = np.zeros(len(docs), dtype=np.float64)
             for ids, tfs, weight in sources:  # in the order of the sources, as ``Corpus._gather`` sums
-                pos, found = _find(ids, docs)
+                pos, found = find_sorted(ids, docs)
                 tf[found] += tfs[pos[found]] * np.float64(weight)
             sums.append(tf)
         tf = (sums[0] + sums[1]).astype(np.float32)
@@ -591,13 +591,14 @@ def _word_key(plan: WordPlan) -> WordKey:
     return tuple((s.field, s.terms, s.weight, s.prefix, s.partial, s.infix) for s in plan.sources)
 
 
-def _find(ids: np.ndarray, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def find_sorted(ids: np.ndarray, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Where each of ``docs`` is or would be in the sorted, non-empty ``ids`` (clipped), and whether it is there.
 
     ``docs`` are cast to the type of ``ids`` (document numbers fit either): searching int64 numbers in
     int32 postings converted the whole postings list each call (a common word's 400,000: 80 µs, not 18).
     """
-    pos = np.minimum(np.searchsorted(ids, docs.astype(ids.dtype, copy=False)), len(ids) - 1)
+    docs = docs.astype(ids.dtype, copy=False)
+    pos = np.minimum(np.searchsorted(ids, docs), len(ids) - 1)
     return pos, ids[pos] == docs
 
 
