@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -29,7 +28,7 @@ sys.path[:0] = [str(HERE.parent)]
 
 import search  # noqa: E402
 from search import ordering, ranking  # noqa: E402
-from search.scoring import Deferred  # noqa: E402
+from search.scoring import Deferred, Scoring  # noqa: E402
 
 
 def block_maxima(word: Deferred, block: int) -> tuple[np.ndarray, int]:
@@ -50,8 +49,16 @@ def main(argv: list[str] | None = None) -> int:
     engine.warm()
     contenders = ordering.contenders
 
-    def probe(scoring: Any, ids: np.ndarray, published: np.ndarray, *rest: Any) -> np.ndarray:
-        config, window = rest[-2], rest[-1]
+    def probe(
+        scoring: Scoring,
+        ids: np.ndarray,
+        published: np.ndarray,
+        first: np.ndarray,
+        preference: np.ndarray | None,
+        config: ranking.RankingConfig,
+        window: int,
+    ) -> np.ndarray:
+        """``ordering.contenders``, reporting the deferred words' blocks before and the contenders after."""
         words = [w for w in scoring.words if isinstance(w, Deferred)]  # before contenders scores some of them
         for word in words:
             maxima, held = block_maxima(word, args.block)
@@ -62,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"median {np.median(share):.2f}, 10th percentile {np.percentile(share, 10):.2f}, "
                     f"under 0.5 in {np.mean(share < 0.5):.0%} of {len(maxima):,} blocks"
                 )
-        at = contenders(scoring, ids, published, *rest)
+        at = contenders(scoring, ids, published, first, preference, config, window)
         final = np.sort(ranking.final_scores(scoring.scores[ids[at]], published[at], config))
         reach = float(final[-window]) if len(final) >= window else 0.0
         print(

@@ -436,10 +436,8 @@ class WordScores:
         return np.where(found, self.scores[pos], np.float32(0))
 
     def at(self, docnum: int) -> float:
-        if self.docs is None:
-            return float(self.scores[docnum])
-        i = int(np.searchsorted(self.docs, docnum))
-        return float(self.scores[i]) if i < len(self.docs) and self.docs[i] == docnum else 0.0
+        """The score of one document (0 where the word has none)."""
+        return float(self.of_docs(np.array([docnum]))[0])
 
 
 @dataclass(frozen=True)
